@@ -1,0 +1,75 @@
+"""rft-schemas: every record that crosses a Kafka topic or an HTTP API of the platform."""
+
+from rft_schemas.base import Contract, Passthrough
+from rft_schemas.conversation import (
+    ContentPart,
+    Conversation,
+    FunctionCall,
+    FunctionSpec,
+    Message,
+    ToolCall,
+    ToolSpec,
+)
+from rft_schemas.generation import (
+    GenerationRequest,
+    LeakageMove,
+    QualitySettings,
+    SplitManifest,
+    SyntheticPrompt,
+    ValidationCheck,
+)
+from rft_schemas.grader import (
+    Grader,
+    GraderConfig,
+    LabelModelGrader,
+    MultiGrader,
+    PythonGrader,
+    ScoreModelGrader,
+    StringCheckGrader,
+    TextSimilarityGrader,
+)
+from rft_schemas.rollouts import (
+    DryRunReport,
+    Finding,
+    Rollout,
+    RolloutRequest,
+    Score,
+    ScoreStats,
+    Verdict,
+)
+from rft_schemas.topics import (
+    CategorizationMethod,
+    CategorizedPrompt,
+    CoverageReport,
+    EmbeddedPrompt,
+    HierarchySource,
+    SpreadStats,
+    Topic,
+    TopicCoverage,
+    TopicHierarchy,
+)
+from rft_schemas.training import EvalComparison, JobStatus, TopicDelta, TrainingEvent, TrainingJob
+from rft_schemas.traces import (
+    Lineage,
+    RawTrace,
+    Rejection,
+    RejectionReason,
+    SanitizedPrompt,
+    SanitizeReport,
+    SourceLocation,
+    TokenStats,
+    TraceFormat,
+)
+
+__all__ = [
+    "CategorizationMethod", "CategorizedPrompt", "ContentPart", "Contract", "Conversation",
+    "CoverageReport", "DryRunReport", "EmbeddedPrompt", "EvalComparison", "Finding",
+    "FunctionCall", "FunctionSpec", "GenerationRequest", "Grader", "GraderConfig",
+    "HierarchySource", "JobStatus", "LabelModelGrader", "LeakageMove", "Lineage", "Message",
+    "MultiGrader", "Passthrough", "PythonGrader", "QualitySettings", "RawTrace", "Rejection",
+    "RejectionReason", "Rollout", "RolloutRequest", "SanitizeReport", "SanitizedPrompt", "Score",
+    "ScoreModelGrader", "ScoreStats", "SourceLocation", "SplitManifest", "SpreadStats",
+    "StringCheckGrader", "SyntheticPrompt", "TextSimilarityGrader", "TokenStats", "ToolCall",
+    "ToolSpec", "Topic", "TopicCoverage", "TopicDelta", "TopicHierarchy", "TraceFormat",
+    "TrainingEvent", "TrainingJob", "ValidationCheck", "Verdict",
+]

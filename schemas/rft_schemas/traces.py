@@ -1,0 +1,140 @@
+"""Step A contracts: raw traces in, sanitized prompts or rejections out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field
+
+from rft_schemas.base import Contract
+from rft_schemas.conversation import Message, ToolSpec
+
+
+class TraceFormat(StrEnum):
+    OPENAI_CHAT = "openai_chat"
+    SHAREGPT = "sharegpt"
+    TAU2 = "tau2"
+    OTEL_GENAI = "otel_genai"
+    BFCL = "bfcl"
+    UNKNOWN = "unknown"
+
+
+class RejectionReason(StrEnum):
+    """Why a record was refused. Closed set: reports and dashboards count by these codes."""
+
+    INVALID_JSON = "invalid_json"
+    INVALID_UTF8 = "invalid_utf8"
+    TOO_LARGE = "too_large"
+    NOT_A_CONVERSATION = "not_a_conversation"
+    UNKNOWN_ROLE = "unknown_role"
+    MISSING_USER_MESSAGE = "missing_user_message"
+    NOT_ENDING_ON_USER = "not_ending_on_user"
+    BROKEN_TOOL_CHAIN = "broken_tool_chain"
+    INVALID_TOOL_ARGUMENTS = "invalid_tool_arguments"
+    UNKNOWN_TOOL = "unknown_tool"
+    EMPTY_CONTENT = "empty_content"
+    DUPLICATE = "duplicate"
+    NEAR_DUPLICATE = "near_duplicate"
+    TOO_LONG = "too_long"
+    TOO_SHORT = "too_short"
+    CONTAINS_SECRET = "contains_secret"
+    INVALID_RECORD = "invalid_record"
+    PROCESSING_ERROR = "processing_error"
+
+
+class SourceLocation(Contract):
+    """Where a record came from: a file line, or a Kafka topic offset, or an HTTP upload."""
+
+    uri: str = Field(description="file path, kafka topic, or http upload name")
+    line: int | None = Field(default=None, description="1-based line (JSONL) or item index")
+    partition: int | None = None
+    offset: int | None = None
+
+    def describe(self) -> str:
+        if self.line is not None:
+            return f"{self.uri}:{self.line}"
+        if self.offset is not None:
+            return f"{self.uri}[{self.partition}]@{self.offset}"
+        return self.uri
+
+
+class RawTrace(Contract):
+    """Untrusted bytes of one trace record, as a trace system exported it."""
+
+    id: str = Field(description="stable id: the same source record always gets the same id")
+    dataset: str
+    source: SourceLocation
+    payload: str = Field(description="the record's text; base64 when payload_encoding says so")
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class Lineage(Contract):
+    """The path from a prompt back to the record it was cut from."""
+
+    dataset: str
+    trace_id: str
+    source: SourceLocation
+    format: TraceFormat
+    cut_at_message: int | None = Field(
+        default=None, description="index of the user turn the prompt ends on, in the source"
+    )
+    policy: str | None = None
+
+
+class SanitizedPrompt(Contract):
+    """An RFT prompt: messages ending on a user turn, the tools, and what followed it."""
+
+    id: str = Field(description="stable id, from the normalized prompt content")
+    dataset: str
+    messages: list[Message]
+    tools: list[ToolSpec] | None = None
+    reference: list[Message] = Field(
+        default_factory=list, description="the turns after the prompt in the source trace"
+    )
+    item_fields: dict[str, Any] = Field(
+        default_factory=dict, description="the source record's extra top-level fields"
+    )
+    token_count: int | None = None
+    origin: Literal["trace", "synthetic"] = "trace"
+    redactions: dict[str, int] = Field(default_factory=dict)
+    lineage: Lineage
+
+
+class Rejection(Contract):
+    """A record a stage refused, with the reason and enough of it to find and read it."""
+
+    id: str
+    dataset: str
+    stage: str = "sanitizer"
+    reason: RejectionReason
+    detail: str
+    source: SourceLocation
+    path: str | None = Field(default=None, description="where in the record, e.g. messages[3]")
+    excerpt: str = Field(default="", description="the start of the offending record")
+    duplicate_of: str | None = None
+    trace_id: str | None = None
+
+
+class TokenStats(Contract):
+    counted: int = 0
+    total: int = 0
+    min: int | None = None
+    max: int | None = None
+    mean: float | None = None
+    p50: int | None = None
+    p95: int | None = None
+
+
+class SanitizeReport(Contract):
+    """The seed's step-A screen as data."""
+
+    dataset: str
+    input: int = 0
+    valid: int = 0
+    rejected: dict[str, int] = Field(default_factory=dict)
+    redactions: dict[str, int] = Field(default_factory=dict)
+    formats: dict[str, int] = Field(default_factory=dict)
+    tokens: TokenStats = Field(default_factory=TokenStats)

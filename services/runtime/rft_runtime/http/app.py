@@ -1,0 +1,100 @@
+"""The FastAPI app factory: /healthz (alive), /readyz (dependencies reachable), /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.middleware.base import RequestResponseEndpoint
+
+from rft_runtime.http.limits import BodySizeLimit
+from rft_runtime.settings import RuntimeSettings
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[str | None]]
+"""Returns None when the dependency is ready, else why it is not."""
+
+READINESS_TIMEOUT_S = 2.0
+
+
+def create_app(
+    settings: RuntimeSettings,
+    *,
+    title: str,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+    registry: CollectorRegistry = REGISTRY,
+) -> FastAPI:
+    app = FastAPI(title=title, version="0.1.0")
+    checks = dict(readiness or {})
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        results = await asyncio.gather(*(_run_check(check) for check in checks.values()))
+        failures = {name: why for name, why in zip(checks, results, strict=True) if why}
+        status = 503 if failures else 200
+        return JSONResponse(
+            {"ready": not failures, "checks": {n: failures.get(n, "ok") for n in checks}},
+            status_code=status,
+        )
+
+    @app.get("/metrics", tags=["ops"])
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.middleware("http")
+    async def access_log(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        began = time.perf_counter()
+        response = await call_next(request)
+        if request.url.path not in {"/healthz", "/readyz", "/metrics"}:
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - began) * 1000, 1),
+                },
+            )
+        return response
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.http_max_body_bytes)
+    return app
+
+
+async def _run_check(check: ReadinessCheck) -> str | None:
+    try:
+        return await asyncio.wait_for(check(), READINESS_TIMEOUT_S)
+    except TimeoutError:
+        return f"no answer within {READINESS_TIMEOUT_S}s"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def tcp_reachable(servers: str) -> ReadinessCheck:
+    """A check that one of ``host:port[,host:port]`` accepts TCP connections."""
+
+    async def check() -> str | None:
+        errors = []
+        for server in servers.split(","):
+            host, _, port = server.strip().rpartition(":")
+            try:
+                _, writer = await asyncio.open_connection(host or "localhost", int(port))
+                writer.close()
+                await writer.wait_closed()
+                return None
+            except OSError as exc:
+                errors.append(f"{server}: {exc.strerror or exc}")
+        return "; ".join(errors)
+
+    return check

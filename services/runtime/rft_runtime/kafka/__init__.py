@@ -1,0 +1,1 @@
+"""Kafka plumbing on aiokafka: client settings, topic admin, the local broker, the stage runner."""

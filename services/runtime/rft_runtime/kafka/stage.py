@@ -1,0 +1,272 @@
+"""The Kafka stage runner: consume in a group, hand batches to a handler, produce, then commit.
+
+Delivery is at-least-once: offsets are committed only after every output of the batch is
+acknowledged by the broker (acks=all). A crash between produce and commit re-delivers the batch;
+outputs carry stable keys, so sinks that upsert by key end up identical.
+
+A record the stage cannot process goes to the rejected topic with its reason and the batch goes
+on. An infrastructure failure (the handler raises :class:`TransientError`) is retried with
+backoff and never dead-letters a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from prometheus_client import REGISTRY, CollectorRegistry
+from pydantic import BaseModel, ValidationError
+
+from rft_runtime.kafka.clients import make_consumer, make_producer
+from rft_runtime.kafka.topics import ensure_topics
+from rft_runtime.metrics import StageMetrics, stage_metrics
+from rft_runtime.settings import RuntimeSettings
+from rft_schemas.kafka_topics import REJECTED, TopicSpec
+from rft_schemas.traces import Rejection, RejectionReason, SourceLocation
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+
+EXCERPT_CHARS = 500
+
+
+class TransientError(Exception):
+    """An infrastructure failure (store or service down): retry the batch, reject nothing."""
+
+
+@dataclass(frozen=True)
+class Inbound(Generic[T]):
+    """One consumed record, decoded into its topic's contract."""
+
+    value: T
+    key: str | None
+    topic: str
+    partition: int
+    offset: int
+
+    def location(self) -> SourceLocation:
+        return SourceLocation(uri=self.topic, partition=self.partition, offset=self.offset)
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One record to produce; ``key`` is the stable id that makes the sink idempotent."""
+
+    topic: str
+    key: str
+    value: BaseModel
+
+
+Handler = Callable[[Sequence[Inbound[T]]], Awaitable[Sequence[Outbound]]]
+
+
+def rejection_for(
+    record: ConsumerRecord[bytes, bytes], stage: str, reason: RejectionReason, detail: str
+) -> Rejection:
+    raw = record.value or b""
+    text = raw[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+    dataset = "unknown"
+    try:
+        parsed = json.loads(raw)
+        if isinstance(parsed, dict) and isinstance(parsed.get("dataset"), str):
+            dataset = parsed["dataset"]
+    except ValueError:
+        pass
+    digest = hashlib.sha256(
+        b"%s|%s|%d|%d" % (stage.encode(), record.topic.encode(), record.partition, record.offset)
+    ).hexdigest()[:32]
+    return Rejection(
+        id=f"rej-{digest}",
+        dataset=dataset,
+        stage=stage,
+        reason=reason,
+        detail=detail[:2000],
+        source=SourceLocation(uri=record.topic, partition=record.partition, offset=record.offset),
+        excerpt=text[:EXCERPT_CHARS],
+        trace_id=record.key.decode("utf-8", errors="replace") if record.key else None,
+    )
+
+
+def encode(value: BaseModel) -> bytes:
+    return value.model_dump_json().encode("utf-8")
+
+
+class KafkaStage(Generic[T]):
+    """Runs one stage: ``handler`` turns a batch of ``source`` records into outputs."""
+
+    def __init__(
+        self,
+        name: str,
+        source: TopicSpec,
+        handler: Handler[T],
+        settings: RuntimeSettings,
+        *,
+        outputs: Sequence[TopicSpec] = (),
+        group_id: str | None = None,
+        registry: CollectorRegistry = REGISTRY,
+        retry_backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self.name = name
+        self.source = source
+        self.handler = handler
+        self.settings = settings
+        self.outputs = tuple(outputs)
+        self.group_id = group_id or f"rft-{name}"
+        self.metrics: StageMetrics = stage_metrics(registry)
+        self.retry_backoff_s = retry_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.running = False
+        self.batches_committed = 0
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment()) if self._consumer else set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the batch in flight is finished and committed first."""
+        topics = {self.source.name, REJECTED.name, *(spec.name for spec in self.outputs)}
+        await ensure_topics(self.settings, topics)
+        self._producer = make_producer(self.settings)
+        self._consumer = make_consumer(self.settings, self.group_id, self.source.name)
+        await self._producer.start()
+        await self._consumer.start()
+        self.running = True
+        try:
+            while not stop.is_set():
+                batch = await self._consumer.getmany(
+                    timeout_ms=self.settings.kafka_batch_timeout_ms,
+                    max_records=self.settings.kafka_batch_max_records,
+                )
+                if batch:
+                    await self._process_and_commit(batch, stop)
+                await self._update_lag()
+        finally:
+            self.running = False
+            await self._consumer.stop()
+            await self._producer.stop()
+
+    async def _process_and_commit(
+        self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], stop: asyncio.Event
+    ) -> None:
+        records = [r for part in batch.values() for r in part]
+        self.metrics.records_in.labels(self.name).inc(len(records))
+        outputs = await self._outputs_for(records, stop)
+        await self._produce(outputs)
+        offsets = {tp: part[-1].offset + 1 for tp, part in batch.items() if part}
+        assert self._consumer is not None
+        try:
+            await self._consumer.commit(offsets)
+            self.batches_committed += 1
+            self.metrics.batches.labels(self.name).inc()
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced under us: the new owner re-reads from the last commit, and
+            # the stable keys make the re-produced outputs harmless.
+            log.warning("commit refused after rebalance", extra={"error": str(exc)})
+
+    async def _outputs_for(
+        self, records: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event
+    ) -> list[Outbound]:
+        decoded: list[Inbound[T]] = []
+        outputs: list[Outbound] = []
+        for record in records:
+            try:
+                value = self.source.payload.model_validate_json(record.value or b"")
+            except ValidationError as exc:
+                outputs.append(self._reject(record, RejectionReason.INVALID_RECORD, str(exc)))
+                continue
+            key = record.key.decode("utf-8", errors="replace") if record.key else None
+            decoded.append(
+                Inbound(value, key, record.topic, record.partition, record.offset)  # type: ignore[arg-type]
+            )
+        if decoded:
+            outputs.extend(await self._handle_isolating_poison(decoded, records, stop))
+        return outputs
+
+    async def _handle_isolating_poison(
+        self,
+        decoded: list[Inbound[T]],
+        records: list[ConsumerRecord[bytes, bytes]],
+        stop: asyncio.Event,
+    ) -> list[Outbound]:
+        try:
+            return list(await self._call_with_retry(decoded, stop))
+        except TransientError:
+            raise
+        except Exception as batch_error:
+            if len(decoded) == 1:
+                raw = {(r.partition, r.offset): r for r in records}
+                record = raw[(decoded[0].partition, decoded[0].offset)]
+                detail = f"{type(batch_error).__name__}: {batch_error}"
+                return [self._reject(record, RejectionReason.PROCESSING_ERROR, detail)]
+        # Some record in the batch breaks the handler: run them one by one so only it is lost.
+        outputs: list[Outbound] = []
+        for item in decoded:
+            outputs.extend(await self._handle_isolating_poison([item], records, stop))
+        return outputs
+
+    async def _call_with_retry(
+        self, decoded: list[Inbound[T]], stop: asyncio.Event
+    ) -> Sequence[Outbound]:
+        backoff = self.retry_backoff_s
+        while True:
+            began = time.perf_counter()
+            try:
+                return await self.handler(decoded)
+            except TransientError as exc:
+                log.warning("transient failure, retrying batch", extra={"error": str(exc)})
+                if stop.is_set():
+                    raise
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+            finally:
+                self.metrics.handler_seconds.labels(self.name).observe(time.perf_counter() - began)
+
+    def _reject(
+        self, record: ConsumerRecord[bytes, bytes], reason: RejectionReason, detail: str
+    ) -> Outbound:
+        rejection = rejection_for(record, self.name, reason, detail)
+        return Outbound(REJECTED.name, rejection.id, rejection)
+
+    async def _produce(self, outputs: list[Outbound]) -> None:
+        assert self._producer is not None
+        futures = []
+        for out in outputs:
+            futures.append(
+                await self._producer.send(
+                    out.topic,
+                    value=encode(out.value),
+                    key=out.key.encode("utf-8"),
+                    headers=[("schema", type(out.value).__name__.encode())],
+                )
+            )
+        await asyncio.gather(*futures)
+        for out in outputs:
+            self.metrics.records_out.labels(self.name, out.topic).inc()
+            if isinstance(out.value, Rejection):
+                self.metrics.records_rejected.labels(self.name, out.value.reason.value).inc()
+
+    async def _update_lag(self) -> None:
+        if self._consumer is None:
+            return
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await self._consumer.position(tp)
+            except (KafkaError, IllegalStateError):
+                continue
+            self.metrics.consumer_lag.labels(self.name, tp.topic, str(tp.partition)).set(
+                max(highwater - position, 0)
+            )

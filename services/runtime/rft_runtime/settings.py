@@ -1,0 +1,53 @@
+"""Settings every service shares, read from the environment with the ``RFT_`` prefix.
+
+Each service extends :class:`RuntimeSettings` with its own fields (and its own prefix for them);
+nothing else in the code base reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RuntimeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RFT_", extra="ignore")
+
+    service_name: str = Field(default="rft", description="name in logs and metrics")
+    data_dir: Path = Field(default=Path(".rft"), description="local state: stores, caches, jobs")
+
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="host:port[,host:port]; unset means the local broker started by `rft up`",
+    )
+    kafka_client_id: str = "rft"
+    kafka_partitions: int = Field(default=6, ge=1, description="partitions of created topics")
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_batch_max_records: int = Field(default=500, ge=1)
+    kafka_batch_timeout_ms: int = Field(default=200, ge=1)
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+
+    qdrant_url: str | None = Field(default=None, description="a Qdrant server; unset = Edge")
+    qdrant_path: Path | None = Field(default=None, description="Qdrant Edge dir (data_dir/qdrant)")
+    qdrant_api_key: SecretStr | None = None
+
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint; unset = local SmolLM2 server"
+    )
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    http_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    def resolved_qdrant_path(self) -> Path:
+        return self.qdrant_path or self.data_dir / "qdrant"

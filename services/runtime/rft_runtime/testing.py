@@ -1,0 +1,24 @@
+"""Pytest fixtures on the real local broker: ``pytest_plugins = ["rft_runtime.testing"]``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rft_runtime.kafka.broker import LocalBroker
+
+log = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    """One real Tansu broker for the whole test session, on a free loopback port."""
+    log_path: Path = tmp_path_factory.mktemp("broker") / "tansu.log"
+    broker = LocalBroker(log_path=log_path)
+    broker.start()
+    log.info("broker up", extra={"bootstrap": broker.bootstrap, "seconds": broker.started_in_s})
+    yield broker
+    broker.stop()

@@ -48,7 +48,6 @@ from rft_schemas.topics import (
     TopicCoverage,
     TopicHierarchy,
 )
-from rft_schemas.training import EvalComparison, JobStatus, TopicDelta, TrainingEvent, TrainingJob
 from rft_schemas.traces import (
     Lineage,
     RawTrace,
@@ -60,6 +59,7 @@ from rft_schemas.traces import (
     TokenStats,
     TraceFormat,
 )
+from rft_schemas.training import EvalComparison, JobStatus, TopicDelta, TrainingEvent, TrainingJob
 
 __all__ = [
     "CategorizationMethod", "CategorizedPrompt", "ContentPart", "Contract", "Conversation",

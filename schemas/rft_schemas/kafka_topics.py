@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from rft_schemas.generation import GenerationRequest
 from rft_schemas.rollouts import RolloutRequest, Score
 from rft_schemas.topics import CategorizedPrompt, EmbeddedPrompt
 from rft_schemas.traces import RawTrace, Rejection, SanitizedPrompt
-from rft_schemas.generation import GenerationRequest
 from rft_schemas.training import TrainingEvent
 
 

@@ -36,11 +36,14 @@ async def serve(
     stages: Sequence[KafkaStage[Any]],
     settings: RuntimeSettings,
     stop: asyncio.Event | None = None,
+    *,
+    handle_signals: bool = True,
 ) -> None:
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
     server = _Server(
         uvicorn.Config(
             app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="on"

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from starlette.middleware.base import RequestResponseEndpoint
 
+from rft_runtime.http.access_log import AccessLog
 from rft_runtime.http.limits import BodySizeLimit
 from rft_runtime.settings import RuntimeSettings
 
@@ -52,22 +51,7 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.middleware("http")
-    async def access_log(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        began = time.perf_counter()
-        response = await call_next(request)
-        if request.url.path not in {"/healthz", "/readyz", "/metrics"}:
-            log.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": response.status_code,
-                    "ms": round((time.perf_counter() - began) * 1000, 1),
-                },
-            )
-        return response
-
+    app.add_middleware(AccessLog)
     app.add_middleware(BodySizeLimit, max_bytes=settings.http_max_body_bytes)
     return app
 

@@ -75,7 +75,8 @@ async def test_running_service_answers_health_readiness_and_metrics(kafka_broker
             assert ready.json()["checks"] == {"kafka": "ok", "stage": "ok"}
 
             trace = RawTrace(id="t1", dataset="d", source=SourceLocation(uri="x"), payload="hi")
-            await produce(kafka_broker.bootstrap, source, [(trace.id, trace.model_dump_json().encode())])
+            encoded = trace.model_dump_json().encode()
+            await produce(kafka_broker.bootstrap, source, [(trace.id, encoded)])
             await read_topic(kafka_broker.bootstrap, sink, lambda r: len(r) >= 1, 30)
             for _ in range(50):
                 metrics = (await client.get("/metrics")).text
@@ -108,7 +109,9 @@ async def test_readiness_fails_with_the_reason_when_a_dependency_is_down():
     port = free_port()
     closed = free_port()
     settings = RuntimeSettings(http_port=port, service_name="lonely")
-    app = create_app(settings, title="lonely", readiness={"kafka": tcp_reachable(f"127.0.0.1:{closed}")})
+    app = create_app(
+        settings, title="lonely", readiness={"kafka": tcp_reachable(f"127.0.0.1:{closed}")}
+    )
     stop = asyncio.Event()
     service = asyncio.create_task(serve(app, [], settings, stop, handle_signals=False))
     try:

@@ -186,9 +186,7 @@ class KafkaStage(Generic[T]):
                 outputs.append(self._reject(record, RejectionReason.INVALID_RECORD, str(exc)))
                 continue
             key = record.key.decode("utf-8", errors="replace") if record.key else None
-            decoded.append(
-                Inbound(value, key, record.topic, record.partition, record.offset)  # type: ignore[arg-type]
-            )
+            decoded.append(Inbound(value, key, record.topic, record.partition, record.offset))
         if decoded:
             outputs.extend(await self._handle_isolating_poison(decoded, records, stop))
         return outputs

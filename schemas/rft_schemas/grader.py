@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rft_schemas.base import Contract
+
 
 class _GraderBase(BaseModel):
     # OpenAI adds fields over time; refusing unknown ones would break configs moved between
@@ -40,11 +42,22 @@ class TextSimilarityGrader(_GraderBase):
     pass_threshold: float | None = None
 
 
+class JudgeContentPart(BaseModel):
+    """One part of a judge message: ``input_text``/``output_text`` carry ``text``; image and
+    audio parts (OpenAI's ``input_image``, ``input_audio``) keep their fields as extras."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
 class JudgeMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant"]
-    content: str
+    # OpenAI accepts a plain string, one content part, or a list of them.
+    content: str | JudgeContentPart | list[JudgeContentPart]
     type: Literal["message"] | None = None
 
 
@@ -55,6 +68,7 @@ class SamplingParams(BaseModel):
     top_p: float | None = None
     max_completions_tokens: int | None = None
     seed: int | None = None
+    reasoning_effort: str | None = None
 
 
 class ScoreModelGrader(_GraderBase):
@@ -71,6 +85,7 @@ class LabelModelGrader(_GraderBase):
     input: list[JudgeMessage]
     labels: list[str] = Field(min_length=1)
     passing_labels: list[str] = Field(min_length=1)
+    sampling_params: SamplingParams | None = None
 
 
 class PythonGrader(_GraderBase):
@@ -106,3 +121,67 @@ class GraderConfig(BaseModel):
     schema_version: int = 1
     grader: Grader
     preset: str | None = None
+
+
+class GraderErrors(BaseModel):
+    """Why a score is not a real grade: OpenAI's ``metadata.errors`` of a grader run, as it is.
+
+    A flag raised means the reward is 0 because of the grader or the judge, not the sample.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    formula_parse_error: bool = False
+    sample_parse_error: bool = False
+    truncated_observation_error: bool = False
+    unresponsive_reward_error: bool = False
+    invalid_variable_error: bool = False
+    other_error: bool = False
+    python_grader_server_error: bool = False
+    python_grader_server_error_type: str | None = None
+    python_grader_runtime_error: bool = False
+    python_grader_runtime_error_details: str | None = None
+    model_grader_server_error: bool = False
+    model_grader_refusal_error: bool = False
+    model_grader_parse_error: bool = False
+    model_grader_server_error_details: str | None = None
+
+    def flags(self) -> dict[str, bool]:
+        """The boolean flags only (``Score.errors`` carries these)."""
+        return {k: v for k, v in self.model_dump().items() if isinstance(v, bool)}
+
+    def any(self) -> bool:
+        return any(self.flags().values())
+
+
+class TokenUsage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+
+
+class GradeResult(Contract):
+    """One sample graded: the shape of OpenAI's grader run response, flattened."""
+
+    name: str
+    type: str
+    reward: float
+    sub_rewards: dict[str, float] = Field(default_factory=dict)
+    errors: GraderErrors = Field(default_factory=GraderErrors)
+    error_details: list[str] = Field(
+        default_factory=list, description="human-readable causes of the raised flags"
+    )
+    token_usage: TokenUsage | None = None
+    execution_time: float = 0.0
+
+
+class ValidationIssue(Contract):
+    """One reason a grader config is refused, with the JSON path of the offending value."""
+
+    path: str = Field(description="JSON path into the submitted config, e.g. $.grader.input")
+    code: str = Field(description="closed set: unknown_type, invalid_field, unknown_name, ...")
+    message: str
+    position: int | None = Field(default=None, description="0-based offset in a formula/template")

@@ -37,6 +37,7 @@ TARGETS = ("base", "overlays/local", "overlays/gpu")
 # The newest Kubernetes minor whose schemas the pinned kubernetes-validate ships.
 KUBERNETES_VERSION = "1.37"
 
+NAMESPACE = "rft"
 STAGES = ("sanitizer", "embedder", "categorizer", "generator", "grader", "trainer-gateway")
 SETTINGS_CONFIGMAP = "rft-settings"
 HTTP_PORT = 8000
@@ -348,6 +349,11 @@ def platform_problems(objs: list[Manifest]) -> list[str]:
     problems: list[str] = []
     if not config:
         return [f"no ConfigMap {SETTINGS_CONFIGMAP}"]
+    # Every object we render is namespaced except the Namespace itself; a component's objects
+    # miss the base's namespace unless the overlay sets it again.
+    for obj in objs:
+        if obj["kind"] != "Namespace" and obj["metadata"].get("namespace") != NAMESPACE:
+            problems.append(f"{name_of(obj)}: not in namespace {NAMESPACE}")
     for service in STAGES:
         deployment = find(objs, "Deployment", service)
         if deployment is None:

@@ -1,0 +1,301 @@
+"""The Kubernetes manifests, rendered with the real `kubectl kustomize` and validated offline.
+
+Built-in kinds are validated against the Kubernetes OpenAPI schemas that kubernetes-validate
+ships (strict: unknown fields fail). KEDA ScaledObjects are a CRD outside those schemas, so
+deploy/k8s/validate.py checks them with its own structural model; the tests below show both
+kinds of check catch real mistakes, then assert what the platform needs of each overlay.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from typing import Any
+
+import pytest
+
+from rft_schemas.kafka_topics import ALL_TOPICS
+from tests.deploy.conftest import REPO, k8s, rendered
+
+Manifest = dict[str, Any]
+
+
+def only(objs: list[Manifest], kind: str, name: str) -> Manifest:
+    found = k8s.find(objs, kind, name)
+    assert found is not None, f"{kind}/{name} is not rendered"
+    return copy.deepcopy(found)
+
+
+def container(deployment: Manifest) -> Manifest:
+    containers: list[Manifest] = deployment["spec"]["template"]["spec"]["containers"]
+    return containers[0]
+
+
+# --- rendering and validation of every target ----------------------------------------------
+
+
+def test_every_target_renders_and_passes_schema_and_platform_checks(target: str) -> None:
+    objs = rendered(target)
+    kinds = {o["kind"] for o in objs}
+    assert {"Deployment", "Service", "ConfigMap", "Job", "ScaledObject"} <= kinds
+    assert k8s.check(objs) == []
+
+
+def test_rendered_objects_all_land_in_the_rft_namespace_with_the_platform_label(
+    target: str,
+) -> None:
+    for obj in rendered(target):
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"].get("namespace") == "rft", k8s.name_of(obj)
+        assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "rft-platform"
+
+
+def test_validate_script_reports_every_target_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert k8s.main([]) == 0
+    out = capsys.readouterr().out
+    for target in k8s.TARGETS:
+        assert f"{target}: " in out
+    assert out.count(": OK") == len(k8s.TARGETS)
+
+
+# --- the checks catch mistakes ---------------------------------------------------------------
+
+
+def test_schema_check_rejects_an_unknown_field_in_a_deployment() -> None:
+    deployment = only(rendered("base"), "Deployment", "sanitizer")
+    container(deployment)["livenessProbes"] = container(deployment).pop("livenessProbe")
+    problems = k8s.schema_problems(deployment)
+    assert problems and "livenessProbes" in problems[0]
+
+
+def test_schema_check_rejects_a_wrongly_typed_port() -> None:
+    service = only(rendered("base"), "Service", "embedder")
+    service["spec"]["ports"][0]["port"] = "eight thousand"
+    assert k8s.schema_problems(service)
+
+
+def test_scaled_object_check_rejects_numbers_where_keda_wants_strings() -> None:
+    scaled = only(rendered("base"), "ScaledObject", "grader")
+    scaled["spec"]["triggers"][0]["metadata"]["lagThreshold"] = 20
+    problems = k8s.scaled_object_problems(scaled)
+    assert problems and "lagThreshold" in problems[0]
+
+
+def test_scaled_object_check_rejects_unknown_fields_and_min_above_max() -> None:
+    scaled = only(rendered("base"), "ScaledObject", "grader")
+    scaled["spec"]["maxReplicas"] = 3
+    assert any("maxReplicas" in p for p in k8s.scaled_object_problems(scaled))
+    scaled = only(rendered("base"), "ScaledObject", "grader")
+    scaled["spec"]["minReplicaCount"] = scaled["spec"]["maxReplicaCount"] + 1
+    assert any("minReplicaCount" in p for p in k8s.scaled_object_problems(scaled))
+
+
+def test_unknown_custom_resource_is_reported_instead_of_passing_unchecked() -> None:
+    crd = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    problems = k8s.structural_problems(crd)
+    assert problems == ["Widget/w: custom resource with no structural check here"]
+
+
+def test_platform_check_flags_a_scaling_cap_above_the_partition_count() -> None:
+    objs = copy.deepcopy(rendered("overlays/local"))
+    scaled = k8s.find(objs, "ScaledObject", "embedder")
+    scaled["spec"]["maxReplicaCount"] = 4  # local has 3 partitions
+    assert any("maxReplicaCount 4 exceeds" in p for p in k8s.platform_problems(objs))
+
+
+def test_platform_check_flags_a_stage_without_readiness_on_readyz() -> None:
+    objs = copy.deepcopy(rendered("base"))
+    probe = container(k8s.find(objs, "Deployment", "categorizer"))["readinessProbe"]
+    probe["httpGet"]["path"] = "/healthz"
+    assert k8s.platform_problems(objs) == [
+        "Deployment/categorizer: readinessProbe is not GET /readyz on :8000"
+    ]
+
+
+def test_platform_check_flags_a_stage_that_ignores_one_of_its_topics() -> None:
+    objs = copy.deepcopy(rendered("base"))
+    scaled = k8s.find(objs, "ScaledObject", "grader")
+    scaled["spec"]["triggers"] = scaled["spec"]["triggers"][:1]
+    assert any("grader consumes" in p for p in k8s.platform_problems(objs))
+
+
+def test_platform_check_flags_vllm_without_a_gpu_or_lora() -> None:
+    objs = copy.deepcopy(rendered("overlays/gpu"))
+    vllm = container(k8s.find(objs, "Deployment", "vllm"))
+    del vllm["resources"]["requests"]["nvidia.com/gpu"]
+    vllm["args"].remove("--enable-lora")
+    problems = k8s.platform_problems(objs)
+    assert "Deployment/vllm: requests no nvidia.com/gpu" in problems
+    assert "Deployment/vllm: LoRA is not enabled (--enable-lora)" in problems
+
+
+# --- what every overlay must provide ---------------------------------------------------------
+
+
+def test_each_stage_probes_healthz_for_liveness_and_readyz_for_readiness(overlay: str) -> None:
+    for service in k8s.STAGES:
+        c = container(only(rendered(overlay), "Deployment", service))
+        assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert {"name": "http", "containerPort": 8000, "protocol": "TCP"} in c["ports"]
+
+
+def test_each_stage_pod_is_scraped_by_prometheus_on_metrics(overlay: str) -> None:
+    for service in k8s.STAGES:
+        pod = only(rendered(overlay), "Deployment", service)["spec"]["template"]
+        annotations = pod["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == "8000"
+        assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_each_stage_runs_its_module_as_non_root_with_settings_and_resources(overlay: str) -> None:
+    for service in k8s.STAGES:
+        deployment = only(rendered(overlay), "Deployment", service)
+        pod = deployment["spec"]["template"]["spec"]
+        c = container(deployment)
+        assert c["command"] == ["python", "-m", "rft_" + service.replace("-", "_")]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] != 0
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+        assert c["envFrom"] == [{"configMapRef": {"name": "rft-settings"}}]
+        assert set(c["resources"]["requests"]) == {"cpu", "memory"}
+        assert set(c["resources"]["limits"]) == {"cpu", "memory"}
+
+
+def test_stage_images_are_tagged_with_their_package_version(overlay: str) -> None:
+    for service in k8s.STAGES:
+        pyproject = REPO / "services" / service / "pyproject.toml"
+        version = tomllib.loads(pyproject.read_text())["project"]["version"]
+        image = container(only(rendered(overlay), "Deployment", service))["image"]
+        assert image == f"ghcr.io/rft-platform/{service}:{version}"
+
+
+def test_settings_point_at_dependencies_by_service_dns_and_listen_on_all_interfaces(
+    overlay: str,
+) -> None:
+    settings = k8s.settings(rendered(overlay))
+    assert settings["RFT_KAFKA_BOOTSTRAP"] == "kafka.rft.svc:9092"
+    assert settings["RFT_QDRANT_URL"] == "http://qdrant.rft.svc:6333"
+    assert settings["RFT_HTTP_HOST"] == "0.0.0.0"
+    assert settings["RFT_HTTP_PORT"] == "8000"
+    assert settings["RFT_LOG_JSON"] == "true"
+    assert all(key.startswith("RFT_") for key in settings)
+
+
+def test_each_stage_scales_on_its_groups_lag_capped_at_the_partition_count(overlay: str) -> None:
+    objs = rendered(overlay)
+    partitions = int(k8s.settings(objs)["RFT_KAFKA_PARTITIONS"])
+    registered = {spec.name for spec in ALL_TOPICS}
+    for service in k8s.STAGES:
+        spec = only(objs, "ScaledObject", service)["spec"]
+        assert spec["scaleTargetRef"]["name"] == service
+        assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= partitions
+        assert spec["triggers"], service
+        for trigger in spec["triggers"]:
+            assert trigger["type"] == "kafka"
+            assert trigger["metadata"]["consumerGroup"] == f"rft-{service}"
+            assert trigger["metadata"]["topic"] in registered
+            assert trigger["metadata"]["bootstrapServers"] == "kafka.rft.svc:9092"
+
+
+def test_stage_deployments_leave_the_replica_count_to_keda(overlay: str) -> None:
+    for service in k8s.STAGES:
+        assert "replicas" not in only(rendered(overlay), "Deployment", service)["spec"]
+
+
+def test_changing_partitions_in_an_overlay_moves_every_scaling_cap() -> None:
+    base, local = rendered("base"), rendered("overlays/local")
+    assert k8s.settings(base)["RFT_KAFKA_PARTITIONS"] == "6"
+    assert k8s.settings(local)["RFT_KAFKA_PARTITIONS"] == "3"
+    for service in k8s.STAGES:
+        assert only(base, "ScaledObject", service)["spec"]["maxReplicaCount"] == 6
+        assert only(local, "ScaledObject", service)["spec"]["maxReplicaCount"] == 3
+
+
+def test_topic_job_creates_the_registered_topics_from_settings(target: str) -> None:
+    job = only(rendered(target), "Job", "rft-create-topics")
+    c = job["spec"]["template"]["spec"]["containers"][0]
+    assert c["command"] == ["python", "-m", "rft_runtime.topics", "create"]
+    assert c["envFrom"] == [{"configMapRef": {"name": "rft-settings"}}]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    assert "RFT_KAFKA_PARTITIONS" in k8s.settings(rendered(target))
+
+
+def test_every_registered_topic_is_scaled_on_by_the_stage_that_consumes_it(overlay: str) -> None:
+    objs = rendered(overlay)
+    scaled_topics = {
+        t["metadata"]["topic"]
+        for service in k8s.STAGES
+        for t in only(objs, "ScaledObject", service)["spec"]["triggers"]
+    }
+    consumed_by_a_stage = {
+        spec.name
+        for spec in ALL_TOPICS
+        if any(c.split()[0] in k8s.STAGES for c in spec.consumers)
+    }
+    assert scaled_topics == consumed_by_a_stage
+    # The rejected topic is read by report views, not by a stage: nothing to scale on.
+    assert "rft.traces.rejected.v1" not in scaled_topics
+
+
+# --- dependencies per overlay -----------------------------------------------------------------
+
+
+def test_base_references_dependencies_without_running_them() -> None:
+    objs = rendered("base")
+    assert k8s.find(objs, "StatefulSet", "kafka") is None
+    assert k8s.find(objs, "StatefulSet", "qdrant") is None
+    assert k8s.find(objs, "Deployment", "vllm") is None
+
+
+def test_overlays_run_single_node_kafka_and_qdrant_with_persistent_volumes(overlay: str) -> None:
+    objs = rendered(overlay)
+    for name, port in (("kafka", 9092), ("qdrant", 6333)):
+        statefulset = only(objs, "StatefulSet", name)
+        assert statefulset["spec"]["replicas"] == 1
+        assert statefulset["spec"]["volumeClaimTemplates"]
+        service_ports = [p["port"] for p in only(objs, "Service", name)["spec"]["ports"]]
+        assert port in service_ports
+    kafka_env = {
+        e["name"]: e.get("value")
+        for e in container(only(objs, "StatefulSet", "kafka"))["env"]
+    }
+    assert kafka_env["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
+    assert kafka_env["KAFKA_ADVERTISED_LISTENERS"] == (
+        "PLAINTEXT://" + k8s.settings(objs)["RFT_KAFKA_BOOTSTRAP"]
+    )
+
+
+def test_local_overlay_has_no_gpu_and_leaves_the_llm_to_the_embedded_default() -> None:
+    objs = rendered("overlays/local")
+    assert k8s.find(objs, "Deployment", "vllm") is None
+    assert "RFT_LLM_BASE_URL" not in k8s.settings(objs)
+    assert "nvidia.com/gpu" not in str(objs)
+
+
+def test_gpu_overlay_serves_vllm_with_lora_on_one_gpu() -> None:
+    objs = rendered("overlays/gpu")
+    c = container(only(objs, "Deployment", "vllm"))
+    argv = c["command"] + c["args"]
+    assert argv[:2] == ["vllm", "serve"]
+    assert "--enable-lora" in argv
+    assert k8s._flag(argv, "--max-model-len") == "8192"
+    assert k8s._flag(argv, "--port") == "8000"
+    assert c["resources"]["requests"]["nvidia.com/gpu"] == "1"
+    assert c["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert k8s._flag(argv, "--tensor-parallel-size") == c["resources"]["requests"]["nvidia.com/gpu"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"]["path"] == "/health"
+    env = {e["name"]: e for e in c["env"]}
+    assert env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"]["value"] == "True"
+
+
+def test_gpu_overlay_points_the_services_at_vllm_and_its_served_model() -> None:
+    objs = rendered("overlays/gpu")
+    settings = k8s.settings(objs)
+    c = container(only(objs, "Deployment", "vllm"))
+    assert settings["RFT_LLM_BASE_URL"] == "http://vllm.rft.svc:8000/v1"
+    assert settings["RFT_LLM_MODEL"] == k8s._flag(c["args"], "--served-model-name")
+    service = only(objs, "Service", "vllm")
+    assert service["spec"]["ports"][0]["port"] == 8000

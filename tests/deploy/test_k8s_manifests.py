@@ -9,7 +9,10 @@ kinds of check catch real mistakes, then assert what the platform needs of each 
 from __future__ import annotations
 
 import copy
+import re
+import shutil
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,6 +120,12 @@ def test_platform_check_flags_a_stage_that_ignores_one_of_its_topics() -> None:
     scaled = k8s.find(objs, "ScaledObject", "grader")
     scaled["spec"]["triggers"] = scaled["spec"]["triggers"][:1]
     assert any("grader consumes" in p for p in k8s.platform_problems(objs))
+
+
+def test_platform_check_flags_an_object_left_outside_the_namespace() -> None:
+    objs = copy.deepcopy(rendered("overlays/local"))
+    del k8s.find(objs, "StatefulSet", "qdrant")["metadata"]["namespace"]
+    assert k8s.platform_problems(objs) == ["StatefulSet/qdrant: not in namespace rft"]
 
 
 def test_platform_check_flags_vllm_without_a_gpu_or_lora() -> None:
@@ -299,3 +308,27 @@ def test_gpu_overlay_points_the_services_at_vllm_and_its_served_model() -> None:
     assert settings["RFT_LLM_MODEL"] == k8s._flag(c["args"], "--served-model-name")
     service = only(objs, "Service", "vllm")
     assert service["spec"]["ports"][0]["port"] == 8000
+
+
+# --- the production overlay that docs/deploy.md shows ------------------------------------------
+
+
+def test_production_overlay_in_the_docs_renders_and_validates(tmp_path: Path) -> None:
+    docs = (REPO / "docs" / "deploy.md").read_text()
+    marker = "# deploy/k8s/overlays/prod/kustomization.yaml\n"
+    block = re.search(re.escape(marker) + r"(.*?)```", docs, re.DOTALL)
+    assert block is not None, "docs/deploy.md lost its production overlay example"
+    tree = tmp_path / "k8s"
+    shutil.copytree(REPO / "deploy" / "k8s", tree, ignore=shutil.ignore_patterns("__pycache__"))
+    (tree / "overlays" / "prod").mkdir()
+    (tree / "overlays" / "prod" / "kustomization.yaml").write_text(block.group(1))
+    objs = k8s.render(tree / "overlays" / "prod")
+    assert k8s.check(objs) == []
+    assert k8s.find(objs, "StatefulSet", "kafka") is None
+    assert k8s.find(objs, "Deployment", "vllm") is not None
+    for service in k8s.STAGES:
+        spec = only(objs, "ScaledObject", service)["spec"]
+        assert spec["maxReplicaCount"] == 24
+        assert {t["metadata"]["bootstrapServers"] for t in spec["triggers"]} == {
+            "kafka-bootstrap.kafka.svc:9092"
+        }

@@ -1,0 +1,92 @@
+"""What every grader is: an async callable ``(sample, item) -> GradeResult`` that never raises
+for a bad sample, a bad judge answer or a failing sandbox: those are flags on the result."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from rft_grader.sample import Sample
+from rft_grader.templating import render
+from rft_schemas.grader import GraderErrors, GradeResult, TokenUsage
+
+Item = dict[str, Any]
+# (reward, sub-rewards) of one grading call.
+Graded = tuple[float, dict[str, float]]
+
+
+class Outcome:
+    """The flags, details and token usage gathered while grading one sample."""
+
+    __slots__ = ("details", "errors", "usage")
+
+    def __init__(self) -> None:
+        self.errors = GraderErrors()
+        self.details: list[str] = []
+        self.usage: TokenUsage | None = None
+
+    def flag(self, name: str, detail: str) -> None:
+        setattr(self.errors, name, True)
+        self.details.append(detail)
+
+    def render(self, template: str, sample: Sample, item: Item) -> str:
+        rendered = render(template, sample, item)
+        if rendered.missing:
+            self.flag("invalid_variable_error",
+                      "no value for " + ", ".join("{{" + m + "}}" for m in rendered.missing))
+        if rendered.sample_not_json:
+            self.flag("sample_parse_error", "the sample is not JSON but the template reads "
+                                            "sample.output_json")
+        return rendered.text
+
+    def add_usage(self, prompt: int, completion: int) -> None:
+        usage = self.usage or TokenUsage()
+        usage.prompt_tokens += prompt
+        usage.completion_tokens += completion
+        usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
+        self.usage = usage
+
+    def merge(self, result: GradeResult) -> None:
+        for key, value in result.errors.model_dump().items():
+            if value and not getattr(self.errors, key):
+                setattr(self.errors, key, value)
+        self.details.extend(f"{result.name}: {d}" for d in result.error_details)
+        if result.token_usage is not None:
+            self.add_usage(result.token_usage.prompt_tokens, result.token_usage.completion_tokens)
+
+
+class BaseGrader:
+    type: str = ""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def _grade(self, out: Outcome, sample: Sample, item: Item) -> Graded:
+        raise NotImplementedError
+
+    async def __call__(self, sample: Sample, item: Item) -> GradeResult:
+        started = time.perf_counter()
+        out = Outcome()
+        sub_rewards: dict[str, float] = {}
+        try:
+            reward, sub_rewards = await self._grade(out, sample, item)
+        except Exception as exc:
+            out.flag("other_error", f"{type(exc).__name__}: {exc}")
+            reward = 0.0
+        if out.errors.any():
+            # A raised flag means no real grade was made: the reward is 0 and the flag counts.
+            reward = 0.0
+        return GradeResult(
+            name=self.name, type=self.type, reward=reward, sub_rewards=sub_rewards,
+            errors=out.errors, error_details=out.details, token_usage=out.usage,
+            execution_time=time.perf_counter() - started,
+        )
+
+    def close(self) -> None:
+        """Release what the grader holds (sandbox processes); a no-op for most."""
+
+
+def grade_sync(grader: BaseGrader, sample: Sample, item: Item) -> GradeResult:
+    """For synchronous callers (a TRL reward function); not for use inside an event loop."""
+    return asyncio.run(grader(sample, item))

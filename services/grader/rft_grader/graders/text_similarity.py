@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from rft_grader import metrics
+from rft_grader.graders.base import BaseGrader, Graded, Item, Outcome
+from rft_grader.judging import Embedder
+from rft_grader.sample import Sample
+from rft_schemas.grader import TextSimilarityGrader
+
+_ROUGE_KEYS = {f"rouge_{n}": f"rouge{n}" for n in range(1, 6)} | {"rouge_l": "rougeL"}
+
+
+class TextSimilarity(BaseGrader):
+    type = "text_similarity"
+
+    def __init__(self, config: TextSimilarityGrader, *, embedder: Embedder | None = None,
+                 wordnet_dir: Path | None = None) -> None:
+        super().__init__(config.name)
+        if config.evaluation_metric == "cosine" and embedder is None:
+            raise ValueError(f"grader {config.name!r}: cosine needs an embedder")
+        self.config = config
+        self.embedder = embedder
+        self.wordnet_dir = wordnet_dir
+
+    async def _grade(self, out: Outcome, sample: Sample, item: Item) -> Graded:
+        text = out.render(self.config.input, sample, item)
+        reference = out.render(self.config.reference, sample, item)
+        metric = self.config.evaluation_metric
+        if metric == "fuzzy_match":
+            score = metrics.fuzzy_match(text, reference)
+        elif metric == "bleu":
+            score = metrics.bleu(text, reference)
+        elif metric == "gleu":
+            score = metrics.gleu(text, reference)
+        elif metric == "meteor":
+            try:
+                score = metrics.meteor(text, reference, self.wordnet_dir)
+            except metrics.MetricUnavailable as exc:
+                out.flag("other_error", str(exc))
+                return 0.0, {}
+        elif metric in _ROUGE_KEYS:
+            score = metrics.rouge(_ROUGE_KEYS[metric], text, reference)
+        else:
+            assert self.embedder is not None
+            vectors = await asyncio.to_thread(self.embedder.encode, [text, reference])
+            score = metrics.cosine(list(vectors[0]), list(vectors[1]))
+        return score, {}

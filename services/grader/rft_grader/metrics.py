@@ -1,0 +1,103 @@
+"""Text-similarity metrics of OpenAI's ``text_similarity`` grader, from well-kept libraries.
+
+Every metric returns a float in [0, 1]: fuzzy_match is rapidfuzz's normalized Levenshtein
+ratio, bleu is sacrebleu's sentence BLEU / 100, gleu and meteor are NLTK's, rouge_* are the
+F-measures of Google's rouge-score, cosine is the cosine of two embeddings.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz
+
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+class MetricUnavailable(RuntimeError):
+    """The metric cannot run on this machine (missing data); the message says how to fix it."""
+
+
+def tokens(text: str) -> list[str]:
+    # A regex tokenizer: NLTK's word_tokenize needs the punkt data, which is not shipped.
+    return _TOKEN.findall(text.lower())
+
+
+def fuzzy_match(hypothesis: str, reference: str) -> float:
+    return fuzz.ratio(hypothesis, reference) / 100.0
+
+
+def bleu(hypothesis: str, reference: str) -> float:
+    from sacrebleu.metrics import BLEU
+
+    return float(_sentence_bleu(BLEU).sentence_score(hypothesis, [reference]).score) / 100.0
+
+
+@cache
+def _sentence_bleu(cls: Any) -> Any:
+    # effective_order: a short sentence without 4-grams still gets a non-zero score.
+    return cls(effective_order=True)
+
+
+def gleu(hypothesis: str, reference: str) -> float:
+    from nltk.translate.gleu_score import sentence_gleu
+
+    hyp, ref = tokens(hypothesis), tokens(reference)
+    if not hyp or not ref:
+        return 1.0 if hyp == ref else 0.0
+    return float(sentence_gleu([ref], hyp))
+
+
+@cache
+def _wordnet(directory: str | None) -> Any:
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    if directory is not None:
+        return WordNetCorpusReader(directory, None)
+    from nltk.corpus import wordnet
+
+    wordnet.ensure_loaded()
+    return wordnet
+
+
+def meteor(hypothesis: str, reference: str, wordnet_dir: Path | None = None) -> float:
+    from nltk.translate.meteor_score import single_meteor_score
+
+    try:
+        wordnet = _wordnet(str(wordnet_dir) if wordnet_dir else None)
+    except (LookupError, OSError) as exc:
+        raise MetricUnavailable(
+            "meteor needs the WordNet corpus, which is not on this machine: run "
+            "`python -m nltk.downloader wordnet` where a network is allowed, or set "
+            "RFT_GRADER_WORDNET_DIR to an NLTK-format wordnet directory"
+        ) from exc
+    hyp, ref = tokens(hypothesis), tokens(reference)
+    if not hyp or not ref:
+        return 1.0 if hyp == ref else 0.0
+    return float(single_meteor_score(ref, hyp, wordnet=wordnet))
+
+
+@cache
+def _rouge_scorer(key: str) -> Any:
+    from rouge_score.rouge_scorer import RougeScorer
+
+    return RougeScorer([key], use_stemmer=False)
+
+
+def rouge(key: str, hypothesis: str, reference: str) -> float:
+    """``key`` is rouge-score's name: rouge1..rouge5 or rougeL."""
+    return float(_rouge_scorer(key).score(reference, hypothesis)[key].fmeasure)
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    if len(a) != len(b) or not a:
+        raise ValueError(f"embeddings of different sizes ({len(a)} and {len(b)})")
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    if norm == 0:
+        return 0.0
+    return max(0.0, min(1.0, dot / norm))

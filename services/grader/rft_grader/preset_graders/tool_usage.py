@@ -1,0 +1,136 @@
+"""Python grader source of the tool_usage preset: one file, three dimensions.
+
+The preset substitutes ``DIMENSION`` for each sub-grader. Runs in the sandbox: standard
+library and jsonschema only. Tool calls come from ``sample.output_tools``; a model that writes
+its call as text (a JSON object, or Hermes-style ``<tool_call>`` tags) is read the same way.
+"""
+
+import json
+import re
+
+import jsonschema
+
+DIMENSION = "tool_selection"
+
+_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
+
+
+def _as_call(value):
+    if not isinstance(value, dict):
+        return None
+    function = value.get("function") if isinstance(value.get("function"), dict) else value
+    name = function.get("name")
+    if not isinstance(name, str):
+        return None
+    arguments = function.get("arguments", function.get("parameters", {}))
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            arguments = None
+    return {"name": name, "arguments": arguments}
+
+
+def sample_calls(sample):
+    calls = [_as_call(c) for c in sample.get("output_tools") or []]
+    if not calls:
+        text = sample.get("output_text") or ""
+        candidates = [sample.get("output_json")]
+        for body in _TAGGED.findall(text):
+            try:
+                candidates.append(json.loads(body))
+            except ValueError:
+                continue
+        for candidate in candidates:
+            if isinstance(candidate, list):
+                calls.extend(_as_call(c) for c in candidate)
+            else:
+                calls.append(_as_call(candidate))
+    return [c for c in calls if c is not None]
+
+
+def reference_calls(item):
+    return [c for c in (_as_call(c) for c in item.get("reference_tool_calls") or []) if c]
+
+
+def tool_selection(sample, item):
+    wanted = {c["name"] for c in reference_calls(item)}
+    called = {c["name"] for c in sample_calls(sample)}
+    if not wanted and not called:
+        return 1.0
+    if not wanted or not called:
+        return 0.0
+    return len(wanted & called) / len(wanted | called)
+
+
+def tool_input(sample, item):
+    calls = sample_calls(sample)
+    if not calls:
+        return 0.0 if reference_calls(item) else 1.0
+    specs = {}
+    for tool in item.get("tools") or []:
+        function = tool.get("function", tool)
+        specs[function.get("name")] = function.get("parameters") or {"type": "object"}
+    valid = 0
+    for call in calls:
+        schema = specs.get(call["name"])
+        if schema is None or not isinstance(call["arguments"], dict):
+            continue
+        try:
+            jsonschema.validate(call["arguments"], schema)
+        except (jsonschema.ValidationError, jsonschema.SchemaError):
+            continue
+        valid += 1
+    return valid / len(calls)
+
+
+def _leaves(value, out):
+    if isinstance(value, dict):
+        for v in value.values():
+            _leaves(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _leaves(v, out)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int | float):
+        out.add(str(value))
+    elif isinstance(value, str):
+        try:
+            _leaves(json.loads(value), out)
+        except ValueError:
+            out.update(w for w in re.findall(r"[\w.@:-]+", value) if len(w) >= 3)
+
+
+def latest_tool_results(item):
+    results = []
+    for message in reversed(item.get("messages") or []):
+        if message.get("role") == "tool":
+            results.append(message.get("content") or "")
+        elif results:
+            break
+    return results
+
+
+def result_usage(sample, item):
+    results = latest_tool_results(item)
+    calls = sample_calls(sample)
+    if not results:
+        # Nothing to use yet: the right move is the reference's kind of move (call or answer).
+        return 1.0 if bool(calls) == bool(reference_calls(item)) else 0.0
+    facts = set()
+    for content in results:
+        _leaves(content, facts)
+    if not facts:
+        return 1.0
+    answer = (sample.get("output_text") or "") + " " + json.dumps([c["arguments"] for c in calls])
+    found = sum(1 for fact in facts if fact.lower() in answer.lower())
+    return min(1.0, found / min(3, len(facts)))
+
+
+DIMENSIONS = {"tool_selection": tool_selection, "tool_input": tool_input,
+              "result_usage": result_usage}
+
+
+def grade(sample, item):
+    return float(DIMENSIONS[DIMENSION](sample, item))

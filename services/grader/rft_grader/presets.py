@@ -1,0 +1,101 @@
+"""The seed's presets as OpenAI grader configs (``grader_config.json``).
+
+Where OpenAI's grader types cannot express a dimension (JSON Schema checks, tool-call
+comparison, length against completeness) it is a python grader whose source ships in
+``preset_graders/``, so the config still moves to OpenAI as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+from rft_schemas import SanitizedPrompt
+from rft_schemas.grader import (
+    GraderConfig,
+    JudgeMessage,
+    MultiGrader,
+    PythonGrader,
+    ScoreModelGrader,
+)
+
+PRESETS = ("correctness", "format_compliance", "tool_usage", "conciseness")
+TOOL_USAGE_WEIGHTS = {"tool_selection": 0.4, "tool_input": 0.3, "result_usage": 0.3}
+
+
+def preset_source(name: str, **constants: Any) -> str:
+    """A preset grader's source, with its top-level ``NAME = ...`` constants replaced."""
+    source = resources.files("rft_grader.preset_graders").joinpath(f"{name}.py").read_text()
+    for key, value in constants.items():
+        # repr() of str/float/None/dict of JSON values is a valid Python literal.
+        line = f"{key} = {value!r}"
+        source, count = re.subn(rf"^{key} = .*$", lambda _m, line=line: line, source, count=1,
+                                flags=re.MULTILINE)
+        if count != 1:
+            raise KeyError(f"{name}.py has no top-level {key}")
+    return source
+
+
+CORRECTNESS_SYSTEM = (
+    "You grade an AI assistant's answer against a reference answer written for the same "
+    "conversation. Score 1 when the answer is correct and agrees with the reference in "
+    "substance, 0 when it is wrong, irrelevant, empty or a refusal, and a value in between "
+    "for a partly correct answer. Judge the facts and the actions (tool calls), not the wording."
+)
+CORRECTNESS_USER = (
+    "Conversation so far:\n{{item.messages}}\n\n"
+    "Reference answer:\n{{item.reference}}\nReference tool calls: {{item.reference_tool_calls}}\n\n"
+    "Answer to grade:\n{{sample.output_text}}\nIts tool calls: {{sample.output_tools}}"
+)
+
+
+def correctness(model: str = "judge") -> GraderConfig:
+    grader = ScoreModelGrader(
+        name="correctness", model=model, range=(0.0, 1.0),
+        input=[JudgeMessage(role="system", content=CORRECTNESS_SYSTEM),
+               JudgeMessage(role="user", content=CORRECTNESS_USER)],
+    )
+    return GraderConfig(grader=grader, preset="correctness")
+
+
+def format_compliance(schema: dict[str, Any] | None = None) -> GraderConfig:
+    source = preset_source("format_compliance", SCHEMA=json.loads(json.dumps(schema)))
+    return GraderConfig(grader=PythonGrader(name="format_compliance", source=source),
+                        preset="format_compliance")
+
+
+def tool_usage() -> GraderConfig:
+    graders: dict[str, Any] = {
+        key: PythonGrader(name=key, source=preset_source("tool_usage", DIMENSION=key))
+        for key in TOOL_USAGE_WEIGHTS
+    }
+    formula = " + ".join(f"{weight} * {key}" for key, weight in TOOL_USAGE_WEIGHTS.items())
+    return GraderConfig(grader=MultiGrader(name="tool_usage", graders=graders,
+                                           calculate_output=formula), preset="tool_usage")
+
+
+def conciseness() -> GraderConfig:
+    return GraderConfig(grader=PythonGrader(name="conciseness",
+                                            source=preset_source("conciseness")),
+                        preset="conciseness")
+
+
+def build_preset(name: str, **options: Any) -> GraderConfig:
+    builders = {"correctness": correctness, "format_compliance": format_compliance,
+                "tool_usage": tool_usage, "conciseness": conciseness}
+    if name not in builders:
+        raise KeyError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
+    return builders[name](**options)  # type: ignore[operator]
+
+
+def choose_preset(prompts: Iterable[SanitizedPrompt]) -> str:
+    """Tool usage when the prompts carry tools, correctness otherwise (the seed's default)."""
+    return "tool_usage" if any(p.tools for p in prompts) else "correctness"
+
+
+def grader_config_json(config: GraderConfig) -> str:
+    """``grader_config.json`` as written to disk: OpenAI's JSON, no nulls."""
+    return config.model_dump_json(indent=2, exclude_none=True) + "\n"

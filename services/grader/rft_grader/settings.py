@@ -1,0 +1,25 @@
+"""The grader service's settings (``RFT_GRADER_*`` on top of the runtime's ``RFT_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from rft_runtime.settings import RuntimeSettings
+
+
+class GraderSettings(RuntimeSettings):
+    grader_sandbox_wall_time_s: float = Field(default=5.0, gt=0)
+    grader_sandbox_cpu_seconds: int = Field(default=2, ge=1, description="per sample")
+    grader_sandbox_memory_mb: int = Field(default=1024, ge=64)
+    grader_sandbox_file_mb: int = Field(default=16, ge=1)
+    grader_judge_attempts: int = Field(default=3, ge=1, description="tries per judged sample")
+    grader_judge_timeout_s: float = Field(default=60.0, gt=0)
+    grader_wordnet_dir: Path | None = Field(
+        default=None,
+        description="NLTK-format WordNet for meteor (…/corpora/wordnet); unset = NLTK's path",
+    )
+    grader_red_team_threshold: float = Field(
+        default=0.3, description="an exploit answer scoring above this flags the grader"
+    )

@@ -65,8 +65,9 @@ def tool_selection(sample, item):
 
 def tool_input(sample, item):
     calls = sample_calls(sample)
+    wanted = {c["name"] for c in reference_calls(item)}
     if not calls:
-        return 0.0 if reference_calls(item) else 1.0
+        return 0.0 if wanted else 1.0
     specs = {}
     for tool in item.get("tools") or []:
         function = tool.get("function", tool)
@@ -74,7 +75,11 @@ def tool_input(sample, item):
     valid = 0
     for call in calls:
         schema = specs.get(call["name"])
-        if schema is None or not isinstance(call["arguments"], dict):
+        # Valid arguments to a tool the reference did not call earn nothing: otherwise a wrong
+        # tool with well-formed JSON is paid (the red team's wrong_tool exploit).
+        if schema is None or (wanted and call["name"] not in wanted):
+            continue
+        if not isinstance(call["arguments"], dict):
             continue
         try:
             jsonschema.validate(call["arguments"], schema)
@@ -116,8 +121,8 @@ def result_usage(sample, item):
     results = latest_tool_results(item)
     calls = sample_calls(sample)
     if not results:
-        # Nothing to use yet: the right move is the reference's kind of move (call or answer).
-        return 1.0 if bool(calls) == bool(reference_calls(item)) else 0.0
+        # No tool result to use yet: using the turn well means making the reference's move.
+        return tool_selection(sample, item)
     facts = set()
     for content in results:
         _leaves(content, facts)

@@ -27,6 +27,7 @@ class RejectionReason(StrEnum):
     INVALID_JSON = "invalid_json"
     INVALID_UTF8 = "invalid_utf8"
     TOO_LARGE = "too_large"
+    TOO_DEEPLY_NESTED = "too_deeply_nested"
     NOT_A_CONVERSATION = "not_a_conversation"
     UNKNOWN_ROLE = "unknown_role"
     MISSING_USER_MESSAGE = "missing_user_message"
@@ -119,7 +120,15 @@ class Rejection(Contract):
 
 
 class TokenStats(Contract):
+    """Token counts of the prompts that were counted exactly (``counted`` of them).
+
+    A stage may settle a prompt's length bounds from its byte length without tokenizing it;
+    those prompts are ``estimated`` and take no part in ``total``/``min``/``max``/percentiles.
+    """
+
     counted: int = 0
+    estimated: int = Field(default=0, description="prompts whose bounds were settled uncounted")
+    tokenizer: str | None = None
     total: int = 0
     min: int | None = None
     max: int | None = None
@@ -134,7 +143,12 @@ class SanitizeReport(Contract):
     dataset: str
     input: int = 0
     valid: int = 0
+    prompts: int = Field(default=0, description="prompts written (a record can yield several)")
     rejected: dict[str, int] = Field(default_factory=dict)
+    dropped_prompts: dict[str, int] = Field(
+        default_factory=dict,
+        description="prompts dropped, by reason, from records that still yielded others",
+    )
     redactions: dict[str, int] = Field(default_factory=dict)
     formats: dict[str, int] = Field(default_factory=dict)
     tokens: TokenStats = Field(default_factory=TokenStats)

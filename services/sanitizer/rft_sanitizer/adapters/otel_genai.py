@@ -1,0 +1,229 @@
+"""OpenTelemetry GenAI spans in OTLP JSON, as an OTel Collector's Kafka exporter (``otlp_json``
+encoding) writes them: one ExportTraceServiceRequest (``resourceSpans``) per record.
+
+Two generations of the ``gen_ai.*`` conventions are read:
+- current: ``gen_ai.input.messages`` / ``gen_ai.output.messages`` / ``gen_ai.system_instructions``
+  / ``gen_ai.tool.definitions`` (messages of typed ``parts``: text, tool_call, tool_call_response);
+- legacy indexed attributes: ``gen_ai.prompt.<i>.role|content|tool_call_id`` and
+  ``gen_ai.completion.<i>.role|content|tool_calls.<j>.id|name|arguments``.
+
+An agent's trace holds one chat span per model call, and each later call carries the history
+before it, so the record's conversation is the chat span with the longest input, followed by its
+output.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from rft_sanitizer.adapters.base import (
+    Adapted,
+    AdaptError,
+    build_conversation,
+    check_role,
+    function_tool,
+    json_arguments,
+)
+from rft_schemas.traces import RejectionReason, TraceFormat
+
+_INDEXED = re.compile(r"^gen_ai\.(prompt|completion)\.(\d+)\.(.+)$")
+
+
+def looks_like(record: dict[str, Any]) -> bool:
+    return isinstance(record.get("resourceSpans"), list)
+
+
+def adapt(record: dict[str, Any]) -> Adapted:
+    best: tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]] | None = None
+    for resource_spans in record["resourceSpans"]:
+        if not isinstance(resource_spans, dict):
+            continue
+        resource = _attributes((resource_spans.get("resource") or {}).get("attributes"))
+        for scope_spans in resource_spans.get("scopeSpans") or ():
+            if not isinstance(scope_spans, dict):
+                continue
+            for span in scope_spans.get("spans") or ():
+                if not isinstance(span, dict):
+                    continue
+                attributes = _attributes(span.get("attributes"))
+                size = _input_size(attributes)
+                if size and (best is None or size > best[0]):
+                    best = (size, span, attributes, resource)
+    if best is None:
+        raise AdaptError(
+            RejectionReason.NOT_A_CONVERSATION,
+            "no span carries gen_ai input messages",
+            "resourceSpans",
+        )
+    _, span, attributes, resource = best
+    if "gen_ai.input.messages" in attributes:
+        messages, tools = _current(attributes)
+    else:
+        messages, tools = _indexed(attributes)
+    item_fields: dict[str, Any] = {
+        "trace_id": span.get("traceId"),
+        "span_id": span.get("spanId"),
+        "span_name": span.get("name"),
+    }
+    for key in ("gen_ai.request.model", "gen_ai.response.model", "gen_ai.provider.name",
+                "gen_ai.system", "gen_ai.conversation.id"):
+        if key in attributes:
+            item_fields[key] = attributes[key]
+    if "service.name" in resource:
+        item_fields["service.name"] = resource["service.name"]
+    return Adapted(TraceFormat.OTEL_GENAI, build_conversation(messages, tools), item_fields)
+
+
+def _any_value(value: Any) -> Any:
+    """An OTLP AnyValue as plain JSON (int64 arrive as strings in OTLP JSON)."""
+    if not isinstance(value, dict):
+        return None
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        try:
+            return int(value["intValue"])
+        except (TypeError, ValueError):
+            return value["intValue"]
+    if "doubleValue" in value:
+        return value["doubleValue"]
+    if "boolValue" in value:
+        return value["boolValue"]
+    if "arrayValue" in value:
+        return [_any_value(v) for v in (value["arrayValue"] or {}).get("values") or ()]
+    if "kvlistValue" in value:
+        return _attributes((value["kvlistValue"] or {}).get("values"))
+    return None
+
+
+def _attributes(raw: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kv in raw or ():
+        if isinstance(kv, dict) and isinstance(kv.get("key"), str):
+            out[kv["key"]] = _any_value(kv.get("value"))
+    return out
+
+
+def _input_size(attributes: dict[str, Any]) -> int:
+    messages = attributes.get("gen_ai.input.messages")
+    if messages is not None:
+        parsed = _json(messages, "gen_ai.input.messages")
+        return len(parsed) + 1 if isinstance(parsed, list) else 1
+    return sum(1 for k in attributes if k.startswith("gen_ai.prompt.") and k.endswith(".role"))
+
+
+def _json(value: Any, path: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        problem = f"{path} is not JSON: {exc}"
+        raise AdaptError(RejectionReason.INVALID_RECORD, problem, path) from exc
+
+
+def _current(attributes: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Any] | None]:
+    messages: list[dict[str, Any]] = []
+    system = _json(attributes.get("gen_ai.system_instructions"), "gen_ai.system_instructions")
+    if isinstance(system, list):
+        text = "\n".join(p.get("content", "") for p in system if isinstance(p, dict))
+        messages.append({"role": "system", "content": text})
+    elif isinstance(system, str):
+        messages.append({"role": "system", "content": system})
+    for key in ("gen_ai.input.messages", "gen_ai.output.messages"):
+        value = _json(attributes.get(key), key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise AdaptError(RejectionReason.INVALID_RECORD, f"{key} is not a list", key)
+        for i, raw in enumerate(value):
+            messages.extend(_parts_message(raw, f"{key}[{i}]"))
+    definitions = _json(attributes.get("gen_ai.tool.definitions"), "gen_ai.tool.definitions")
+    tools = None
+    if isinstance(definitions, list) and definitions:
+        tools = [_definition(d, f"gen_ai.tool.definitions[{i}]") for i, d in enumerate(definitions)]
+    return messages, tools
+
+
+def _definition(raw: Any, path: str) -> dict[str, Any]:
+    if isinstance(raw, dict) and "function" not in raw:
+        raw = {k: v for k, v in raw.items() if k != "type"}
+    return function_tool(raw, path)
+
+
+def _parts_message(raw: Any, path: str) -> list[dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise AdaptError(RejectionReason.INVALID_RECORD, "a message is not an object", path)
+    role = check_role(raw.get("role"), f"{path}.role")
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    replies: list[dict[str, Any]] = []
+    parts = raw.get("parts")
+    if not isinstance(parts, list):
+        raise AdaptError(RejectionReason.INVALID_RECORD, "parts is not a list", f"{path}.parts")
+    for j, part in enumerate(parts):
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            texts.append(str(part.get("content", "")))
+        elif kind == "tool_call":
+            calls.append({
+                "id": part.get("id"),
+                "type": "function",
+                "function": {
+                    "name": part.get("name"),
+                    "arguments": json_arguments(part.get("arguments", {}), f"{path}.parts[{j}]"),
+                },
+            })
+        elif kind == "tool_call_response":
+            response = part.get("response")
+            content = response if isinstance(response, str) else orjson.dumps(response).decode()
+            replies.append({"role": "tool", "tool_call_id": part.get("id"), "content": content})
+    if replies:
+        return replies
+    message: dict[str, Any] = {"role": role, "content": "\n".join(texts) if texts else None}
+    if calls:
+        message["tool_calls"] = calls
+    if raw.get("name"):
+        message["name"] = raw["name"]
+    return [message]
+
+
+def _indexed(attributes: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Any] | None]:
+    grouped: dict[tuple[int, int], dict[str, Any]] = {}
+    for key, value in attributes.items():
+        match = _INDEXED.match(key)
+        if match:
+            order = 0 if match.group(1) == "prompt" else 1
+            grouped.setdefault((order, int(match.group(2))), {})[match.group(3)] = value
+    messages: list[dict[str, Any]] = []
+    for (order, index), fields in sorted(grouped.items()):
+        path = f"gen_ai.{'prompt' if order == 0 else 'completion'}.{index}"
+        role = check_role(fields.get("role"), f"{path}.role")
+        message: dict[str, Any] = {"role": role, "content": fields.get("content")}
+        if "tool_call_id" in fields:
+            message["tool_call_id"] = fields["tool_call_id"]
+        calls: dict[int, dict[str, Any]] = {}
+        for name, value in fields.items():
+            if name.startswith("tool_calls."):
+                _, number, attribute = name.split(".", 2)
+                if number.isdigit():
+                    calls.setdefault(int(number), {})[attribute] = value
+        if calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.get("id"),
+                    "type": "function",
+                    "function": {
+                        "name": call.get("name"),
+                        "arguments": json_arguments(call.get("arguments", "{}"), path),
+                    },
+                }
+                for _, call in sorted(calls.items())
+            ]
+        messages.append(message)
+    return messages, None

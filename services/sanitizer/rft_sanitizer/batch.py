@@ -1,0 +1,93 @@
+"""The batch runner behind ``rft sanitize INPUT... --out DIR``.
+
+Writes ``DIR/sanitized_prompts.jsonl``, ``DIR/rejected.jsonl`` and ``DIR/sanitize_report.json``.
+Each file is written beside its final name and renamed into place when the run ends, so a run
+that dies leaves the previous outputs whole; the dedup store makes a re-run keep what it kept.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import orjson
+
+from rft_sanitizer.core import Policy
+from rft_sanitizer.dedup import DedupStore, open_dedup_store
+from rft_sanitizer.pipeline import ReportBuilder, Sanitizer
+from rft_sanitizer.reader import read_traces
+from rft_sanitizer.settings import SanitizerSettings
+from rft_sanitizer.tokens import TokenCounter, load_token_counter
+from rft_schemas.traces import RawTrace, Rejection, SanitizeReport
+
+PROMPTS_FILE = "sanitized_prompts.jsonl"
+REJECTED_FILE = "rejected.jsonl"
+REPORT_FILE = "sanitize_report.json"
+
+
+def sanitize_files(
+    paths: Iterable[Path],
+    out_dir: Path,
+    settings: SanitizerSettings | None = None,
+    *,
+    counter: TokenCounter | None = None,
+    store: DedupStore | None = None,
+) -> SanitizeReport:
+    """Sanitize every record of the files, in order; return (and write) the report."""
+    settings = settings or SanitizerSettings()
+    counter = counter or load_token_counter(settings.tokenizer, settings.tokenizer_cache_dir())
+    own_store = store is None
+    store = store or open_dedup_store(settings.resolved_dedup_store())
+    sanitizer = Sanitizer(Policy.from_settings(settings, counter), store)
+    report = ReportBuilder(settings.dataset, counter.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prompts_tmp = out_dir / f".{PROMPTS_FILE}.partial"
+    rejected_tmp = out_dir / f".{REJECTED_FILE}.partial"
+    try:
+        with prompts_tmp.open("wb") as prompts_out, rejected_tmp.open("wb") as rejected_out:
+            for batch in _batches(_records(paths, settings), settings.batch_size):
+                for outcome in sanitizer.process_batch(batch):
+                    report.add(outcome)
+                    if outcome.rejection is not None:
+                        rejected_out.write(outcome.rejection.model_dump_json().encode() + b"\n")
+                    for prompt in outcome.prompts:
+                        prompts_out.write(prompt.model_dump_json().encode() + b"\n")
+        result = report.report()
+        report_tmp = out_dir / f".{REPORT_FILE}.partial"
+        report_tmp.write_bytes(
+            orjson.dumps(result.model_dump(mode="json"), option=orjson.OPT_INDENT_2) + b"\n"
+        )
+        os.replace(prompts_tmp, out_dir / PROMPTS_FILE)
+        os.replace(rejected_tmp, out_dir / REJECTED_FILE)
+        os.replace(report_tmp, out_dir / REPORT_FILE)
+    finally:
+        for leftover in (prompts_tmp, rejected_tmp):
+            leftover.unlink(missing_ok=True)
+        if own_store:
+            store.close()
+    return result
+
+
+def read_report(out_dir: Path) -> SanitizeReport:
+    return SanitizeReport.model_validate_json((out_dir / REPORT_FILE).read_bytes())
+
+
+def _records(paths: Iterable[Path], settings: SanitizerSettings) -> Iterator[RawTrace | Rejection]:
+    for path in paths:
+        yield from read_traces(
+            Path(path), settings.dataset, settings.max_record_bytes, settings.excerpt_chars
+        )
+
+
+def _batches(
+    records: Iterator[RawTrace | Rejection], size: int
+) -> Iterator[list[RawTrace | Rejection]]:
+    batch: list[RawTrace | Rejection] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,50 @@
+"""Which user turns only close a conversation, so that a prompt must not end on them.
+
+Real traces end on thanks and goodbyes, and user simulators end with control markers (tau2's
+``###STOP###``, ``###TRANSFER###``, ``###OUT-OF-SCOPE###``). A turn is closing when, once the
+markers are gone, every sentence of it is a courtesy; one sentence that asks or tells something
+makes it meaningful. A bare "yes" answers a question and stays meaningful.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MARKER = re.compile(r"###[A-Z][A-Z_-]*###")
+_SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s+|\n+")
+_COURTESY = re.compile(
+    r"""^(?:
+        (?:ok(?:ay)?|great|perfect|awesome|cool|wonderful|excellent|alright|all\ right|
+           sounds\ (?:good|great|perfect)|got\ it|that'?s\ (?:great|perfect|all|it|everything))
+          (?:[\s,]+(?:then|thanks?|thank\ you))?
+        |(?:great|perfect|ok(?:ay)?|awesome|no)?[\s,]*
+         (?:thanks?|thank\ you|thx|ty|cheers|merci|gracias|danke)
+         (?:\s+(?:so|very)\s+much|\s+a\ lot|\s+again)?
+         (?:\s+(?:for|with)\b.*)?
+        |(?:i\ )?(?:really\ )?appreciate\ (?:it|that|this|your\b.*|the\b.*|you\b.*)
+        |have\ a\ (?:great|good|nice|wonderful|lovely|fantastic)\ (?:day|evening|night|weekend|one)
+        |(?:good\ ?)?bye(?:\ bye)?|goodbye|see\ you(?:\ later)?|take\ care|talk\ (?:to\ you\ )?later
+        |no,?\ that'?s\ (?:all|it|everything)(?:\ (?:i\ needed|for\ (?:now|today)))?
+        |that'?s\ all(?:\ i\ needed|\ for\ (?:now|today))?
+    )$""",
+    re.VERBOSE,
+)
+_TRIM = re.compile(r"^[\s\W_]+|[\s\W_]+$")
+
+
+def strip_markers(text: str) -> str:
+    return _MARKER.sub(" ", text).strip()
+
+
+def is_closing_turn(text: str) -> bool:
+    """True when the text only closes the conversation (courtesies, control markers) or holds
+    no words at all (punctuation, control characters)."""
+    remaining = strip_markers(text)
+    if not remaining:
+        return True
+    for sentence in _SENTENCE_END.split(remaining):
+        normalized = " ".join(_TRIM.sub("", sentence.lower().replace("\u2019", "\'")).split())
+        normalized = normalized.replace("!", "").replace(".", "")
+        if normalized and not _COURTESY.match(normalized):
+            return False
+    return True

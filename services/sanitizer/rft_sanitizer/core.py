@@ -1,0 +1,239 @@
+"""Step A's pure core: one raw trace in, its prompts or exactly one rejection out.
+
+    sanitize(record, policy) -> Accepted | Rejection
+
+``Accepted.prompts`` holds one prompt for the default and ``strict`` policies, and one per
+meaningful user turn for ``per_user_turn`` (prompts dropped there for their length are counted
+in ``Accepted.dropped``; when every prompt of a record is dropped, the record is a Rejection).
+Duplicates are not decided here: that needs the durable store, see :mod:`rft_sanitizer.pipeline`.
+
+No I/O, and no exception escapes: a bad record is a value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import Counter
+from dataclasses import dataclass, field
+
+import orjson
+
+from rft_sanitizer.adapters import Adapted, AdaptError, adapt
+from rft_sanitizer.checks import Problem, check_content, check_has_user, check_tool_chain
+from rft_sanitizer.extraction import Cut, extract_prompts
+from rft_sanitizer.normalize import prompt_id
+from rft_sanitizer.redaction import Redactor
+from rft_sanitizer.settings import ExtractionPolicy, RedactionMode, SanitizerSettings
+from rft_sanitizer.tokens import TokenCounter, render_segments
+from rft_schemas.conversation import Conversation, Message
+from rft_schemas.traces import Lineage, RawTrace, Rejection, RejectionReason, SanitizedPrompt
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything the core decides by, the tokenizer included."""
+
+    counter: TokenCounter
+    extraction: ExtractionPolicy = ExtractionPolicy.LAST_MEANINGFUL_USER
+    min_tokens: int = 8
+    max_tokens: int = 8192
+    count_all_tokens: bool = False
+    redaction: RedactionMode = RedactionMode.REDACT
+    excerpt_chars: int = 300
+
+    @classmethod
+    def from_settings(cls, settings: SanitizerSettings, counter: TokenCounter) -> Policy:
+        return cls(
+            counter=counter,
+            extraction=settings.policy,
+            min_tokens=settings.min_tokens,
+            max_tokens=settings.max_tokens,
+            count_all_tokens=settings.count_all_tokens,
+            redaction=settings.redaction,
+            excerpt_chars=settings.excerpt_chars,
+        )
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A record that yielded prompts. ``token_count`` is None on a prompt whose length bounds
+    were settled from its byte length without tokenizing it."""
+
+    prompts: list[SanitizedPrompt]
+    dropped: dict[str, int] = field(default_factory=dict)
+    redactions: dict[str, int] = field(default_factory=dict)
+
+
+class _Refused(Exception):
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+
+
+def sanitize(record: RawTrace, policy: Policy) -> Accepted | Rejection:
+    try:
+        return _sanitize(record, policy)
+    except _Refused as refused:
+        return rejection(record, refused.problem, policy.excerpt_chars)
+    except RecursionError:
+        problem = Problem(RejectionReason.TOO_DEEPLY_NESTED, "the record nests too deeply")
+        return rejection(record, problem, policy.excerpt_chars)
+    except Exception as exc:  # a bug met on one record must not stop the batch: count it
+        problem = Problem(RejectionReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}"[:500])
+        return rejection(record, problem, policy.excerpt_chars)
+
+
+def rejection(record: RawTrace, problem: Problem, excerpt_chars: int = 300) -> Rejection:
+    return Rejection(
+        id=record.id,
+        dataset=record.dataset,
+        reason=problem.reason,
+        detail=problem.detail,
+        source=record.source,
+        path=problem.path,
+        excerpt=excerpt(record, excerpt_chars),
+        trace_id=record.id,
+    )
+
+
+def excerpt(record: RawTrace, chars: int) -> str:
+    if record.payload_encoding == "utf-8":
+        return record.payload[:chars]
+    raw = _decode_base64(record.payload[: chars * 2])
+    return raw.decode("utf-8", errors="backslashreplace")[:chars]
+
+
+def _decode_base64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def parse_payload(record: RawTrace) -> object:
+    """The record's JSON value; refuses bytes that are not UTF-8 and text that is not JSON."""
+    payload: str | bytes = record.payload
+    if record.payload_encoding == "base64":
+        try:
+            payload = base64.b64decode(record.payload, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            problem = Problem(RejectionReason.INVALID_RECORD, f"bad base64 payload: {exc}")
+            raise _Refused(problem) from None
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Refused(
+                Problem(
+                    RejectionReason.INVALID_UTF8,
+                    f"byte {exc.start} ({payload[exc.start:exc.start + 1]!r}) is not UTF-8",
+                )
+            ) from None
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in exc.msg or "recursion" in exc.msg:
+            reason = RejectionReason.TOO_DEEPLY_NESTED
+        elif "UTF-8" in exc.msg or "surrogate" in exc.msg:
+            reason = RejectionReason.INVALID_UTF8
+        else:
+            reason = RejectionReason.INVALID_JSON
+        raise _Refused(Problem(reason, f"{exc.msg} at char {exc.pos}")) from None
+
+
+def _sanitize(record: RawTrace, policy: Policy) -> Accepted | Rejection:
+    value = parse_payload(record)
+    try:
+        adapted = adapt(value)
+    except AdaptError as exc:
+        raise _Refused(Problem(exc.reason, exc.detail, exc.path)) from None
+    conversation = adapted.conversation
+    for check in (check_has_user, check_tool_chain, check_content):
+        problem = check(conversation)
+        if problem:
+            raise _Refused(problem)
+    cuts = extract_prompts(conversation.messages, policy.extraction, adapted.whole_prompt)
+    if isinstance(cuts, Problem):
+        raise _Refused(cuts)
+    redactor = Redactor()
+    if policy.redaction is not RedactionMode.OFF:
+        cuts = _redact(cuts, redactor)
+        if policy.redaction is RedactionMode.REJECT and redactor.counts:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(redactor.counts.items()))
+            raise _Refused(Problem(RejectionReason.CONTAINS_SECRET, f"found {kinds}"))
+    prompts: list[SanitizedPrompt] = []
+    dropped: Counter[str] = Counter()
+    last_problem: Problem | None = None
+    for cut in cuts:
+        built = _prompt(record, adapted, conversation, cut, policy, dict(redactor.counts))
+        if isinstance(built, Problem):
+            dropped[built.reason.value] += 1
+            last_problem = last_problem or built
+        else:
+            prompts.append(built)
+    if not prompts:
+        assert last_problem is not None
+        raise _Refused(last_problem)
+    return Accepted(prompts=prompts, dropped=dict(dropped), redactions=dict(redactor.counts))
+
+
+def _redact(cuts: list[Cut], redactor: Redactor) -> list[Cut]:
+    # Cuts share messages (per_user_turn prompts overlap): redact each message once.
+    done: dict[int, Message] = {}
+
+    def once(message: Message) -> Message:
+        key = id(message)
+        if key not in done:
+            done[key] = redactor.message(message)
+        return done[key]
+
+    return [
+        Cut(cut.index, [once(m) for m in cut.prompt], [once(m) for m in cut.reference])
+        for cut in cuts
+    ]
+
+
+def _prompt(
+    record: RawTrace,
+    adapted: Adapted,
+    conversation: Conversation,
+    cut: Cut,
+    policy: Policy,
+    redactions: dict[str, int],
+) -> SanitizedPrompt | Problem:
+    tools = conversation.tools
+    segments = render_segments(cut.prompt, tools)
+    lower, upper = policy.counter.bounds(sum(len(s.encode()) for s in segments))
+    token_count: int | None = None
+    if policy.count_all_tokens or lower < policy.min_tokens or upper > policy.max_tokens:
+        token_count = policy.counter.count_segments(segments)
+        lower = upper = token_count
+    if upper < policy.min_tokens:
+        return Problem(
+            RejectionReason.TOO_SHORT,
+            f"{upper} tokens, fewer than min_tokens={policy.min_tokens} ({policy.counter.name})",
+            f"messages[{cut.index}]",
+        )
+    if lower > policy.max_tokens:
+        return Problem(
+            RejectionReason.TOO_LONG,
+            f"{lower} tokens, more than max_tokens={policy.max_tokens} ({policy.counter.name})",
+            f"messages[{cut.index}]",
+        )
+    return SanitizedPrompt(
+        id=prompt_id(cut.prompt, tools),
+        dataset=record.dataset,
+        messages=cut.prompt,
+        tools=tools,
+        reference=cut.reference,
+        item_fields=adapted.item_fields,
+        token_count=token_count,
+        redactions=redactions,
+        lineage=Lineage(
+            dataset=record.dataset,
+            trace_id=record.id,
+            source=record.source,
+            format=adapted.format,
+            cut_at_message=cut.index,
+            policy=policy.extraction.value,
+        ),
+    )

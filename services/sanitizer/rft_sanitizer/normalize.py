@@ -1,0 +1,54 @@
+"""The normalized form of a prompt, and the stable id derived from it.
+
+Two prompts are the same prompt when they differ only in whitespace runs, JSON key order (in
+tool arguments and tool specs), the order of the tools, or tool-call ids (which trace systems
+mint per run). The id is a hash of that form, so a duplicate has the same id as the prompt kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from rft_schemas.conversation import Message, ToolSpec
+
+
+def _text(message: Message) -> str:
+    return " ".join(message.text().split())
+
+
+def _arguments(arguments: str) -> Any:
+    try:
+        return orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return " ".join(arguments.split())
+
+
+def normalized_prompt(messages: list[Message], tools: list[ToolSpec] | None) -> bytes:
+    form: list[Any] = []
+    for message in messages:
+        calls = [
+            [call.function.name, _arguments(call.function.arguments)]
+            for call in message.tool_calls or ()
+        ]
+        form.append([message.role, _text(message), message.name, calls])
+    specs = sorted(
+        orjson.dumps(t.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
+        for t in tools or ()
+    )
+    return orjson.dumps(
+        {"messages": form, "tools": [orjson.Fragment(s) for s in specs]},
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def prompt_id(messages: list[Message], tools: list[ToolSpec] | None) -> str:
+    return "p-" + hashlib.blake2b(normalized_prompt(messages, tools), digest_size=16).hexdigest()
+
+
+def trace_id(dataset: str, uri: str, position: int | None) -> str:
+    """A source record's id: the same file line (or topic offset) always gets the same id."""
+    key = f"{dataset}\x00{uri}\x00{position}".encode()
+    return "t-" + hashlib.blake2b(key, digest_size=16).hexdigest()

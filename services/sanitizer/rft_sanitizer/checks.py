@@ -126,6 +126,14 @@ def _check_calls(message: Message, i: int, tool_names: set[str] | None) -> Probl
     return None
 
 
+def _has_visible_text(text: str) -> bool:
+    stripped = text.strip()
+    if len(stripped) > 32:
+        return True
+    # Exports carry turns of control characters only (BFCL has a lone "\x16"): no text.
+    return any(ch.isprintable() and not ch.isspace() for ch in stripped)
+
+
 def check_content(conversation: Conversation) -> Problem | None:
     """System and user turns need text, an assistant turn text or calls, a tool reply content."""
     for i, message in enumerate(conversation.messages):
@@ -134,7 +142,7 @@ def check_content(conversation: Conversation) -> Problem | None:
         elif message.role == "assistant":
             empty = not message.tool_calls and not message.text().strip()
         else:
-            empty = not message.text().strip()
+            empty = not _has_visible_text(message.text())
         if empty:
             return Problem(
                 RejectionReason.EMPTY_CONTENT,

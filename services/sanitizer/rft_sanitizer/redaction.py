@@ -35,7 +35,7 @@ _KEY_HINTS = ("-----BEGIN", "eyJ", "sk-", "hp_", "ho_", "hu_", "hs_", "hr_", "gi
 _NAMED_SECRET = re.compile(
     r"""(?P<prefix>(?i:\b(?:api[_\ -]?key|access[_\ -]?token|auth[_\ -]?token|bearer
         |secret(?:[_\ -]?key)?|password|passwd|(?:session|auth(?:entication)?)[_\ -]?cookie
-        |client[_\ -]?secret)["']?\s*(?:is|:|=)?\s*["']?))(?P<value>[A-Za-z0-9_\-./+=]{8,})""",
+        |client[_\ -]?secret)["'`]?\s*(?:is|as|:|=)?\s*["'`]?))(?P<value>[A-Za-z0-9_\-./+=]{8,})""",
     re.VERBOSE,
 )
 _NAMED_SECRET_HINTS = ("key", "token", "bearer", "secret", "passw", "cookie")

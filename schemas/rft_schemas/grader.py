@@ -151,7 +151,13 @@ class GraderErrors(BaseModel):
         return {k: v for k, v in self.model_dump().items() if isinstance(v, bool)}
 
     def any(self) -> bool:
-        return any(self.flags().values())
+        # Called once per graded sample: read the flags directly, no model_dump.
+        return (self.formula_parse_error or self.sample_parse_error
+                or self.truncated_observation_error or self.unresponsive_reward_error
+                or self.invalid_variable_error or self.other_error
+                or self.python_grader_server_error or self.python_grader_runtime_error
+                or self.model_grader_server_error or self.model_grader_refusal_error
+                or self.model_grader_parse_error)
 
 
 class TokenUsage(BaseModel):

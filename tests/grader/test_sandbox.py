@@ -167,3 +167,13 @@ def test_jsonschema_is_importable_inside_the_sandbox(run) -> None:
     _, outcome = run("import jsonschema\ndef grade(s, i):\n"
                      "    jsonschema.validate({'a': 1}, {'type': 'object'})\n    return 1.0\n")
     assert outcome.score == 1.0
+
+
+def test_each_sample_gets_the_item_as_sent_even_if_a_grader_mutates_it(run) -> None:
+    worker, first = run("def grade(s, i):\n    i['seen'] = i.get('seen', 0) + 1\n"
+                        "    return float(i['seen'])\n")
+    item = {"answer": "hi"}
+    assert first.score == 1.0
+    assert worker.grade({"output_text": "a"}, item).score == 1.0
+    assert worker.grade({"output_text": "b"}, item).score == 1.0  # same item, sent once
+    assert item == {"answer": "hi"}

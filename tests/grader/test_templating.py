@@ -30,3 +30,11 @@ def test_output_tools_namespace_is_openai_tool_calls() -> None:
 def test_references_report_positions() -> None:
     refs = references("a {{item.x}} b {{ sample.output_text }}")
     assert [(r.dotted, r.position) for r in refs] == [("item.x", 2), ("sample.output_text", 15)]
+
+
+def test_any_error_covers_every_boolean_flag() -> None:
+    from rft_schemas.grader import GraderErrors
+
+    assert not GraderErrors().any()
+    for flag in GraderErrors().flags():
+        assert GraderErrors(**{flag: True}).any(), flag

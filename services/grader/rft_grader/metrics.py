@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,23 @@ def gleu(hypothesis: str, reference: str) -> float:
     return float(sentence_gleu([ref], hyp))
 
 
+# Meteor's synonym stage needs WordNet. No well-kept registry package ships it in NLTK's
+# format (Debian's wordnet-base lacks the ``lexnames`` file NLTK's reader opens), and nothing
+# is downloaded at run time, so meteor works only where the corpus was installed beforehand.
 @cache
 def _wordnet(directory: str | None) -> Any:
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
     if directory is not None:
-        return WordNetCorpusReader(directory, None)
+        import nltk
+
+        # NLTK (3.9+) opens corpora only under nltk.data.path.
+        if directory not in nltk.data.path:
+            nltk.data.path.append(directory)
+        with warnings.catch_warnings():
+            # Without the multilingual (OMW) reader NLTK warns; meteor needs English only.
+            warnings.simplefilter("ignore", UserWarning)
+            return WordNetCorpusReader(directory, None)
     from nltk.corpus import wordnet
 
     wordnet.ensure_loaded()

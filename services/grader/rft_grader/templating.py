@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from rft_grader.sample import NOT_JSON, Sample
@@ -33,6 +34,12 @@ class Reference:
     @property
     def dotted(self) -> str:
         return ".".join((self.namespace, *self.path))
+
+
+@lru_cache(maxsize=1024)
+def _parsed(template: str) -> tuple[Reference, ...]:
+    # A grader renders the same few templates for every sample: parse each once.
+    return tuple(references(template))
 
 
 def references(template: str) -> list[Reference]:
@@ -103,7 +110,7 @@ def render(template: str, sample: Sample, item: dict[str, Any]) -> Rendered:
     rendered = Rendered(text="")
     pieces: list[str] = []
     last = 0
-    for ref in references(template):
+    for ref in _parsed(template):
         pieces.append(template[last:ref.position])
         pieces.append(resolve(ref, sample, item, rendered))
         last = ref.end

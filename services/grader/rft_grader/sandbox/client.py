@@ -71,6 +71,9 @@ class _Process:
     tmpdir: str
     layers: list[str] = field(default_factory=list)
     cpu_used: float = 0.0
+    # The item the worker holds (as JSON) from the last request: a dry run grades k samples
+    # of one prompt in a row, and the item (messages, tools) is most of each request's bytes.
+    last_item: dict[str, Any] | None = None
 
 
 def _signal_name(returncode: int | None) -> str:
@@ -106,21 +109,22 @@ class SandboxWorker:
             if self._invalid_source is not None:
                 return SandboxOutcome(error="invalid_source", detail=self._invalid_source)
             try:
-                request = _frame({"sample": sample, "item": item})
-            except (TypeError, ValueError) as exc:
-                return SandboxOutcome(error="runtime", detail=f"sample or item not JSON: {exc}")
-            try:
                 process = self._process or self._start()
+                if process is not None and not self._grant_cpu(process):
+                    self._kill()
+                    process = self._start()
             except _WorkerGone as exc:
                 return SandboxOutcome(error="crashed", detail=str(exc))
             if process is None:
-                assert self._invalid_source is not None
                 return SandboxOutcome(error="invalid_source", detail=self._invalid_source)
-            if not self._grant_cpu(process):
-                self._kill()
-                process = self._start()
-                if process is None:
-                    return SandboxOutcome(error="invalid_source", detail=self._invalid_source)
+            same_item = process.last_item is item
+            try:
+                request = _frame({"sample": sample, "same_item": same_item})
+                if not same_item:
+                    request += _frame(item)
+            except (TypeError, ValueError) as exc:
+                return SandboxOutcome(error="runtime", detail=f"sample or item not JSON: {exc}")
+            process.last_item = item
             deadline = time.monotonic() + self.limits.wall_time_s
             try:
                 _write(process.popen, request)

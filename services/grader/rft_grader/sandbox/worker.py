@@ -56,14 +56,16 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
 def read_frame(fd: int) -> Any:
+    body = read_raw_frame(fd)
+    return None if body is None else json.loads(body)
+
+
+def read_raw_frame(fd: int) -> bytes | None:
     header = _read_exact(fd, 4)
     if header is None:
         return None
     (length,) = struct.unpack(">I", header)
-    body = _read_exact(fd, length)
-    if body is None:
-        return None
-    return json.loads(body.decode("utf-8"))
+    return _read_exact(fd, length)
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -262,12 +264,18 @@ def serve() -> None:
         write_frame(out_fd, {"ready": False, "error": error_detail(exc)})
         return
     write_frame(out_fd, {"ready": True, "layers": layers, "cpu": cpu_seconds_used()})
+    item_json: bytes | None = b"{}"
     while True:
         request = read_frame(in_fd)
         if request is None:
             return
+        if not request.get("same_item"):
+            item_json = read_raw_frame(in_fd)
+            if item_json is None:
+                return
         try:
-            value = grade(request["sample"], request["item"])
+            # Decoded afresh for each sample, so no sample sees another's changes to it.
+            value = grade(request["sample"], json.loads(item_json))
         except BaseException as exc:
             reply: dict[str, Any] = {"ok": False, "kind": "runtime", "detail": error_detail(exc)}
         else:

@@ -1,0 +1,167 @@
+"""Scores per second for each grader type on one core, and the python sandbox's overhead.
+
+    .venv/bin/python benchmarks/grade.py [--seconds 2]
+
+Input: the 103 items of examples/data/drone_training.jsonl, each graded on a good answer (the
+reference tool call, or its text) and a wrong one. Each grader runs through the full path
+(templating, the grader, the GradeResult), and its baseline is the bare computation on the
+same inputs in the same process: the ratio is what the grading framework costs on top.
+Judges are timed with an in-process judge that answers at once, so their figure is the
+grader's own overhead, not an LLM's latency. The python grader's baseline is the same
+``grade`` function called in-process: the difference is the sandbox's per-sample overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rft_grader import FixedAnswerJudge, Sample, build_grader, metrics
+from rft_grader.presets import preset_source, tool_usage
+from rft_schemas import Conversation, ToolCall
+
+DATA = Path(__file__).resolve().parents[1] / "examples" / "data" / "drone_training.jsonl"
+DRY_RUN_SAMPLES = 1000  # a dry run's default scale: 500 prompts x k=2
+
+
+def load_pairs() -> list[tuple[Sample, dict[str, Any]]]:
+    pairs = []
+    for line in DATA.read_text().splitlines():
+        conversation = Conversation.model_validate(json.loads(line))
+        *prompt, reference = conversation.messages
+        calls = [c.model_dump(mode="json", exclude_none=True) for c in reference.tool_calls or []]
+        item = {"messages": [m.model_dump(mode="json", exclude_none=True) for m in prompt],
+                "tools": [t.model_dump(mode="json", exclude_none=True)
+                          for t in conversation.tools or []],
+                "reference": json.dumps(calls), "reference_tool_calls": calls}
+        good = Sample(output_text=json.dumps(calls),
+                      output_tools=[ToolCall.model_validate(c) for c in calls])
+        pairs.append((good, item))
+        pairs.append((Sample("I am not able to control the drone right now, sorry."), item))
+    return pairs
+
+
+def rate(fn: Callable[[], Any], seconds: float, per_call: int) -> float:
+    fn()  # warm: caches, worker start, imports
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        fn()
+        count += per_call
+    return count / (time.perf_counter() - started)
+
+
+def grader_rate(config: Any, pairs: list[tuple[Sample, dict[str, Any]]], seconds: float,
+                **kw: Any) -> float:
+    grader = build_grader(config, **kw)
+
+    async def batch() -> None:
+        for sample, item in pairs:
+            await grader(sample, item)
+
+    loop = asyncio.new_event_loop()
+    try:
+        return rate(lambda: loop.run_until_complete(batch()), seconds, len(pairs))
+    finally:
+        grader.close()
+        loop.close()
+
+
+def baseline_rate(fn: Callable[[Sample, dict[str, Any]], Any],
+                  pairs: list[tuple[Sample, dict[str, Any]]], seconds: float) -> float:
+    def batch() -> None:
+        for sample, item in pairs:
+            fn(sample, item)
+
+    return rate(batch, seconds, len(pairs))
+
+
+def similarity(metric: str) -> dict[str, Any]:
+    return {"type": "text_similarity", "name": metric, "evaluation_metric": metric,
+            "input": "{{sample.output_text}}", "reference": "{{item.reference}}"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    args = parser.parse_args()
+    # One core, for the parent and (inherited) the sandbox workers: the figure is per core.
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    pairs = load_pairs()
+    s = args.seconds
+
+    def similarity_baseline(fn: Callable[[str, str], float]) -> Callable[..., float]:
+        return lambda sample, item: fn(sample.output_text, item["reference"])
+
+    judge_answer = '{"result": 1}'
+    python_source = ("def grade(sample, item):\n"
+                     "    return 1.0 if item['reference'] in sample['output_text'] else 0.0\n")
+    namespace: dict[str, Any] = {}
+    exec(python_source, namespace)  # the benchmark's own trusted code, as the baseline
+    in_process = namespace["grade"]
+    tool_namespace: dict[str, Any] = {}
+    exec(preset_source("tool_usage", DIMENSION="tool_selection"), tool_namespace)
+
+    def tool_usage_in_process(sample: Sample, item: dict[str, Any]) -> float:
+        ns = sample.as_namespace()
+        dims = tool_namespace["DIMENSIONS"]
+        return (0.4 * dims["tool_selection"](ns, item) + 0.3 * dims["tool_input"](ns, item)
+                + 0.3 * dims["result_usage"](ns, item))
+
+    rows: list[tuple[str, float, str, float]] = []
+    string_check = {"type": "string_check", "name": "s", "operation": "ilike",
+                    "input": "{{sample.output_text}}", "reference": "{{item.reference}}"}
+    rows.append(("string_check ilike", grader_rate(string_check, pairs, s), "str.casefold in",
+                 baseline_rate(lambda a, i: i["reference"].casefold()
+                               in a.output_text.casefold(), pairs, s)))
+    for metric, fn in [
+        ("fuzzy_match", metrics.fuzzy_match), ("bleu", metrics.bleu), ("gleu", metrics.gleu),
+        ("rouge_1", lambda a, b: metrics.rouge("rouge1", a, b)),
+        ("rouge_l", lambda a, b: metrics.rouge("rougeL", a, b)),
+    ]:
+        rows.append((f"text_similarity {metric}", grader_rate(similarity(metric), pairs, s),
+                     "metric function alone", baseline_rate(similarity_baseline(fn), pairs, s)))
+    score_model = {"type": "score_model", "name": "j", "model": "m",
+                   "input": [{"role": "user", "content": "{{item.reference}} vs "
+                                                         "{{sample.output_text}}"}]}
+    rows.append(("score_model (instant judge)",
+                 grader_rate(score_model, pairs, s, judge=FixedAnswerJudge([judge_answer])),
+                 "json.loads of the answer",
+                 baseline_rate(lambda a, i: json.loads(judge_answer)["result"], pairs, s)))
+    label_model = {"type": "label_model", "name": "l", "model": "m", "labels": ["ok", "bad"],
+                   "passing_labels": ["ok"],
+                   "input": [{"role": "user", "content": "{{sample.output_text}}"}]}
+    rows.append(("label_model (instant judge)",
+                 grader_rate(label_model, pairs, s, judge=FixedAnswerJudge(['{"result": "ok"}'])),
+                 "json.loads of the answer",
+                 baseline_rate(lambda a, i: json.loads('{"result": "ok"}'), pairs, s)))
+    python_rate = grader_rate({"type": "python", "name": "p", "source": python_source}, pairs, s)
+    python_baseline = baseline_rate(lambda a, i: in_process(a.as_namespace(), i), pairs, s)
+    rows.append(("python (sandbox)", python_rate, "same grade() in-process", python_baseline))
+    rows.append(("multi: tool_usage preset (3 python)", grader_rate(tool_usage(), pairs, s),
+                 "same 3 functions in-process", baseline_rate(tool_usage_in_process, pairs, s)))
+
+    print(f"grader throughput on one core ({platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores on the machine, shared with other work), "
+          f"{len(pairs)} samples from drone_training.jsonl, {s:g} s per figure")
+    print(f"{'grader':38s} {'scores/s':>10s}  {'baseline':26s} {'base/s':>10s} {'ratio':>6s}"
+          f"  {'1000 samples':>12s}")
+    for name, value, base_name, base in rows:
+        print(f"{name:38s} {value:10.0f}  {base_name:26s} {base:10.0f} {base / value:6.1f}x"
+              f"  {DRY_RUN_SAMPLES / value:10.2f} s")
+    overhead_us = (1 / python_rate - 1 / python_baseline) * 1e6
+    print(f"\npython sandbox per-sample overhead: {overhead_us:.0f} us "
+          f"(sandboxed {1e6 / python_rate:.0f} us vs in-process {1e6 / python_baseline:.1f} us)")
+    print(f"a dry run of {DRY_RUN_SAMPLES} samples spends at most "
+          f"{max(DRY_RUN_SAMPLES / r[1] for r in rows if 'judge' not in r[0]):.2f} s grading "
+          f"outside LLM judges")
+
+
+if __name__ == "__main__":
+    main()

@@ -43,8 +43,16 @@ def is_closing_turn(text: str) -> bool:
     if not remaining:
         return True
     for sentence in _SENTENCE_END.split(remaining):
-        normalized = " ".join(_TRIM.sub("", sentence.lower().replace("\u2019", "\'")).split())
-        normalized = normalized.replace("!", "").replace(".", "")
-        if normalized and not _COURTESY.match(normalized):
+        normalized = _normalized(sentence)
+        if not normalized or _COURTESY.match(normalized):
+            continue
+        # "Thanks, bye!" is two courtesies; "Thanks, but check my bag" is not one
+        clauses = (_normalized(clause) for clause in normalized.split(","))
+        if not all(not c or _COURTESY.match(c) for c in clauses):
             return False
     return True
+
+
+def _normalized(text: str) -> str:
+    text = " ".join(_TRIM.sub("", text.lower().replace("\u2019", "'")).split())
+    return text.replace("!", "").replace(".", "")

@@ -1,0 +1,192 @@
+"""Each trace format's adapter, and the detector that names a record's format."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from rft_sanitizer.adapters import AdaptError, adapt, detect_format
+from rft_schemas.traces import RejectionReason, TraceFormat
+
+
+def test_openai_legacy_function_call_and_function_role_become_tool_turns():
+    adapted = adapt(
+        {
+            "messages": [
+                {"role": "user", "content": "weather in Paris?"},
+                {"role": "assistant", "content": None,
+                 "function_call": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+                {"role": "function", "name": "get_weather", "content": "18C"},
+                {"role": "user", "content": "and in Rome?"},
+            ],
+            "functions": [{"name": "get_weather", "parameters": {"type": "object"}}],
+            "reward": 1.0,
+        }
+    )
+    assert adapted.format is TraceFormat.OPENAI_CHAT
+    call = adapted.conversation.messages[1].tool_calls[0]
+    assert (call.function.name, call.function.arguments) == ("get_weather", '{"city": "Paris"}')
+    reply = adapted.conversation.messages[2]
+    assert (reply.role, reply.name, reply.content) == ("tool", "get_weather", "18C")
+    assert adapted.conversation.tools[0].function.name == "get_weather"
+    assert adapted.item_fields == {"reward": 1.0}
+
+
+def test_sharegpt_function_call_list_and_observation_list_split_per_call():
+    adapted = adapt(
+        {
+            "system": "You call tools.",
+            "conversations": [
+                {"from": "human", "value": "Time in Paris and Tokyo?"},
+                {"from": "function_call", "value": orjson.dumps([
+                    {"name": "time", "arguments": {"city": "Paris"}},
+                    {"name": "time", "arguments": {"city": "Tokyo"}},
+                ]).decode()},
+                {"from": "observation", "value": '[{"t": "10:00"}, {"t": "17:00"}]'},
+                {"from": "gpt", "value": "10:00 and 17:00."},
+            ],
+            "tools": "[]",
+            "label": "time",
+        }
+    )
+    roles = [m.role for m in adapted.conversation.messages]
+    assert roles == ["system", "user", "assistant", "tool", "tool", "assistant"]
+    assert adapted.conversation.messages[2].tool_calls[1].function.arguments == '{"city":"Tokyo"}'
+    assert adapted.conversation.messages[4].content == '{"t":"17:00"}'
+    assert adapted.conversation.tools is None  # "[]": the functions live in the system prompt
+    assert adapted.item_fields == {"label": "time"}
+
+
+def test_sharegpt_unknown_speaker_is_unknown_role():
+    with pytest.raises(AdaptError) as raised:
+        adapt({"conversations": [{"from": "narrator", "value": "Once upon a time"}]})
+    assert raised.value.reason is RejectionReason.UNKNOWN_ROLE
+    assert raised.value.path == "conversations[0].from"
+
+
+def test_tau2_calls_with_dict_arguments_and_replies_with_id():
+    record = {
+        "id": "sim-1",
+        "task_id": "7",
+        "termination_reason": "user_stop",
+        "policy": "Airline policy.",
+        "messages": [
+            {"role": "assistant", "content": "Hi!", "turn_idx": 0},
+            {"role": "user", "content": "Cancel EHGLP3", "turn_idx": 1, "cost": 0.1},
+            {"role": "assistant", "content": None, "turn_idx": 2, "tool_calls": [
+                {"id": "c0", "name": "get_reservation", "arguments": {"id": "EHGLP3"},
+                 "requestor": "assistant"}]},
+            {"role": "tool", "id": "c0", "content": "{}", "turn_idx": 3},
+        ],
+    }
+    assert detect_format(record) is TraceFormat.TAU2
+    adapted = adapt(record)
+    system, _, _, call_turn, reply = adapted.conversation.messages
+    assert (system.role, system.content) == ("system", "Airline policy.")
+    assert call_turn.tool_calls[0].function.arguments == '{"id":"EHGLP3"}'
+    assert reply.tool_call_id == "c0"
+    assert "turn_idx" not in (reply.model_extra or {})
+    assert adapted.item_fields == {"id": "sim-1", "task_id": "7", "termination_reason": "user_stop"}
+
+
+def test_bfcl_question_turns_flatten_and_functions_become_tools():
+    adapted = adapt(
+        {
+            "id": "multiple_0",
+            "question": [[{"role": "user", "content": "Area of a 3-4-5 triangle?"}],
+                         [{"role": "user", "content": "And its perimeter?"}]],
+            "function": [{"name": "triangle.get", "parameters": {"type": "dict"}}],
+        }
+    )
+    assert adapted.format is TraceFormat.BFCL and adapted.whole_prompt
+    assert [m.content for m in adapted.conversation.messages] == [
+        "Area of a 3-4-5 triangle?", "And its perimeter?"]
+    assert adapted.conversation.tools[0].function.parameters == {"type": "dict"}
+    assert adapted.item_fields == {"id": "multiple_0"}
+
+
+def _otlp(attributes: list[dict], name: str = "chat gpt-4o") -> dict:
+    return {"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "agent"}}]},
+        "scopeSpans": [{"scope": {"name": "openai"}, "spans": [
+            {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
+             "name": "execute_tool", "attributes": [
+                 {"key": "gen_ai.operation.name", "value": {"stringValue": "execute_tool"}}]},
+            {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b175",
+             "name": name, "attributes": attributes},
+        ]}],
+    }]}
+
+
+def _string(key: str, value: object) -> dict:
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return {"key": key, "value": {"stringValue": text}}
+
+
+def test_otel_span_with_current_gen_ai_message_attributes():
+    record = _otlp([
+        _string("gen_ai.operation.name", "chat"),
+        _string("gen_ai.request.model", "gpt-4o"),
+        _string("gen_ai.system_instructions", [{"type": "text", "content": "Be brief."}]),
+        _string("gen_ai.input.messages", [
+            {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
+            {"role": "assistant", "parts": [
+                {"type": "tool_call", "id": "call_1", "name": "get_weather",
+                 "arguments": {"city": "Paris"}}]},
+            {"role": "tool", "parts": [
+                {"type": "tool_call_response", "id": "call_1", "response": {"temp": 18}}]},
+            {"role": "user", "parts": [{"type": "text", "content": "And tomorrow?"}]},
+        ]),
+        _string("gen_ai.output.messages", [
+            {"role": "assistant", "parts": [{"type": "text", "content": "Rain."}],
+             "finish_reason": "stop"}]),
+        _string("gen_ai.tool.definitions", [
+            {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]),
+    ])
+    assert detect_format(record) is TraceFormat.OTEL_GENAI
+    adapted = adapt(record)
+    messages = adapted.conversation.messages
+    assert [m.role for m in messages] == ["system", "user", "assistant", "tool", "user", "assistant"]
+    assert messages[2].tool_calls[0].function.arguments == '{"city":"Paris"}'
+    assert (messages[3].tool_call_id, messages[3].content) == ("call_1", '{"temp":18}')
+    assert adapted.conversation.tools[0].function.name == "get_weather"
+    assert adapted.item_fields["gen_ai.request.model"] == "gpt-4o"
+    assert adapted.item_fields["service.name"] == "agent"
+    assert adapted.item_fields["span_id"] == "eee19b7ec3c1b175"
+
+
+def test_otel_span_with_legacy_indexed_prompt_attributes():
+    record = _otlp([
+        _string("gen_ai.prompt.0.role", "system"),
+        _string("gen_ai.prompt.0.content", "You are helpful."),
+        _string("gen_ai.prompt.1.role", "user"),
+        _string("gen_ai.prompt.1.content", "Book a table"),
+        _string("gen_ai.completion.0.role", "assistant"),
+        _string("gen_ai.completion.0.tool_calls.0.name", "book"),
+        _string("gen_ai.completion.0.tool_calls.0.id", "c1"),
+        _string("gen_ai.completion.0.tool_calls.0.arguments", '{"people": 2}'),
+    ])
+    messages = adapt(record).conversation.messages
+    assert [m.role for m in messages] == ["system", "user", "assistant"]
+    assert messages[2].tool_calls[0].id == "c1"
+
+
+def test_otel_payload_without_gen_ai_spans_is_not_a_conversation():
+    with pytest.raises(AdaptError) as raised:
+        adapt(_otlp([_string("http.method", "GET")]))
+    assert raised.value.reason is RejectionReason.NOT_A_CONVERSATION
+
+
+@pytest.mark.parametrize("record", [{"text": "hello"}, [1, 2], "a string", 42, None, {}])
+def test_unknown_shapes_are_not_a_conversation(record):
+    assert detect_format(record) is TraceFormat.UNKNOWN
+    with pytest.raises(AdaptError) as raised:
+        adapt(record)
+    assert raised.value.reason is RejectionReason.NOT_A_CONVERSATION
+
+
+def test_messages_of_the_wrong_type_name_the_path():
+    with pytest.raises(AdaptError) as raised:
+        adapt({"messages": [{"role": "user", "content": 5}]})
+    assert raised.value.reason is RejectionReason.INVALID_RECORD
+    assert raised.value.path.startswith("messages[0].content")

@@ -138,3 +138,14 @@ def test_grader_config_json_is_openai_json_without_nulls() -> None:
     assert data["grader"]["type"] == "multi"
     assert set(data["grader"]["graders"]) == {"tool_selection", "tool_input", "result_usage"}
     assert "null" not in text
+
+
+def test_format_compliance_schema_with_backslashes_survives_into_the_source() -> None:
+    schema = {"type": "object", "required": ["code"],
+              "properties": {"code": {"type": "string", "pattern": r"^\d{3}$"}}}
+    grader = build_grader(format_compliance(schema))
+    try:
+        assert asyncio.run(grader(Sample('{"code": "123"}'), {})).reward == 1.0
+        assert asyncio.run(grader(Sample('{"code": "12a"}'), {})).reward == 0.5
+    finally:
+        grader.close()

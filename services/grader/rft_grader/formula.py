@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 MAX_FORMULA_LENGTH = 10_000
 # Recursion in the parser happens only for parentheses, calls, unary signs and ``^`` chains;
@@ -135,6 +135,9 @@ class Call:
 
 
 Node = Number | Name | Unary | Binary | Call
+# Postfix instructions: (opcode, argument) with const/float, name/str, bin/operator,
+# call/(function, argument count), neg and pos/None.
+Program = tuple[tuple[str, Any], ...]
 
 # Pratt binding powers: (left power, right power); right < left makes ``^`` right-associative.
 _INFIX: dict[str, tuple[int, int]] = {"+": (10, 11), "-": (10, 11), "*": (20, 21), "/": (20, 21),
@@ -237,7 +240,7 @@ class Formula:
     text: str
     root: Node
     names: frozenset[str]
-    program: tuple[tuple[str, object], ...]
+    program: Program
 
     def evaluate(self, values: Mapping[str, float]) -> float:
         return _run(self.program, values)
@@ -257,9 +260,9 @@ def parse_formula(text: str, names: Collection[str] | None = None) -> Formula:
     return Formula(text=text, root=root, names=used, program=program)
 
 
-def _compile(root: Node) -> tuple[tuple[str, object], ...]:
+def _compile(root: Node) -> Program:
     """Post-order walk with an explicit stack (left-deep ``a+a+...+a`` chains are long)."""
-    out: list[tuple[str, object]] = []
+    out: list[tuple[str, Any]] = []
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -301,16 +304,16 @@ def _binary(op: str, a: float, b: float) -> float:
     return math.pow(a, b)
 
 
-def _run(program: tuple[tuple[str, object], ...], values: Mapping[str, float]) -> float:
+def _run(program: Program, values: Mapping[str, float]) -> float:
     stack: list[float] = []
     try:
         for op, arg in program:
             if op == "const":
-                stack.append(arg)  # type: ignore[arg-type]
+                stack.append(arg)
             elif op == "name":
                 if arg not in values:
                     raise FormulaEvalError(f"no value for {arg!r}")
-                stack.append(float(values[arg]))  # type: ignore[index]
+                stack.append(float(values[arg]))
             elif op == "neg":
                 stack.append(-stack.pop())
             elif op == "pos":
@@ -320,7 +323,7 @@ def _run(program: tuple[tuple[str, object], ...], values: Mapping[str, float]) -
                 a = stack.pop()
                 stack.append(_binary(str(arg), a, b))
             else:
-                function, count = arg  # type: ignore[misc]
+                function, count = arg
                 args = stack[len(stack) - count :]
                 del stack[len(stack) - count :]
                 stack.append(float(FUNCTIONS[function][2](*args)))

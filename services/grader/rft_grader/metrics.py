@@ -33,7 +33,7 @@ def fuzzy_match(hypothesis: str, reference: str) -> float:
 
 
 def bleu(hypothesis: str, reference: str) -> float:
-    from sacrebleu.metrics import BLEU
+    from sacrebleu.metrics.bleu import BLEU
 
     return float(_sentence_bleu(BLEU).sentence_score(hypothesis, [reference]).score) / 100.0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
 
@@ -32,8 +32,8 @@ def preset_source(name: str, **constants: Any) -> str:
     for key, value in constants.items():
         # repr() of str/float/None/dict of JSON values is a valid Python literal.
         line = f"{key} = {value!r}"
-        source, count = re.subn(rf"^{key} = .*$", lambda _m, line=line: line, source, count=1,
-                                flags=re.MULTILINE)
+        pattern = re.compile(rf"^{key}(?::[^=\n]*)? = .*$", flags=re.MULTILINE)
+        source, count = pattern.subn(line.replace("\\", "\\\\"), source, count=1)
         if count != 1:
             raise KeyError(f"{name}.py has no top-level {key}")
     return source
@@ -84,11 +84,13 @@ def conciseness() -> GraderConfig:
 
 
 def build_preset(name: str, **options: Any) -> GraderConfig:
-    builders = {"correctness": correctness, "format_compliance": format_compliance,
-                "tool_usage": tool_usage, "conciseness": conciseness}
+    builders: dict[str, Callable[..., GraderConfig]] = {
+        "correctness": correctness, "format_compliance": format_compliance,
+        "tool_usage": tool_usage, "conciseness": conciseness,
+    }
     if name not in builders:
         raise KeyError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
-    return builders[name](**options)  # type: ignore[operator]
+    return builders[name](**options)
 
 
 def choose_preset(prompts: Iterable[SanitizedPrompt]) -> str:

@@ -130,11 +130,12 @@ def _python_issues(source: str, path: str) -> Iterator[ValidationIssue]:
         yield ValidationIssue(path=path, code="missing_grade_function",
                               message="the source defines no top-level grade(sample, item)")
     for node in ast.walk(tree):
-        names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             names = ["." if node.level else (node.module or "")]
+        else:
+            continue
         for name in names:
             if name.split(".")[0] not in DEFAULT_ALLOWED_IMPORTS:
                 yield ValidationIssue(

@@ -6,16 +6,17 @@ and falls as budget / length beyond it, so padding an answer never raises its sc
 """
 
 import re
+from typing import Any
 
 SLACK = 1.5
 FLOOR = 200
 
 
-def _words(text):
+def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"\w+", text.lower()) if len(w) >= 3}
 
 
-def grade(sample, item):
+def grade(sample: dict[str, Any], item: dict[str, Any]) -> float:
     answer = (sample.get("output_text") or "").strip()
     if not answer:
         return 0.0

@@ -5,13 +5,14 @@ The schema is the preset's ``SCHEMA`` or, when that is None, the item's ``json_s
 """
 
 import json
+from typing import Any
 
 import jsonschema
 
-SCHEMA = None
+SCHEMA: Any = None
 
 
-def grade(sample, item):
+def grade(sample: dict[str, Any], item: dict[str, Any]) -> float:
     text = sample.get("output_text") or ""
     try:
         value = json.loads(text)

@@ -7,6 +7,7 @@ its call as text (a JSON object, or Hermes-style ``<tool_call>`` tags) is read t
 
 import json
 import re
+from typing import Any
 
 import jsonschema
 
@@ -15,10 +16,11 @@ DIMENSION = "tool_selection"
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 
 
-def _as_call(value):
+def _as_call(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
-    function = value.get("function") if isinstance(value.get("function"), dict) else value
+    nested = value.get("function")
+    function: dict[str, Any] = nested if isinstance(nested, dict) else value
     name = function.get("name")
     if not isinstance(name, str):
         return None
@@ -31,11 +33,11 @@ def _as_call(value):
     return {"name": name, "arguments": arguments}
 
 
-def sample_calls(sample):
+def sample_calls(sample: dict[str, Any]) -> list[dict[str, Any]]:
     calls = [_as_call(c) for c in sample.get("output_tools") or []]
     if not calls:
         text = sample.get("output_text") or ""
-        candidates = [sample.get("output_json")]
+        candidates: list[Any] = [sample.get("output_json")]
         for body in _TAGGED.findall(text):
             try:
                 candidates.append(json.loads(body))
@@ -49,11 +51,11 @@ def sample_calls(sample):
     return [c for c in calls if c is not None]
 
 
-def reference_calls(item):
+def reference_calls(item: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in (_as_call(c) for c in item.get("reference_tool_calls") or []) if c]
 
 
-def tool_selection(sample, item):
+def tool_selection(sample: dict[str, Any], item: dict[str, Any]) -> float:
     wanted = {c["name"] for c in reference_calls(item)}
     called = {c["name"] for c in sample_calls(sample)}
     if not wanted and not called:
@@ -63,12 +65,12 @@ def tool_selection(sample, item):
     return len(wanted & called) / len(wanted | called)
 
 
-def tool_input(sample, item):
+def tool_input(sample: dict[str, Any], item: dict[str, Any]) -> float:
     calls = sample_calls(sample)
     wanted = {c["name"] for c in reference_calls(item)}
     if not calls:
         return 0.0 if wanted else 1.0
-    specs = {}
+    specs: dict[str, Any] = {}
     for tool in item.get("tools") or []:
         function = tool.get("function", tool)
         specs[function.get("name")] = function.get("parameters") or {"type": "object"}
@@ -89,7 +91,7 @@ def tool_input(sample, item):
     return valid / len(calls)
 
 
-def _leaves(value, out):
+def _leaves(value: Any, out: set[str]) -> None:
     if isinstance(value, dict):
         for v in value.values():
             _leaves(v, out)
@@ -107,7 +109,7 @@ def _leaves(value, out):
             out.update(w for w in re.findall(r"[\w.@:-]+", value) if len(w) >= 3)
 
 
-def latest_tool_results(item):
+def latest_tool_results(item: dict[str, Any]) -> list[Any]:
     results = []
     for message in reversed(item.get("messages") or []):
         if message.get("role") == "tool":
@@ -117,19 +119,19 @@ def latest_tool_results(item):
     return results
 
 
-def result_usage(sample, item):
+def result_usage(sample: dict[str, Any], item: dict[str, Any]) -> float:
     results = latest_tool_results(item)
     calls = sample_calls(sample)
     if not results:
         # No tool result to use yet: using the turn well means making the reference's move.
         return tool_selection(sample, item)
-    facts = set()
+    facts: set[str] = set()
     for content in results:
         _leaves(content, facts)
     if not facts:
         return 1.0
     answer = (sample.get("output_text") or "") + " " + json.dumps([c["arguments"] for c in calls])
-    found = sum(1 for fact in facts if fact.lower() in answer.lower())
+    found = len([fact for fact in facts if fact.lower() in answer.lower()])
     return min(1.0, found / min(3, len(facts)))
 
 
@@ -137,5 +139,5 @@ DIMENSIONS = {"tool_selection": tool_selection, "tool_input": tool_input,
               "result_usage": result_usage}
 
 
-def grade(sample, item):
+def grade(sample: dict[str, Any], item: dict[str, Any]) -> float:
     return float(DIMENSIONS[DIMENSION](sample, item))

@@ -264,15 +264,16 @@ def serve() -> None:
         write_frame(out_fd, {"ready": False, "error": error_detail(exc)})
         return
     write_frame(out_fd, {"ready": True, "layers": layers, "cpu": cpu_seconds_used()})
-    item_json: bytes | None = b"{}"
+    item_json: bytes = b"{}"
     while True:
         request = read_frame(in_fd)
         if request is None:
             return
         if not request.get("same_item"):
-            item_json = read_raw_frame(in_fd)
-            if item_json is None:
+            raw = read_raw_frame(in_fd)
+            if raw is None:
                 return
+            item_json = raw
         try:
             # Decoded afresh for each sample, so no sample sees another's changes to it.
             value = grade(request["sample"], json.loads(item_json))

@@ -6,11 +6,12 @@ Templates inside ``input``/``reference`` use ``{{item.x}}``, ``{{sample.output_t
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rft_schemas.base import Contract
+from rft_schemas.conversation import ToolCall
 
 
 class _GraderBase(BaseModel):
@@ -191,3 +192,48 @@ class ValidationIssue(Contract):
     code: str = Field(description="closed set: unknown_type, invalid_field, unknown_name, ...")
     message: str
     position: int | None = Field(default=None, description="0-based offset in a formula/template")
+
+
+class GraderRunRequest(BaseModel):
+    """``POST /v1/graders:run``: OpenAI's run-grader body. ``output_tools`` is this platform's
+    addition (OpenAI's ``model_sample`` is text only), so tool-call graders can be previewed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grader: Grader
+    model_sample: str
+    item: dict[str, Any] = Field(default_factory=dict)
+    output_tools: list[ToolCall] = Field(default_factory=list)
+
+
+class GraderRunMetadata(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    type: str
+    errors: GraderErrors
+    execution_time: float
+    scores: dict[str, float] = Field(default_factory=dict)
+    token_usage: TokenUsage | None = None
+    sampled_model_name: str | None = None
+
+
+class GraderRunResponse(BaseModel):
+    """OpenAI's run-grader answer, field for field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reward: float
+    metadata: GraderRunMetadata
+    sub_rewards: dict[str, float] = Field(default_factory=dict)
+    model_grader_token_usage_per_model: dict[str, TokenUsage] = Field(default_factory=dict)
+
+
+class GraderValidateResponse(BaseModel):
+    """``POST /v1/graders:validate``: OpenAI answers the grader back when it is valid; here the
+    issues (empty when valid) come with it, each with its JSON path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grader: dict[str, Any]
+    issues: list[ValidationIssue] = Field(default_factory=list)

@@ -146,7 +146,8 @@ def test_otel_span_with_current_gen_ai_message_attributes():
     assert detect_format(record) is TraceFormat.OTEL_GENAI
     adapted = adapt(record)
     messages = adapted.conversation.messages
-    assert [m.role for m in messages] == ["system", "user", "assistant", "tool", "user", "assistant"]
+    roles = [m.role for m in messages]
+    assert roles == ["system", "user", "assistant", "tool", "user", "assistant"]
     assert messages[2].tool_calls[0].function.arguments == '{"city":"Paris"}'
     assert (messages[3].tool_call_id, messages[3].content) == ("call_1", '{"temp":18}')
     assert adapted.conversation.tools[0].function.name == "get_weather"

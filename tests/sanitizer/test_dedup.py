@@ -1,0 +1,91 @@
+"""The durable dedup store: first writer wins, across restarts and across processes, and a
+trace re-processed after a crash still owns its prompt."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from rft_sanitizer.dedup import ClaimRequest, SQLiteDedupStore, open_dedup_store
+from rft_sanitizer.pipeline import Sanitizer
+
+
+def request(prompt: str, trace: str) -> ClaimRequest:
+    return ClaimRequest("ds", prompt, trace, f"file.jsonl:{trace}")
+
+
+def test_first_writer_wins_and_the_owner_keeps_its_claim(tmp_path: Path):
+    store = SQLiteDedupStore(tmp_path / "dedup.sqlite")
+    first, second, again = store.claim_many(
+        [request("p1", "t1"), request("p1", "t2"), request("p1", "t1")]
+    )
+    assert first.owned_by("t1") and not second.owned_by("t2") and again.owned_by("t1")
+    assert second.owner_source == "file.jsonl:t1"
+
+
+def test_claims_survive_a_restart(tmp_path: Path):
+    path = tmp_path / "dedup.sqlite"
+    store = open_dedup_store(path)
+    store.claim_many([request("p1", "t1")])
+    store.close()
+    reopened = open_dedup_store(path)
+    (claim,) = reopened.claim_many([request("p1", "t9")])
+    assert claim.owner_trace == "t1"
+    assert reopened.kept("ds") == 1
+
+
+def test_datasets_do_not_share_prompts(tmp_path: Path):
+    store = SQLiteDedupStore(tmp_path / "dedup.sqlite")
+    a, b = store.claim_many(
+        [ClaimRequest("a", "p1", "t1", "x"), ClaimRequest("b", "p1", "t2", "y")]
+    )
+    assert a.owned_by("t1") and b.owned_by("t2")
+
+
+def _claim_all(path: str, worker: int, prompts: int, queue) -> None:
+    store = SQLiteDedupStore(Path(path))
+    owners = {}
+    for start in range(0, prompts, 50):
+        batch = [request(f"p{i}", f"w{worker}-t{i}") for i in range(start, start + 50)]
+        for claim in store.claim_many(batch):
+            owners[claim.prompt_id] = claim.owner_trace
+    store.close()
+    queue.put(owners)
+
+
+def test_several_processes_agree_on_one_owner_per_prompt(tmp_path: Path):
+    path = str(tmp_path / "dedup.sqlite")
+    SQLiteDedupStore(Path(path)).close()
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_claim_all, args=(path, w, 300, queue)) for w in range(3)]
+    for process in workers:
+        process.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for process in workers:
+        process.join(timeout=60)
+    for prompt in (f"p{i}" for i in range(300)):
+        owners = {result[prompt] for result in results}
+        assert len(owners) == 1, prompt  # every process saw the same single winner
+    winners = {results[0][f"p{i}"].split("-")[0] for i in range(300)}
+    assert winners <= {"w0", "w1", "w2"}
+
+
+def test_reprocessing_a_trace_after_a_crash_is_not_a_duplicate_of_itself(
+    tmp_path: Path, trace, policy
+):
+    record = trace({"messages": [
+        {"role": "system", "content": "You are a support agent for an airline with tools."},
+        {"role": "user", "content": "Please check booking ABC123 for me."}]})
+    copy = trace(record.payload, line=7)
+    store = SQLiteDedupStore(tmp_path / "dedup.sqlite")
+    (first,) = Sanitizer(policy, store).process_batch([record])
+    store.close()  # the process dies after claiming, before writing its output
+    restarted = SQLiteDedupStore(tmp_path / "dedup.sqlite")
+    redelivered, duplicate = Sanitizer(policy, restarted).process_batch([record, copy])
+    assert first.prompts and redelivered.prompts
+    assert redelivered.prompts[0].id == first.prompts[0].id
+    assert duplicate.rejection is not None and duplicate.rejection.reason == "duplicate"
+    assert duplicate.rejection.duplicate_of == first.prompts[0].id
+    assert "test.jsonl:1" in duplicate.rejection.detail
+

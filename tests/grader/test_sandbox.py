@@ -177,3 +177,11 @@ def test_each_sample_gets_the_item_as_sent_even_if_a_grader_mutates_it(run) -> N
     assert worker.grade({"output_text": "a"}, item).score == 1.0
     assert worker.grade({"output_text": "b"}, item).score == 1.0  # same item, sent once
     assert item == {"answer": "hi"}
+
+
+def test_this_repositorys_sources_are_not_readable_from_a_grader(run) -> None:
+    import rft_grader
+
+    own_source = rft_grader.__file__
+    _, outcome = run(f"def grade(s, i):\n    return len(open({own_source!r}).read())\n")
+    assert outcome.error == "runtime" and "PermissionError" in outcome.detail

@@ -119,9 +119,10 @@ def cpu_seconds_used() -> float:
 
 
 def readable_roots() -> tuple[str, ...]:
+    # The interpreter's library and site-packages only: editable installs on sys.path (this
+    # repository's own source trees) are not a grader's to read.
     roots = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    roots.update(p for p in sys.path if p and os.path.isdir(p))
-    return tuple(sorted(os.path.realpath(r) for r in roots if r))
+    return tuple(sorted(os.path.realpath(r) for r in roots if r and os.path.isdir(r)))
 
 
 def make_audit_hook(tmpdir: str, read_roots: tuple[str, ...]) -> Any:

@@ -245,3 +245,14 @@ def test_invalid_config_is_refused_at_build_with_paths() -> None:
         build_grader({"type": "multi", "name": "m", "calculate_output": "a + c",
                       "graders": {"a": check("eq")}})
     assert caught.value.issues[0].path == "$.calculate_output"
+
+
+@pytest.mark.parametrize("metric", ["fuzzy_match", "bleu", "gleu", "rouge_l"])
+def test_megabyte_answer_against_a_megabyte_reference_scores_quickly(metric: str) -> None:
+    import time
+
+    words = " ".join(f"w{i % 997}" for i in range(200_000))
+    started = time.monotonic()
+    result = grade(similarity(metric), Sample(words), {"reference": words})
+    assert result.reward == pytest.approx(1.0)
+    assert time.monotonic() - started < 10

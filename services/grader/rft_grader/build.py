@@ -68,7 +68,8 @@ def _build(config: Any, judge: JudgeClient | None, embedder: Embedder | None,
     if isinstance(config, StringCheckGrader):
         return StringCheck(config)
     if isinstance(config, TextSimilarityGrader):
-        return TextSimilarity(config, embedder=embedder, wordnet_dir=settings.grader_wordnet_dir)
+        return TextSimilarity(config, embedder=embedder, wordnet_dir=settings.grader_wordnet_dir,
+                              max_chars=settings.grader_metric_max_chars)
     if isinstance(config, ScoreModelGrader | LabelModelGrader):
         if judge is None:
             raise ValueError(f"grader {config.name!r} ({config.type}) needs a judge client")

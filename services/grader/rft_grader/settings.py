@@ -14,6 +14,11 @@ class GraderSettings(RuntimeSettings):
     grader_sandbox_cpu_seconds: int = Field(default=2, ge=1, description="per sample")
     grader_sandbox_memory_mb: int = Field(default=1024, ge=64)
     grader_sandbox_file_mb: int = Field(default=16, ge=1)
+    grader_metric_max_chars: int = Field(
+        default=5_000, ge=100,
+        description="text_similarity inputs are cut to this length (ROUGE-L and fuzzy "
+                    "matching cost length x length)",
+    )
     grader_judge_attempts: int = Field(default=3, ge=1, description="tries per judged sample")
     grader_judge_timeout_s: float = Field(default=60.0, gt=0)
     grader_wordnet_dir: Path | None = Field(

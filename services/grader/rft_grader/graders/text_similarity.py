@@ -16,17 +16,19 @@ class TextSimilarity(BaseGrader):
     type = "text_similarity"
 
     def __init__(self, config: TextSimilarityGrader, *, embedder: Embedder | None = None,
-                 wordnet_dir: Path | None = None) -> None:
+                 wordnet_dir: Path | None = None, max_chars: int = 5_000) -> None:
         super().__init__(config.name)
         if config.evaluation_metric == "cosine" and embedder is None:
             raise ValueError(f"grader {config.name!r}: cosine needs an embedder")
         self.config = config
         self.embedder = embedder
         self.wordnet_dir = wordnet_dir
+        self.max_chars = max_chars
 
     async def _grade(self, out: Outcome, sample: Sample, item: Item) -> Graded:
-        text = out.render(self.config.input, sample, item)
-        reference = out.render(self.config.reference, sample, item)
+        # A megabyte answer must not stall a worker: the metrics are quadratic in length.
+        text = out.render(self.config.input, sample, item)[: self.max_chars]
+        reference = out.render(self.config.reference, sample, item)[: self.max_chars]
         metric = self.config.evaluation_metric
         if metric == "fuzzy_match":
             score = metrics.fuzzy_match(text, reference)

@@ -1,0 +1,133 @@
+"""The local default LLM server: SmolLM2 on the CPU behind the OpenAI chat-completions API.
+
+``python -m rft_runtime.llm.server --port 8081`` serves ``/v1/chat/completions``, ``/v1/models``
+and ``/health`` on loopback. It serves ``n``, temperature, top_p, max_tokens, stop, seed and
+tools (see :mod:`rft_runtime.llm.chat_format`); ``response_format`` is asked for in the prompt,
+not enforced. Use :class:`rft_runtime.llm.local_server.LocalLLMServer` to run it from code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException
+
+from rft_runtime.llm.batcher import DynamicBatcher
+from rft_runtime.llm.chat_format import parse_answer, render_turns
+from rft_runtime.llm.engine import Decoder, PromptJob, Sampling
+from rft_runtime.llm.model_store import ensure_checkpoint
+from rft_runtime.llm.protocol import (
+    AssistantMessage,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    Choice,
+    ModelCard,
+    ModelList,
+    Usage,
+)
+from rft_runtime.llm.settings import LLMSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_TOKENS = 512
+
+
+def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
+    batcher = DynamicBatcher(
+        decoder.generate,
+        max_rows=settings.local_max_batch,
+        window_s=settings.local_batch_window_ms / 1000,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title="rft local LLM", lifespan=lifespan)
+    app.state.batcher = batcher
+    served = settings.model
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/stats")
+    async def stats() -> dict[str, list[int]]:
+        """Rows per recent batch: shows whether concurrent requests were decoded together."""
+        return {"batch_rows": list(batcher.batch_sizes)}
+
+    @app.get("/v1/models")
+    async def models() -> ModelList:
+        return ModelList(data=[ModelCard(id=served)])
+
+    @app.post("/v1/chat/completions", response_model_exclude_none=True)
+    async def chat_completions(request: ChatCompletionRequest) -> ChatCompletionResponse:
+        turns = render_turns(request.messages, request.tools, request.response_format)
+        prompt_ids = await asyncio.to_thread(decoder.encode_chat, turns)
+        room = decoder.context_length - len(prompt_ids)
+        if room < 1:
+            raise HTTPException(
+                400, f"prompt has {len(prompt_ids)} tokens; the context holds "
+                f"{decoder.context_length}",
+            )
+        sampling = Sampling(
+            temperature=1.0 if request.temperature is None else request.temperature,
+            top_p=1.0 if request.top_p is None else request.top_p,
+            max_tokens=min(request.max_tokens or DEFAULT_MAX_TOKENS, room),
+            stop=tuple(request.stop_list()),
+            seed=request.seed,
+        )
+        completions = await batcher.submit(PromptJob(prompt_ids, request.n, sampling))
+        choices = []
+        for index, completion in enumerate(completions):
+            answer = parse_answer(completion.text, request.tools)
+            choices.append(
+                Choice(
+                    index=index,
+                    message=AssistantMessage(
+                        content=answer.content, tool_calls=answer.tool_calls or None
+                    ),
+                    finish_reason="tool_calls" if answer.tool_calls else completion.finish_reason,
+                )
+            )
+        completion_tokens = sum(c.completion_tokens for c in completions)
+        return ChatCompletionResponse(
+            id=f"chatcmpl-{uuid.uuid4().hex}",
+            created=int(time.time()),
+            model=served,
+            choices=choices,
+            usage=Usage(
+                prompt_tokens=len(prompt_ids),
+                completion_tokens=completion_tokens,
+                total_tokens=len(prompt_ids) + completion_tokens,
+            ),
+        )
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = LLMSettings()
+    began = time.monotonic()
+    decoder = Decoder(ensure_checkpoint(settings.cache_dir), threads=settings.local_threads)
+    log.info("model loaded in %.1fs", time.monotonic() - began)
+    uvicorn.run(build_app(decoder, settings), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

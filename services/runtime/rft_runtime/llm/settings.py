@@ -1,0 +1,48 @@
+"""Where the platform's LLM calls go, read from the environment with the ``RFT_LLM_`` prefix.
+
+With ``RFT_LLM_BASE_URL`` unset, `rft up`, `rft run` and the tests start the local SmolLM2 server
+(:mod:`rft_runtime.llm.local_server`) and point the client at it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "rft" / "models"
+
+
+class LLMSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RFT_LLM_", extra="ignore")
+
+    base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint ending in /v1; unset = the local SmolLM2 server",
+    )
+    api_key: SecretStr | None = Field(default=None, description="sent as a Bearer token")
+    model: str = Field(default=LOCAL_MODEL_NAME, description="the served model name")
+    timeout_s: float = Field(default=120.0, gt=0, description="per request, connect included")
+    max_retries: int = Field(default=4, ge=0, description="retries after the first attempt")
+    backoff_base_s: float = Field(default=0.5, gt=0, description="first retry waits up to this")
+    backoff_max_s: float = Field(default=20.0, gt=0, description="cap on one wait")
+    concurrency: int = Field(default=16, ge=1, description="requests in flight per client")
+
+    # The local default server (used only when base_url is unset).
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir,
+        description="where the GGUF model is dequantized once into a plain checkpoint",
+    )
+    local_max_batch: int = Field(default=16, ge=1, description="sequences decoded together")
+    local_batch_window_ms: float = Field(
+        default=5.0, ge=0, description="how long the batcher waits for more requests to group"
+    )
+    local_threads: int | None = Field(default=None, ge=1, description="torch threads; unset = all")
+    local_start_timeout_s: float = Field(
+        default=300.0, gt=0, description="first start dequantizes the GGUF file (about a minute)"
+    )

@@ -1,0 +1,140 @@
+"""The client against the real local SmolLM2 server: the OpenAI features the platform relies on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
+
+from rft_runtime.llm.client import LLMClient, json_schema_format
+from rft_runtime.llm.local_server import LocalLLMServer
+from rft_runtime.llm.settings import LLMSettings
+
+pytestmark = pytest.mark.slow
+
+STORY = [{"role": "user", "content": "Tell me a one-sentence story about a cat."}]
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+@pytest.fixture
+async def client(local_llm: LocalLLMServer) -> AsyncIterator[LLMClient]:
+    async with LLMClient(
+        LLMSettings(max_retries=0), base_url=local_llm.base_url, registry=CollectorRegistry()
+    ) as llm:
+        yield llm
+
+
+async def test_health_and_models_answer(local_llm: LocalLLMServer, client: LLMClient) -> None:
+    async with httpx.AsyncClient() as http:
+        health = await http.get(f"http://{local_llm.host}:{local_llm.port}/health")
+    assert health.status_code == 200
+    assert await client.models() == ["SmolLM2-135M-Instruct"]
+
+
+async def test_n_samples_with_temperature_are_n_distinct_choices(client: LLMClient) -> None:
+    response = await client.complete(STORY, n=4, temperature=1.0, max_tokens=12)
+    texts = [choice.message.content for choice in response.choices]
+    assert [choice.index for choice in response.choices] == [0, 1, 2, 3]
+    assert len(set(texts)) == 4
+
+
+async def test_max_tokens_bounds_the_answer(client: LLMClient) -> None:
+    response = await client.complete(STORY, temperature=0.0, max_tokens=5)
+    assert response.usage is not None
+    assert response.usage.completion_tokens == 5
+    assert response.choices[0].finish_reason == "length"
+
+
+async def test_stop_sequence_ends_the_answer_before_it(client: LLMClient) -> None:
+    counting = [{"role": "user", "content": "Count from 1 to 10, separated by commas."}]
+    free = await client.complete(counting, temperature=0.0, max_tokens=24)
+    text = free.choices[0].message.content or ""
+    assert "," in text  # the greedy answer has a comma, so the stop below must act
+    stopped = await client.complete(counting, temperature=0.0, max_tokens=24, stop=[","])
+    assert stopped.choices[0].message.content == text[: text.index(",")]
+    assert stopped.choices[0].finish_reason == "stop"
+
+
+async def test_same_seed_reproduces_samples(client: LLMClient) -> None:
+    first = await client.complete(STORY, n=2, temperature=1.0, max_tokens=10, seed=7)
+    again = await client.complete(STORY, n=2, temperature=1.0, max_tokens=10, seed=7)
+    other = await client.complete(STORY, n=2, temperature=1.0, max_tokens=10, seed=8)
+
+    def texts(response: object) -> list[str | None]:
+        return [c.message.content for c in response.choices]  # type: ignore[attr-defined]
+
+    assert texts(first) == texts(again)
+    assert texts(first) != texts(other)
+
+
+async def test_usage_is_counted_per_client(client: LLMClient) -> None:
+    a = await client.complete(STORY, max_tokens=3, temperature=0.0)
+    b = await client.complete(STORY, n=2, max_tokens=3, temperature=0.5)
+    assert a.usage is not None and b.usage is not None
+    assert a.usage.prompt_tokens > 10
+    assert client.usage.requests == 2
+    assert client.usage.completion_tokens == a.usage.completion_tokens + b.usage.completion_tokens
+    assert client.usage.prompt_tokens == a.usage.prompt_tokens + b.usage.prompt_tokens
+
+
+async def test_tool_call_round_trips_in_openai_shape(client: LLMClient) -> None:
+    ask = [{"role": "user", "content": "What is the weather in Paris? Use the tool."}]
+    response = await client.complete(ask, tools=[WEATHER_TOOL], temperature=0.0, max_tokens=40)
+    choice = response.choices[0]
+    # A 135M model may or may not call the tool; either answer must be well-formed OpenAI.
+    if choice.message.tool_calls:
+        assert choice.finish_reason == "tool_calls"
+        call = choice.message.tool_calls[0]
+        assert call.function.name == "get_weather"
+        assert isinstance(json.loads(call.function.arguments), dict)
+        history = [
+            *ask,
+            choice.message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 18}'},
+        ]
+        follow_up = await client.complete(
+            history, tools=[WEATHER_TOOL], temperature=0.0, max_tokens=12
+        )
+        assert follow_up.choices[0].message.content or follow_up.choices[0].message.tool_calls
+    else:
+        assert choice.message.content
+        assert choice.finish_reason in ("stop", "length")
+
+
+async def test_concurrent_requests_are_decoded_in_one_batch(client: LLMClient) -> None:
+    responses = await asyncio.gather(
+        *(client.complete(STORY, temperature=0.7, max_tokens=4, seed=i) for i in range(6))
+    )
+    assert all(r.usage and r.usage.completion_tokens >= 1 for r in responses)
+    async with httpx.AsyncClient() as http:
+        stats = (await http.get(client.base_url.removesuffix("/v1") + "/stats")).json()
+    assert max(stats["batch_rows"]) >= 3
+
+
+async def test_structured_output_request_is_accepted(client: LLMClient) -> None:
+    class City(BaseModel):
+        name: str
+
+    response = await client.complete(
+        [{"role": "user", "content": "Name a city in France."}],
+        response_format=json_schema_format(City),
+        temperature=0.0,
+        max_tokens=16,
+    )
+    assert response.choices[0].message.content

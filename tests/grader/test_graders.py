@@ -256,3 +256,20 @@ def test_megabyte_answer_against_a_megabyte_reference_scores_quickly(metric: str
     result = grade(similarity(metric), Sample(words), {"reference": words})
     assert result.reward == pytest.approx(1.0)
     assert time.monotonic() - started < 10
+
+
+def test_grade_many_keeps_order_and_overlaps_slow_judges() -> None:
+    import time
+
+    from rft_grader import grade_many
+
+    judge = FixedAnswerJudge(lambda messages: f'{{"result": {messages[0]["content"][-1]}}}',
+                             delay_s=0.2)
+    grader = build_grader({**score_model(), "input": [{"role": "user",
+                                                        "content": "{{sample.output_text}}"}]},
+                          judge=judge)
+    pairs = [(Sample(str(i % 2)), {}) for i in range(10)]
+    started = time.monotonic()
+    results = asyncio.run(grade_many(grader, pairs, concurrency=10))
+    assert [r.reward for r in results] == [float(i % 2) for i in range(10)]
+    assert time.monotonic() - started < 1.5  # ten 0.2 s judge calls, overlapped

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from rft_grader.graders.base import BaseGrader
+from rft_grader.graders.base import BaseGrader, grade_many
 from rft_grader.sample import Sample
 from rft_schemas import ToolCall
 
@@ -33,14 +33,10 @@ def sample_from_completion(completion: Any) -> Sample:
 
 def reward_function(grader: BaseGrader, *, concurrency: int = 16) -> RewardFunction:
     async def score_all(completions: list[Any], columns: dict[str, list[Any]]) -> list[float]:
-        limit = asyncio.Semaphore(concurrency)
-
-        async def one(i: int) -> float:
-            item = {key: values[i] for key, values in columns.items()}
-            async with limit:
-                return (await grader(sample_from_completion(completions[i]), item)).reward
-
-        return list(await asyncio.gather(*(one(i) for i in range(len(completions)))))
+        pairs = [(sample_from_completion(c), {k: v[i] for k, v in columns.items()})
+                 for i, c in enumerate(completions)]
+        results = await grade_many(grader, pairs, concurrency=concurrency)
+        return [r.reward for r in results]
 
     def reward(prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
         lists = {k: v for k, v in columns.items()

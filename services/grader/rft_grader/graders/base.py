@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from rft_grader.sample import Sample
@@ -85,6 +86,18 @@ class BaseGrader:
 
     def close(self) -> None:
         """Release what the grader holds (sandbox processes); a no-op for most."""
+
+
+async def grade_many(grader: BaseGrader, pairs: Sequence[tuple[Sample, Item]], *,
+                     concurrency: int = 16) -> list[GradeResult]:
+    """Grade many samples, at most ``concurrency`` at a time (judges are I/O-bound), in order."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(sample: Sample, item: Item) -> GradeResult:
+        async with limit:
+            return await grader(sample, item)
+
+    return list(await asyncio.gather(*(one(s, i) for s, i in pairs)))
 
 
 def grade_sync(grader: BaseGrader, sample: Sample, item: Item) -> GradeResult:

@@ -46,7 +46,12 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
     server = _Server(
         uvicorn.Config(
-            app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="on"
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,  # rft_runtime.http.access_log writes structured request lines
+            lifespan="on",
         )
     )
     stage_tasks = [asyncio.create_task(stage.run(stop), name=stage.name) for stage in stages]

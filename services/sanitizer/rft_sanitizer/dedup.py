@@ -8,6 +8,7 @@ at-least-once redelivery the Kafka stage relies on) finds its own claim and keep
 from __future__ import annotations
 
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -62,7 +63,11 @@ class SQLiteDedupStore:
     def __init__(self, path: Path, timeout_s: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+        # Shells call from worker threads (asyncio.to_thread); the lock serialises them.
+        self._db = sqlite3.connect(
+            path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+        )
+        self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode loses no committed claim on a process crash, only on power loss.
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -71,6 +76,10 @@ class SQLiteDedupStore:
     def claim_many(self, requests: list[ClaimRequest]) -> list[Claim]:
         if not requests:
             return []
+        with self._lock:
+            return self._claim_many(requests)
+
+    def _claim_many(self, requests: list[ClaimRequest]) -> list[Claim]:
         db = self._db
         # BEGIN IMMEDIATE takes the write lock first: between two processes' batches, the
         # insert-or-ignore and the read of the owner see one consistent table.

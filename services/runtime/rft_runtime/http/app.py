@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -20,6 +22,14 @@ log = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], Awaitable[str | None]]
 """Returns None when the dependency is ready, else why it is not."""
 
+
+class Managed(Protocol):
+    """A resource the app starts before serving and stops after (a producer, a client)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
 READINESS_TIMEOUT_S = 2.0
 
 
@@ -29,8 +39,21 @@ def create_app(
     title: str,
     readiness: Mapping[str, ReadinessCheck] | None = None,
     registry: CollectorRegistry = REGISTRY,
+    managed: Sequence[Managed] = (),
 ) -> FastAPI:
-    app = FastAPI(title=title, version="0.1.0")
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        started: list[Managed] = []
+        try:
+            for resource in managed:
+                await resource.start()
+                started.append(resource)
+            yield
+        finally:
+            for resource in reversed(started):
+                await resource.stop()
+
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
     checks = dict(readiness or {})
 
     @app.get("/healthz", tags=["ops"])

@@ -26,11 +26,14 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
 from rft_runtime.kafka.clients import make_consumer, make_producer
+from rft_runtime.kafka.producing import Outbound, send_all
 from rft_runtime.kafka.topics import ensure_topics
 from rft_runtime.metrics import StageMetrics, stage_metrics
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas.kafka_topics import REJECTED, TopicSpec
 from rft_schemas.traces import Rejection, RejectionReason, SourceLocation
+
+__all__ = ["Handler", "Inbound", "KafkaStage", "Outbound", "TransientError", "rejection_for"]
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +58,6 @@ class Inbound(Generic[T]):
 
     def location(self) -> SourceLocation:
         return SourceLocation(uri=self.topic, partition=self.partition, offset=self.offset)
-
-
-@dataclass(frozen=True)
-class Outbound:
-    """One record to produce; ``key`` is the stable id that makes the sink idempotent."""
-
-    topic: str
-    key: str
-    value: BaseModel
 
 
 Handler = Callable[[Sequence[Inbound[T]]], Awaitable[Sequence[Outbound]]]
@@ -94,10 +88,6 @@ def rejection_for(
         excerpt=text[:EXCERPT_CHARS],
         trace_id=record.key.decode("utf-8", errors="replace") if record.key else None,
     )
-
-
-def encode(value: BaseModel) -> bytes:
-    return value.model_dump_json().encode("utf-8")
 
 
 class KafkaStage(Generic[T]):
@@ -238,17 +228,7 @@ class KafkaStage(Generic[T]):
 
     async def _produce(self, outputs: list[Outbound]) -> None:
         assert self._producer is not None
-        futures = []
-        for out in outputs:
-            futures.append(
-                await self._producer.send(
-                    out.topic,
-                    value=encode(out.value),
-                    key=out.key.encode("utf-8"),
-                    headers=[("schema", type(out.value).__name__.encode())],
-                )
-            )
-        await asyncio.gather(*futures)
+        await send_all(self._producer, outputs)
         for out in outputs:
             self.metrics.records_out.labels(self.name, out.topic).inc()
             if isinstance(out.value, Rejection):

@@ -1,0 +1,56 @@
+"""Assembles the sanitizer service from the settings: core, stores, HTTP routes, Kafka stage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from rft_runtime.http.app import Managed, ReadinessCheck, create_app, tcp_reachable
+from rft_runtime.kafka.producing import ManagedProducer
+from rft_runtime.kafka.stage import KafkaStage
+from rft_runtime.settings import RuntimeSettings
+from rft_sanitizer.api import Publish, build_router
+from rft_sanitizer.core import Policy
+from rft_sanitizer.dedup import open_dedup_store
+from rft_sanitizer.outcome_store import OutcomeStore
+from rft_sanitizer.pipeline import Sanitizer
+from rft_sanitizer.settings import SanitizerSettings
+from rft_sanitizer.stage import build_stage
+from rft_sanitizer.tokens import load_token_counter
+
+
+def build_service(
+    runtime: RuntimeSettings | None = None, settings: SanitizerSettings | None = None
+) -> tuple[FastAPI, list[KafkaStage[Any]], RuntimeSettings]:
+    runtime = runtime or RuntimeSettings(service_name="sanitizer")
+    settings = settings or SanitizerSettings()
+    if "data_dir" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"data_dir": runtime.data_dir})
+    counter = load_token_counter(settings.tokenizer, settings.tokenizer_cache_dir())
+    sanitizer = Sanitizer(
+        Policy.from_settings(settings, counter), open_dedup_store(settings.resolved_dedup_store())
+    )
+    store = OutcomeStore(settings.data_dir / "sanitizer" / "outcomes.sqlite")
+
+    stages: list[KafkaStage[Any]] = []
+    readiness: dict[str, ReadinessCheck] = {}
+    managed: list[Managed] = []
+    publish: Publish | None = None
+    if runtime.kafka_bootstrap:
+        stage = build_stage(runtime, sanitizer, store)
+        stages.append(stage)
+        readiness["kafka"] = tcp_reachable(runtime.kafka_bootstrap)
+
+        async def stage_running() -> str | None:
+            return None if stage.running else "the Kafka stage is not consuming yet"
+
+        readiness["stage"] = stage_running
+        producer = ManagedProducer(runtime)
+        managed.append(producer)
+        publish = producer.send_all
+
+    app = create_app(runtime, title="rft sanitizer", readiness=readiness, managed=managed)
+    uploads = settings.data_dir / "sanitizer" / "uploads"
+    app.include_router(build_router(sanitizer, store, settings, uploads, publish))
+    return app, stages, runtime

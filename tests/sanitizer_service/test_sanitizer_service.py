@@ -1,0 +1,205 @@
+"""The sanitizer as a service: the streaming path on the real broker, and its HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rft_runtime.kafka.broker import free_port
+from rft_sanitizer import SanitizerSettings, read_traces, sanitize_files
+from rft_schemas.kafka_topics import RAW_TRACES, REJECTED, SANITIZED_PROMPTS
+from rft_schemas.traces import RawTrace
+from tests.integration.kafka_io import produce, read_topic
+
+pytestmark = pytest.mark.broker
+DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
+REAL_FILES = [
+    DATA / "drone_training.jsonl",
+    DATA / "toolace_sharegpt_100.json",
+    DATA / "tau2_airline" / "whissle_airline_run1.json",
+    DATA / "toy_chat_fine_tuning.jsonl",
+]
+
+
+class SanitizerProcess:
+    """``python -m rft_sanitizer`` on a free port, as `rft up` and Kubernetes start it."""
+
+    def __init__(self, bootstrap: str, data_dir: Path, batch: int = 500) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "RFT_KAFKA_BOOTSTRAP": bootstrap,
+            "RFT_HTTP_PORT": str(self.port),
+            "RFT_DATA_DIR": str(data_dir),
+            "RFT_KAFKA_BATCH_MAX_RECORDS": str(batch),
+            "RFT_HTTP_MAX_BODY_BYTES": str(2 * 1024 * 1024),
+            "RFT_LOG_LEVEL": "WARNING",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - starting it is instant
+            [sys.executable, "-m", "rft_sanitizer"], env=self.env
+        )
+        async with httpx.AsyncClient() as client:
+            for _ in range(600):
+                try:
+                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                assert self.process.poll() is None, "the sanitizer service exited"
+                await asyncio.sleep(0.1)
+        raise TimeoutError("the sanitizer service never became ready")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+def of_dataset(records: list[tuple[str, bytes]], dataset: str) -> list[dict]:
+    parsed = [json.loads(value) for _, value in records]
+    return [r for r in parsed if r.get("dataset") == dataset]
+
+
+async def test_streaming_path_survives_a_kill_and_matches_the_batch_runner(
+    kafka_broker, tmp_path
+):
+    dataset = f"stream-{uuid.uuid4().hex[:8]}"
+    settings = SanitizerSettings(dataset=dataset, data_dir=tmp_path / "batch")
+    expected = sanitize_files(REAL_FILES, tmp_path / "batch-out", settings)
+    expected_ids = {
+        json.loads(line)["id"]
+        for line in (tmp_path / "batch-out" / "sanitized_prompts.jsonl").read_text().splitlines()
+    }
+    traces: list[RawTrace] = [
+        r for path in REAL_FILES for r in read_traces(path, dataset, 16 * 1024 * 1024)
+        if isinstance(r, RawTrace)
+    ]
+    assert len(traces) == expected.input
+
+    service = SanitizerProcess(kafka_broker.bootstrap, tmp_path / "service", batch=10)
+    await service.start()
+    encoded = [(t.id, t.model_dump_json().encode()) for t in traces]
+    await produce(kafka_broker.bootstrap, RAW_TRACES.name, encoded)
+    await read_topic(
+        kafka_broker.bootstrap, SANITIZED_PROMPTS.name,
+        lambda r: len(of_dataset(r, dataset)) >= 20, 120,
+    )
+    service.kill()
+    before_restart = of_dataset(
+        await read_topic(kafka_broker.bootstrap, SANITIZED_PROMPTS.name, lambda r: True, 10),
+        dataset,
+    )
+    assert len({p["id"] for p in before_restart}) < len(expected_ids), "killed after the end"
+
+    restarted = SanitizerProcess(kafka_broker.bootstrap, tmp_path / "service", batch=10)
+    await restarted.start()
+    try:
+        def done(records):
+            return {p["id"] for p in of_dataset(records, dataset)} >= expected_ids
+
+        prompts = of_dataset(
+            await read_topic(kafka_broker.bootstrap, SANITIZED_PROMPTS.name, done, 180), dataset
+        )
+        rejected_count = sum(expected.rejected.values())
+        rejections = of_dataset(
+            await read_topic(
+                kafka_broker.bootstrap, REJECTED.name,
+                lambda r: len({x["id"] for x in of_dataset(r, dataset)}) >= rejected_count, 60,
+            ),
+            dataset,
+        )
+        async with httpx.AsyncClient(base_url=restarted.url) as client:
+            report = (await client.get(f"/v1/datasets/{dataset}/sanitize-report")).json()
+    finally:
+        assert restarted.stop() == 0
+    assert {p["id"] for p in prompts} == expected_ids
+    assert all(p["messages"][-1]["role"] == "user" for p in prompts)
+    distinct_rejections = {r["id"]: r["reason"] for r in rejections}
+    assert Counter(distinct_rejections.values()) == Counter(expected.rejected)
+    # The restarted service's report counts every trace once, whatever was re-delivered.
+    assert report["input"] == expected.input
+    assert report["valid"] == expected.valid
+    assert report["prompts"] == expected.prompts
+    assert report["rejected"] == expected.rejected
+
+
+async def test_http_upload_report_and_rejected_views_survive_a_restart(kafka_broker, tmp_path):
+    dataset = f"upload-{uuid.uuid4().hex[:8]}"
+    real_lines = (DATA / "drone_training.jsonl").read_bytes().splitlines()[:30]
+    body = b"\n".join([*real_lines, b"{this is not json", b"\xff\xfe binary", b"[1, 2, 3]"])
+    service = SanitizerProcess(kafka_broker.bootstrap, tmp_path / "service")
+    await service.start()
+    try:
+        async with httpx.AsyncClient(base_url=service.url, timeout=60) as client:
+            upload = await client.post(f"/v1/datasets/{dataset}/traces", content=body)
+            assert upload.status_code == 200, upload.text
+            counts = upload.json()
+            assert counts["input"] == 33
+            assert counts["rejected"]["invalid_json"] == 1
+            assert counts["rejected"]["invalid_utf8"] == 1
+            assert counts["rejected"]["not_a_conversation"] == 1
+            assert counts["valid"] == 33 - sum(counts["rejected"].values())
+
+            page = await client.get(
+                f"/v1/datasets/{dataset}/rejected", params={"reason": "invalid_json", "limit": 5}
+            )
+            assert page.status_code == 200
+            [bad] = page.json()["items"]
+            assert bad["excerpt"].startswith("{this is not json")
+            assert bad["source"]["line"] == 31
+
+            everything, cursor, pages = [], 0, 0
+            while True:
+                page = (await client.get(
+                    f"/v1/datasets/{dataset}/rejected", params={"limit": 1, "cursor": cursor}
+                )).json()
+                everything += page["items"]
+                pages += 1
+                if page["next_cursor"] is None:
+                    break
+                cursor = page["next_cursor"]
+            assert len(everything) == sum(counts["rejected"].values()) == pages
+
+            too_big = await client.post(
+                f"/v1/datasets/{dataset}/traces", content=b"x" * (3 * 1024 * 1024)
+            )
+            assert too_big.status_code == 413
+            # The same upload again is the same traces: the report does not double.
+            again = await client.post(f"/v1/datasets/{dataset}/traces", content=body)
+            assert again.json()["input"] == 33
+            before = (await client.get(f"/v1/datasets/{dataset}/sanitize-report")).json()
+    finally:
+        assert service.stop() == 0
+
+    restarted = SanitizerProcess(kafka_broker.bootstrap, tmp_path / "service")
+    await restarted.start()
+    try:
+        async with httpx.AsyncClient(base_url=restarted.url) as client:
+            after = (await client.get(f"/v1/datasets/{dataset}/sanitize-report")).json()
+    finally:
+        restarted.stop()
+    assert before["input"] == 33
+    assert after == before

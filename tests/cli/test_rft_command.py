@@ -1,0 +1,106 @@
+"""The `rft` command as a user runs it: a real process on the real sample data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "examples" / "data"
+RFT = [sys.executable, "-m", "rft_cli"]
+
+
+def rft(*args: str, data_dir: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RFT_DATA_DIR": str(data_dir), "COLUMNS": "400"}
+    env.pop("RFT_KAFKA_BOOTSTRAP", None)
+    return subprocess.run(
+        [*RFT, *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO
+    )
+
+
+def test_run_until_a_writes_self_contained_artifacts_and_the_screen(tmp_path):
+    out = tmp_path / "out"
+    result = rft(
+        "run", str(DATA / "drone_training.jsonl"), str(DATA / "toy_chat_fine_tuning.jsonl"),
+        "--out", str(out), "--until", "A", data_dir=tmp_path / "state",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Data Sanitization" in result.stdout
+    assert "Input:  108 raw traces" in result.stdout
+    report = json.loads((out / "sanitize_report.json").read_text())
+    assert report["input"] == 108
+    assert report["valid"] + sum(report["rejected"].values()) == 108
+    prompts = [json.loads(line) for line in (out / "sanitized_prompts.jsonl").open()]
+    assert len(prompts) == report["prompts"] > 0
+    # Self-contained lines: the prompt, its tools, its item fields and its lineage travel along.
+    drone = next(p for p in prompts if p["lineage"]["format"] == "openai_chat" and p["tools"])
+    assert drone["tools"] and drone["item_fields"] == {"parallel_tool_calls": False}
+    assert drone["messages"][-1]["role"] == "user"
+    assert drone["reference"][0]["tool_calls"], "the unanswered call is kept as the reference"
+
+
+def test_run_stops_at_the_last_built_step_and_says_so(tmp_path):
+    result = rft(
+        "run", str(DATA / "toy_chat_fine_tuning.jsonl"), "--out", str(tmp_path / "out"),
+        data_dir=tmp_path / "state",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "not built yet" in result.stdout
+
+
+def test_rejected_pages_through_one_reason(tmp_path):
+    out = tmp_path / "out"
+    assert rft("sanitize", str(DATA / "toy_chat_fine_tuning.jsonl"), "--out", str(out),
+               data_dir=tmp_path / "state").returncode == 0
+    rejected = [json.loads(line) for line in (out / "rejected.jsonl").open()]
+    assert rejected, "the toy file has a record without a user turn"
+    reason = rejected[0]["reason"]
+    shown = rft("rejected", str(out), "--reason", reason, data_dir=tmp_path / "state")
+    assert shown.returncode == 0, shown.stderr
+    assert reason in shown.stdout and "toy_chat_fine_tuning.jsonl" in shown.stdout
+
+
+def test_bad_arguments_name_the_problem(tmp_path):
+    missing = rft("run", str(tmp_path / "nope.jsonl"), data_dir=tmp_path)
+    assert missing.returncode != 0 and "no such input file" in missing.stderr
+    bad_step = rft("run", str(DATA / "toy_chat_fine_tuning.jsonl"), "--until", "Z",
+                   data_dir=tmp_path)
+    assert bad_step.returncode != 0 and "A to J" in bad_step.stderr
+    bad_reason = rft("rejected", str(tmp_path), data_dir=tmp_path)
+    assert bad_reason.returncode != 0 and "rejected.jsonl" in bad_reason.stderr
+
+
+@pytest.mark.broker
+def test_up_starts_broker_and_services_and_down_stops_them(tmp_path):
+    state = tmp_path / "state"
+    started = rft("up", data_dir=state, timeout=180)
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        processes = json.loads((state / "stack.json").read_text())
+        names = {p["name"] for p in processes}
+        assert {"broker", "sanitizer"} <= names
+        sanitizer = next(p for p in processes if p["name"] == "sanitizer")
+        base = f"http://127.0.0.1:{sanitizer['port']}"
+        ready = httpx.get(f"{base}/readyz", timeout=10)
+        for _ in range(100):
+            if ready.status_code == 200:
+                break
+            ready = httpx.get(f"{base}/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+        body = (DATA / "toy_chat_fine_tuning.jsonl").read_bytes()
+        upload = httpx.post(f"{base}/v1/datasets/stack/traces", content=body, timeout=60)
+        assert upload.status_code == 200 and upload.json()["input"] == 5
+    finally:
+        stopped = rft("down", data_dir=state, timeout=120)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stopped" in stopped.stdout
+    assert not (state / "stack.json").exists()
+    for process in processes:
+        with pytest.raises(ProcessLookupError):
+            os.kill(process["pid"], 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rft_embedder import EmbedderSettings, embed_prompts, prompt_collection_spec
+from rft_embedder import EmbedderSettings, embed_prompts, embed_texts, prompt_collection_spec
 from rft_runtime.vectorstore import VectorStore, point_id
 from rft_schemas import RejectionReason, SanitizedPrompt
 from tests.embedder.conftest import RememberingEmbedder
@@ -128,3 +128,16 @@ def test_near_duplicates_are_looked_for_within_the_same_dataset_only(
     assert outcome.near_duplicates == 0
     assert store.ensure_collection(prompt_collection_spec("drone-copy", 384)).count() == 10
     assert store.ensure_collection(prompt_collection_spec("toy", 384)).count() == 4
+
+
+def test_ad_hoc_texts_get_json_ready_unit_vectors_closer_for_closer_meaning(
+    embedder: RememberingEmbedder,
+) -> None:
+    card, card_again, drone = embed_texts(
+        ["How do I locate my card?", "Where is my card?", "Land the drone at home base"],
+        embedder,
+    )
+    assert len(card) == 384 and all(isinstance(x, float) for x in card)
+    assert abs(sum(x * x for x in card) - 1.0) < 1e-4
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b, strict=True))  # noqa: E731
+    assert dot(card, card_again) > dot(card, drone) + 0.2

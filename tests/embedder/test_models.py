@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from rft_embedder import EmbedderSettings, TaskTextSource, load_embedder, task_text
 from rft_embedder.models import Embedder, SentenceTransformerEmbedder, resolve_model_source
@@ -61,6 +63,8 @@ def test_export_is_cached_on_disk_and_the_model_loads_once(
     assert isinstance(onnx_embedder, OnnxEmbedder)
     exports = list((model_cache / "models" / "onnx").glob("*/model.onnx"))
     assert len(exports) == 1
+    # The default model is BERT-like: its graph is rewritten with ONNX Runtime's fused kernels.
+    assert json.loads((exports[0].parent / "meta.json").read_text())["fused"] is True
     written = exports[0].stat().st_mtime_ns
     assert load_embedder(EmbedderSettings(backend="onnx"), model_cache) is onnx_embedder
     # A second process (a new embedder object) reuses the export instead of writing it again.
@@ -75,3 +79,22 @@ def test_export_is_cached_on_disk_and_the_model_loads_once(
 def test_export_directory_changes_with_the_model(tmp_path: Path) -> None:
     assert export_dir_for(tmp_path, "a", "a") != export_dir_for(tmp_path, "b", "b")
     assert export_dir_for(tmp_path, "a", "a") == export_dir_for(tmp_path, "a", "a")
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _has_cuda(), reason="needs a CUDA device")
+def test_auto_backend_runs_on_the_gpu_with_the_cpu_vectors(
+    onnx_embedder: Embedder, model_cache: Path, drone_prompts: list[SanitizedPrompt]
+) -> None:
+    gpu = load_embedder(EmbedderSettings(backend="auto"), model_cache)
+    assert isinstance(gpu, SentenceTransformerEmbedder)
+    assert gpu.model.device.type == "cuda"
+    texts = [task_text(p, TaskTextSource.LAST_USER_TURN) for p in drone_prompts]
+    cosines = np.sum(gpu.embed(texts) * onnx_embedder.embed(texts), axis=1)
+    assert cosines.min() >= 0.99

@@ -203,3 +203,8 @@ def _rejection(
         duplicate_of=duplicate_of,
         trace_id=prompt.lineage.trace_id,
     )
+
+
+def embed_texts(texts: Sequence[str], embedder: Embedder) -> list[list[float]]:
+    """Vectors of ad-hoc texts, JSON-ready (what ``POST /v1/embed`` answers); nothing is stored."""
+    return [[float(x) for x in row] for row in embedder.embed(list(texts))]

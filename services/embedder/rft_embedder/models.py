@@ -62,11 +62,15 @@ def pick_device(requested: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_sentence_transformer(source: str, device: str) -> Any:
+def load_sentence_transformer(
+    source: str, device: str, model_kwargs: dict[str, Any] | None = None
+) -> Any:
     from sentence_transformers import SentenceTransformer
 
     # local_files_only: nothing downloads at run time; a model by name must be in the HF cache.
-    return SentenceTransformer(source, device=device, local_files_only=True)
+    return SentenceTransformer(
+        source, device=device, local_files_only=True, model_kwargs=model_kwargs
+    )
 
 
 class SentenceTransformerEmbedder:

@@ -39,7 +39,10 @@ from rft_schemas.grader import (
     ValidationIssue,
 )
 from rft_schemas.rollouts import (
+    DryRunJob,
     DryRunReport,
+    DryRunRequest,
+    DryRunStatus,
     Finding,
     Rollout,
     RolloutRequest,
@@ -73,7 +76,8 @@ from rft_schemas.training import EvalComparison, JobStatus, TopicDelta, Training
 
 __all__ = [
     "CategorizationMethod", "CategorizedPrompt", "ContentPart", "Contract", "Conversation",
-    "CoverageReport", "DryRunReport", "EmbeddedPrompt", "EvalComparison", "Finding", "FunctionCall",
+    "CoverageReport", "DryRunJob", "DryRunReport", "DryRunRequest", "DryRunStatus",
+    "EmbeddedPrompt", "EvalComparison", "Finding", "FunctionCall",
     "FunctionSpec", "GenerationRequest", "GradeResult", "Grader", "GraderConfig", "GraderErrors",
     "GraderRunMetadata", "GraderRunRequest", "GraderRunResponse", "GraderValidateResponse",
     "HierarchySource", "JobStatus", "JudgeContentPart", "JudgeMessage", "LabelModelGrader",

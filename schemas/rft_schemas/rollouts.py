@@ -22,6 +22,12 @@ class RolloutRequest(Contract):
     item: dict[str, Any] = Field(default_factory=dict, description="item fields for graders")
     sample_index: int = 0
     model: str
+    grader: dict[str, Any] = Field(
+        default_factory=dict, description="the grader config (OpenAI JSON): workers stay stateless"
+    )
+    max_tokens: int | None = None
+    temperature: float | None = None
+    seed: int | None = Field(default=None, description="per rollout: a re-run samples the same")
 
 
 class Rollout(Contract):
@@ -45,6 +51,12 @@ class Score(Contract):
     sub_rewards: dict[str, float] = Field(default_factory=dict)
     errors: dict[str, bool] = Field(default_factory=dict, description="error flag -> raised")
     output_text: str = ""
+    output_tools: list[ToolCall] = Field(default_factory=list)
+    rollout_error: str | None = Field(
+        default=None, description="the base model gave no answer: left out of the statistics"
+    )
+    completion_tokens: int = 0
+    grading_seconds: float = 0.0
 
 
 class Verdict(StrEnum):
@@ -80,5 +92,45 @@ class DryRunReport(Contract):
     flat_prompt_share: float = Field(description="prompts whose samples all scored the same")
     findings: list[Finding] = Field(default_factory=list)
     verdict: Verdict
+    reasons: list[str] = Field(default_factory=list, description="why the verdict")
+    recommendations: list[str] = Field(default_factory=list)
+    grader_errors: dict[str, int] = Field(
+        default_factory=dict, description="error flag -> samples that raised it (reward 0)"
+    )
+    failed_rollouts: int = 0
+    all_pass_prompt_ids: list[str] = Field(default_factory=list)
+    all_fail_prompt_ids: list[str] = Field(default_factory=list)
     samples: list[Score] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class DryRunRequest(Contract):
+    """``POST /v1/dry-runs``: the train split's lines, the grader, and the run's size."""
+
+    dataset: str
+    prompts: list[dict[str, Any]] = Field(
+        description="lines of rft_prompts.train.jsonl (messages, tools, item fields) or "
+                    "SanitizedPrompt records"
+    )
+    grader: dict[str, Any] = Field(description="grader_config.json, or one grader (OpenAI JSON)")
+    prompt_count: int = Field(default=200, ge=1, description="N, sampled stratified by topic")
+    samples_per_prompt: int = Field(default=2, ge=1, description="k")
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    seed: int = 0
+    model: str | None = Field(default=None, description="unset: the endpoint's default model")
+
+
+class DryRunStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+
+
+class DryRunJob(Contract):
+    id: str
+    dataset: str
+    status: DryRunStatus
+    total: int = Field(description="rollouts in the run (N x k)")
+    done: int = Field(description="rollouts scored so far")
+    report: DryRunReport | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -94,3 +94,9 @@ class CoverageReport(Contract):
     by_difficulty: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="difficulty bucket -> topic -> count"
     )
+    difficulty_signal: Literal["token_length", "reward", "none"] = Field(
+        default="none", description="what the difficulty buckets were cut from"
+    )
+    difficulty_buckets: dict[str, str] = Field(
+        default_factory=dict, description="difficulty bucket -> the range it holds, e.g. '<= 42'"
+    )

@@ -1,0 +1,174 @@
+"""Step C: a leaf topic for every prompt, from its stored vector, as CategorizedPrompt records.
+
+The core takes vectors, never texts: after a hierarchy edit the shell embeds only the changed
+topics' descriptions and examples and re-categorizes every prompt from the vectors already in
+the store, without embedding a prompt again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rft_categorizer.classifier import ClassifierParams, LeafPath, TopicClassifier, Vectors
+from rft_categorizer.classifier import fit_classifier as _fit
+from rft_categorizer.coverage import OTHER_TOPIC
+from rft_categorizer.editing import find_topic, leaf_paths
+from rft_schemas.topics import (
+    CategorizationMethod,
+    CategorizedPrompt,
+    Topic,
+    TopicHierarchy,
+)
+from rft_schemas.traces import SanitizedPrompt
+
+
+@dataclass(frozen=True)
+class DecisionRules:
+    review_below: float = 0.5
+    """A confidence under this sends the prompt to the review queue."""
+    multi_topic_ratio: float = 0.6
+    """Multi-topic when the runner-up's probability is at least this share of the winner's."""
+    uncategorized_below_similarity: float = 0.3
+    """Uncategorized when no topic example is at least this cosine-similar to the prompt.
+    Measured with all-MiniLM-L6-v2 against five Banking77 examples per intent: 99.97 % of the
+    Banking77 test prompts reach 0.3, and 37 % of HWU64's (another domain: alarms, music...)."""
+
+
+@dataclass(frozen=True)
+class TopicAssignment:
+    path: list[str]
+    confidence: float
+    runner_up: list[str] | None
+    runner_up_confidence: float | None
+    multi_topic: bool
+    uncategorized: bool
+    needs_review: bool
+
+
+def topic_texts(hierarchy: TopicHierarchy) -> dict[LeafPath, list[str]]:
+    """The texts to embed for each leaf (except ``other``): its description line, then its
+    examples. The description line carries the name too, since hand-written hierarchies often
+    have a telling name and no description."""
+    texts: dict[LeafPath, list[str]] = {}
+    for path in leaf_paths(hierarchy):
+        if path[0] == OTHER_TOPIC:
+            continue
+        topic: Topic = find_topic(hierarchy, path)
+        title = topic.name.replace("_", " ")
+        line = f"{title}: {topic.description}" if topic.description else title
+        texts[path] = [line, *topic.examples]
+    return texts
+
+
+def fit_topic_classifier(
+    leaf_vectors: dict[LeafPath, Vectors],
+    pool: Vectors | None = None,
+    params: ClassifierParams | None = None,
+) -> TopicClassifier:
+    """``leaf_vectors``: the embedded ``topic_texts`` per leaf; ``pool``: the dataset's vectors."""
+    return _fit(leaf_vectors, pool, params)
+
+
+def assign_topics(
+    classifier: TopicClassifier,
+    vectors: Vectors,
+    pool: Vectors | None = None,
+    rules: DecisionRules | None = None,
+) -> list[TopicAssignment]:
+    """Assignments for ``vectors``. In a batch, pass the whole dataset as ``vectors`` and no
+    pool; for a few new prompts, pass stored vectors of the dataset as ``pool``."""
+    rules = rules or DecisionRules()
+    if not len(vectors):
+        return []
+    scores = classifier.score(vectors, pool)
+    order = np.argsort(-scores.probabilities, axis=1)
+    assignments = []
+    for row in range(len(vectors)):
+        probabilities = scores.probabilities[row]
+        best = int(order[row, 0])
+        confidence = float(probabilities[best])
+        second = int(order[row, 1]) if probabilities.size > 1 else None
+        runner_up = list(scores.paths[second]) if second is not None else None
+        runner_up_confidence = float(probabilities[second]) if second is not None else None
+        far = scores.nearest_example_similarity[row] < rules.uncategorized_below_similarity
+        if far:
+            # Far from every topic: the best guess stays as the runner-up, and a confidence of 0
+            # says that no topic was given.
+            assignments.append(
+                TopicAssignment(
+                    path=[OTHER_TOPIC],
+                    confidence=0.0,
+                    runner_up=list(scores.paths[best]),
+                    runner_up_confidence=confidence,
+                    multi_topic=False,
+                    uncategorized=True,
+                    needs_review=True,
+                )
+            )
+            continue
+        multi = (
+            runner_up_confidence is not None
+            and runner_up_confidence >= rules.multi_topic_ratio * confidence
+        )
+        assignments.append(
+            TopicAssignment(
+                path=list(scores.paths[best]),
+                confidence=min(max(confidence, 0.0), 1.0),
+                runner_up=runner_up,
+                runner_up_confidence=runner_up_confidence,
+                multi_topic=bool(multi),
+                uncategorized=False,
+                needs_review=confidence < rules.review_below,
+            )
+        )
+    return assignments
+
+
+def categorize_prompts(
+    prompts: Sequence[SanitizedPrompt],
+    vectors: Vectors,
+    classifier: TopicClassifier,
+    hierarchy_version: int,
+    pool: Vectors | None = None,
+    rules: DecisionRules | None = None,
+) -> list[CategorizedPrompt]:
+    """One CategorizedPrompt per prompt (``vectors[i]`` is the stored vector of ``prompts[i]``)."""
+    if len(prompts) != len(vectors):
+        raise ValueError(f"{len(prompts)} prompts but {len(vectors)} vectors")
+    return [
+        CategorizedPrompt(
+            prompt=prompt,
+            topic_path=a.path,
+            confidence=a.confidence,
+            method=CategorizationMethod.EMBEDDING,
+            runner_up=a.runner_up,
+            runner_up_confidence=a.runner_up_confidence,
+            multi_topic=a.multi_topic,
+            uncategorized=a.uncategorized,
+            needs_review=a.needs_review,
+            hierarchy_version=hierarchy_version,
+        )
+        for prompt, a in zip(prompts, assign_topics(classifier, vectors, pool, rules), strict=True)
+    ]
+
+
+def set_topic_manually(record: CategorizedPrompt, path: Sequence[str]) -> CategorizedPrompt:
+    """A reviewer's decision: method ``manual``, confidence 1, out of the review queue."""
+    return record.model_copy(
+        update={
+            "topic_path": list(path),
+            "confidence": 1.0,
+            "method": CategorizationMethod.MANUAL,
+            "multi_topic": False,
+            "uncategorized": list(path) == [OTHER_TOPIC],
+            "needs_review": False,
+        }
+    )
+
+
+def review_queue(records: Sequence[CategorizedPrompt]) -> list[CategorizedPrompt]:
+    """Prompts waiting for a person, least confident first."""
+    return sorted((r for r in records if r.needs_review), key=lambda r: r.confidence)

@@ -1,0 +1,115 @@
+"""Two-level clustering of prompt vectors by community detection on their k-nearest-neighbour graph.
+
+Why this algorithm (measured on Banking77 and HWU64, all-MiniLM-L6-v2 vectors, see
+benchmarks/topics.py): k-means needs the number of clusters, and silhouette kept rising up to
+200 clusters instead of peaking near the 77 true intents. BERTopic's UMAP + HDBSCAN finds the
+count itself but leaves 10-30 % of prompts as outliers and splits intents into hundreds of
+small topics (ARI about 0.2). Leiden community detection on the cosine kNN graph finds the count
+from the data (the partition of highest modularity at a resolution), puts every prompt in a
+community, and scored NMI 0.82 / ARI 0.57 on Banking77 in a few seconds. The coarse level is a
+second, lower-resolution partition of the same graph; each fine cluster goes to the coarse
+cluster that holds most of its prompts, so the two levels nest.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+import igraph
+import numpy as np
+from numpy.typing import NDArray
+
+from rft_categorizer.neighbours import nearest_neighbours
+
+OUTLIER = -1
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    neighbours: int = 15
+    fine_resolution: float = 3.0
+    coarse_resolution: float = 0.5
+    min_cluster_size: int = 5
+    seed: int = 0
+    block_rows: int = 2048
+
+
+@dataclass(frozen=True)
+class TwoLevelClusters:
+    """Per row: its fine cluster and the coarse cluster that fine cluster belongs to.
+
+    ``OUTLIER`` (-1) marks rows of fine clusters smaller than ``min_cluster_size`` at both levels.
+    Cluster ids are dense (0..n-1) and ordered by size, largest first.
+    """
+
+    fine: NDArray[np.int64]
+    coarse: NDArray[np.int64]
+
+    @property
+    def outlier_share(self) -> float:
+        return float(np.mean(self.fine == OUTLIER)) if len(self.fine) else 0.0
+
+    def parent_of(self, fine_cluster: int) -> int:
+        return int(self.coarse[np.argmax(self.fine == fine_cluster)])
+
+
+def knn_graph(vectors: NDArray[np.float32], neighbours: int, block_rows: int) -> igraph.Graph:
+    """Undirected graph joining each row to its ``neighbours`` most cosine-similar rows;
+    an edge found from both ends keeps its larger weight."""
+    nearest, similarity = nearest_neighbours(vectors, neighbours, block_rows)
+    n, k = nearest.shape
+    edges = np.stack([np.repeat(np.arange(n), k), nearest.ravel()], axis=1)
+    graph = igraph.Graph(n=n, edges=edges.tolist(), directed=False)
+    # negative cosine would be a repelling edge, which modularity cannot use
+    graph.es["weight"] = np.maximum(similarity.ravel(), 1e-6).tolist()
+    return graph.simplify(combine_edges="max")
+
+
+def _leiden(graph: igraph.Graph, resolution: float, seed: int) -> NDArray[np.int64]:
+    # igraph draws from a Python Random we can seed, so the same vectors give the same topics
+    igraph.set_random_number_generator(random.Random(seed))
+    try:
+        partition = graph.community_leiden(
+            objective_function="modularity",
+            weights="weight",
+            resolution=resolution,
+            n_iterations=-1,
+        )
+    finally:
+        igraph.set_random_number_generator(random)
+    return np.asarray(partition.membership, dtype=np.int64)
+
+
+def _dense_by_size(labels: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Renumber clusters 0..n-1 by decreasing size, keeping OUTLIER as it is."""
+    sizes = Counter(int(x) for x in labels if x != OUTLIER)
+    order = {c: i for i, (c, _) in enumerate(sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])))}
+    return np.asarray([order.get(int(x), OUTLIER) for x in labels], dtype=np.int64)
+
+
+def cluster_two_levels(
+    vectors: NDArray[np.float32], params: ClusterParams | None = None
+) -> TwoLevelClusters:
+    params = params or ClusterParams()
+    n = len(vectors)
+    if n < 2 * params.min_cluster_size:
+        # too few prompts to tell topics apart: one topic
+        zeros = np.zeros(n, dtype=np.int64)
+        return TwoLevelClusters(fine=zeros, coarse=zeros.copy())
+    graph = knn_graph(vectors, params.neighbours, params.block_rows)
+    fine = _leiden(graph, params.fine_resolution, params.seed)
+    sizes = np.bincount(fine)
+    fine = np.where(sizes[fine] >= params.min_cluster_size, fine, OUTLIER)
+    if np.all(fine == OUTLIER):
+        fine = np.zeros(n, dtype=np.int64)
+    fine = _dense_by_size(fine)
+
+    coarse_points = _leiden(graph, params.coarse_resolution, params.seed)
+    parent: dict[int, int] = {}
+    for cluster in np.unique(fine[fine != OUTLIER]):
+        members = coarse_points[fine == cluster]
+        parent[int(cluster)] = int(np.bincount(members).argmax())
+    coarse = np.asarray([parent.get(int(c), OUTLIER) for c in fine], dtype=np.int64)
+    return TwoLevelClusters(fine=fine, coarse=_dense_by_size(coarse))

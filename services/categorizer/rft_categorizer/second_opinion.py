@@ -1,0 +1,103 @@
+"""An LLM's second opinion on low-confidence prompts (optional, off unless a judge is given).
+
+The judge sees the prompt and the candidate topics (the winner and the runner-up, with their
+descriptions) and names one. Its answer is parsed like a topic label: robust to prose and
+fences; an answer naming no candidate leaves the record as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Protocol
+
+from rft_categorizer.coverage import topic_key
+from rft_categorizer.editing import HierarchyEditError, find_topic
+from rft_categorizer.labeling import ChatMessage, json_objects
+from rft_schemas.topics import CategorizationMethod, CategorizedPrompt, TopicHierarchy
+
+
+class TopicJudge(Protocol):
+    """An LLM behind an OpenAI-compatible chat endpoint: messages in, the answer's text out."""
+
+    async def complete(self, messages: list[ChatMessage]) -> str: ...
+
+
+def judge_messages(
+    prompt_text: str, candidates: Sequence[tuple[str, str]]
+) -> list[ChatMessage]:
+    listing = "\n".join(f"- {key}: {description}" for key, description in candidates)
+    return [
+        {
+            "role": "system",
+            "content": 'Pick the topic of a user request. Answer with JSON only: {"topic": "<one '
+            'of the listed topic keys>"}',
+        },
+        {
+            "role": "user",
+            "content": f"Request: {' '.join(prompt_text.split())[:1000]}\n\nTopics:\n{listing}",
+        },
+    ]
+
+
+def parse_choice(answer: str, keys: Sequence[str]) -> str | None:
+    """The candidate key the answer names (in a JSON object, or failing that, alone in the text)."""
+    for candidate in json_objects(answer):
+        value = candidate.get("topic")
+        if isinstance(value, str) and value.strip() in keys:
+            return value.strip()
+    named = [k for k in keys if k in answer]
+    return named[0] if len(named) == 1 else None
+
+
+async def second_opinion(
+    records: Sequence[CategorizedPrompt],
+    texts: Sequence[str],
+    hierarchy: TopicHierarchy,
+    judge: TopicJudge,
+    below: float = 0.5,
+    max_concurrent: int = 4,
+    timeout_s: float = 60.0,
+) -> list[CategorizedPrompt]:
+    """Ask ``judge`` about each record under ``below`` confidence that has a runner-up.
+
+    When the judge picks the runner-up, the record moves there with method ``llm`` and the
+    runner-up's (calibrated embedding) probability as its confidence; when it confirms the
+    winner, the method becomes ``llm`` and the rest stays. Failures change nothing.
+    """
+    semaphore = asyncio.Semaphore(max_concurrent)
+
+    async def review(record: CategorizedPrompt, text: str) -> CategorizedPrompt:
+        if record.confidence >= below or not record.runner_up or record.uncategorized:
+            return record
+        options = [record.topic_path, record.runner_up]
+        candidates = []
+        for path in options:
+            try:
+                description = find_topic(hierarchy, path).description
+            except HierarchyEditError:
+                return record
+            candidates.append((topic_key(path), description))
+        async with semaphore:
+            try:
+                answer = await asyncio.wait_for(
+                    judge.complete(judge_messages(text, candidates)), timeout_s
+                )
+            except Exception:  # the second opinion is optional: keep the first one
+                return record
+        choice = parse_choice(answer, [key for key, _ in candidates])
+        if choice is None:
+            return record
+        if choice == topic_key(record.topic_path):
+            return record.model_copy(update={"method": CategorizationMethod.LLM})
+        return record.model_copy(
+            update={
+                "topic_path": list(record.runner_up),
+                "runner_up": list(record.topic_path),
+                "confidence": record.runner_up_confidence or 0.0,
+                "runner_up_confidence": record.confidence,
+                "method": CategorizationMethod.LLM,
+            }
+        )
+
+    return list(await asyncio.gather(*(review(r, t) for r, t in zip(records, texts, strict=True))))

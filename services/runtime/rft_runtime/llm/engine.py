@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
+try:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+except ImportError as missing:  # the client never imports this module; the local server does
+    raise ImportError(
+        "the local LLM server needs torch and transformers: "
+        "pip install torch==2.13.0 'rft-runtime[local-llm]'"
+    ) from missing
 
 Finish = Literal["stop", "length"]
 
@@ -57,13 +65,9 @@ class _Row:
 class Decoder:
     """A causal LM and its tokenizer, loaded from a plain checkpoint directory."""
 
-    def __init__(self, checkpoint: Path, threads: int | None = None) -> None:
-        try:
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-        except ImportError:
-            raise ImportError(
-                "the local LLM server needs transformers: pip install 'rft-runtime[local-llm]'"
-            ) from None
+    def __init__(
+        self, checkpoint: Path, threads: int | None = None, prefix_cache_tokens: int = 8192
+    ) -> None:
         if threads is not None:
             torch.set_num_threads(threads)
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(checkpoint))
@@ -77,6 +81,7 @@ class Decoder:
         self.end_ids = {int(i) for i in end_ids if i is not None}
         pad = self.tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else self.tokenizer.eos_token_id)
+        self.prefixes = PrefixCache(prefix_cache_tokens)
         # One batch at a time: the batcher serializes calls, this guards direct use from threads.
         self._lock = threading.Lock()
 
@@ -93,28 +98,27 @@ class Decoder:
             return self._generate(jobs)
 
     def _generate(self, jobs: list[PromptJob]) -> list[list[Completion]]:
+        prefilled = [self._prefill(job.prompt_ids) for job in jobs]
         width = max(len(job.prompt_ids) for job in jobs)
-        ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(jobs), width), dtype=torch.long)
         for i, job in enumerate(jobs):  # left padding: every row's next token lands in one column
-            ids[i, width - len(job.prompt_ids) :] = torch.tensor(job.prompt_ids)
             mask[i, width - len(job.prompt_ids) :] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-            logits_to_keep=1,
-        )
+        layers = []
+        for layer in range(len(prefilled[0][0])):
+            keys = [_left_pad(kv[layer][0], width) for kv, _ in prefilled]
+            values = [_left_pad(kv[layer][1], width) for kv, _ in prefilled]
+            layers.append((torch.cat(keys), torch.cat(values)))
+        cache = DynamicCache(ddp_cache_data=layers)
+        logits = torch.cat([last for _, last in prefilled])
+        positions = torch.tensor([len(job.prompt_ids) - 1 for job in jobs])
         rows = [
             _Row(job=j, sampling=job.sampling, generator=_generator(job.sampling.seed, k))
             for j, job in enumerate(jobs)
             for k in range(job.n)
         ]
         expand = torch.tensor([row.job for row in rows])
-        cache = out.cache
-        cache.reorder_cache(expand)
-        logits = out.logits[:, -1, :].float()[expand]
-        mask = mask[expand]
-        next_position = positions[expand, -1] + 1
+        cache.batch_select_indices(expand)
+        logits, mask, next_position = logits[expand], mask[expand], positions[expand] + 1
         live = list(range(len(rows)))
         while True:
             chosen = self._sample(logits, [rows[r] for r in live])
@@ -126,7 +130,7 @@ class Decoder:
                 break
             if len(keep) < len(live):
                 index = torch.tensor(keep)
-                cache.reorder_cache(index)
+                cache.batch_select_indices(index)
                 mask, chosen, next_position = mask[index], chosen[index], next_position[index]
                 live = [live[k] for k in keep]
             mask = torch.cat([mask, torch.ones((len(live), 1), dtype=torch.long)], dim=1)
@@ -139,26 +143,58 @@ class Decoder:
         results: list[list[Completion]] = [[] for _ in jobs]
         for row in rows:
             assert row.finish is not None
+            if not row.sampling.stop:
+                row.text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
             results[row.job].append(Completion(row.text, len(row.tokens), row.finish))
         return results
+
+    def _prefill(self, prompt_ids: list[int]) -> tuple[list[tuple[torch.Tensor, torch.Tensor]],
+                                                      torch.Tensor]:
+        """The prompt's KV per layer and its last logits, reusing the longest cached prefix.
+
+        Prompts of one agent share a long head (system turn and tools: 1,100 tokens for the
+        drone records), and on a CPU recomputing it dominates the request; each row is
+        prefilled alone so its cached head can be reused, then rows are joined for decoding.
+        """
+        reused, head = self.prefixes.longest(prompt_ids)
+        reused = min(reused, len(prompt_ids) - 1)  # at least one token, for its logits
+        cache = DynamicCache(
+            ddp_cache_data=[(k[:, :, :reused], v[:, :, :reused]) for k, v in head]
+        ) if head and reused else DynamicCache()
+        tail = torch.tensor([prompt_ids[reused:]])
+        out = self.model(
+            input_ids=tail,
+            attention_mask=torch.ones((1, len(prompt_ids)), dtype=torch.long),
+            position_ids=torch.arange(reused, len(prompt_ids))[None, :],
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        kv = [(layer.keys, layer.values) for layer in out.cache.layers]
+        self.prefixes.put(prompt_ids, kv)
+        return kv, out.logits[:, -1, :].float()
 
     def _sample(self, logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
         """One token per row. Each row draws its uniform number from its own generator, so a
         seeded request samples the same tokens whichever other requests share its batch."""
-        temperature = torch.tensor([max(row.sampling.temperature, 1e-6) for row in rows])
         greedy = torch.tensor([row.sampling.temperature == 0 for row in rows])
-        top_p = torch.tensor([row.sampling.top_p for row in rows])
+        if bool(greedy.all()):
+            return logits.argmax(-1)
+        temperature = torch.tensor([max(row.sampling.temperature, 1e-6) for row in rows])
         probs = torch.softmax(logits / temperature[:, None], dim=-1)
-        sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
-        cumulative = sorted_probs.cumsum(-1)
-        # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
-        sorted_probs = sorted_probs.masked_fill(cumulative - sorted_probs >= top_p[:, None], 0.0)
-        cumulative = sorted_probs.cumsum(-1)
+        if any(row.sampling.top_p < 1.0 for row in rows):
+            # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
+            top_p = torch.tensor([row.sampling.top_p for row in rows])
+            probs, order = torch.sort(probs, dim=-1, descending=True)
+            probs = probs.masked_fill(probs.cumsum(-1) - probs >= top_p[:, None], 0.0)
+        else:
+            order = None  # inverse-CDF sampling needs no order: skip sorting 49k entries
+        cumulative = probs.cumsum(-1)
         uniform = torch.stack([torch.rand((), generator=row.generator) for row in rows])
         pick = torch.searchsorted(cumulative, (uniform * cumulative[:, -1])[:, None]).clamp(
             max=cumulative.shape[-1] - 1
         )
-        sampled = order.gather(-1, pick).squeeze(-1)
+        sampled = (order.gather(-1, pick) if order is not None else pick).squeeze(-1)
         return torch.where(greedy, logits.argmax(-1), sampled)
 
     def _advance(self, row: _Row, token: int) -> bool:
@@ -167,7 +203,8 @@ class Decoder:
             row.finish = "stop"
             return False
         row.tokens.append(token)
-        row.text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+        if row.sampling.stop:  # decoding every step is only needed to watch for stop strings
+            row.text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
         for stop in row.sampling.stop:
             at = row.text.find(stop)
             if at >= 0:
@@ -178,6 +215,54 @@ class Decoder:
             row.finish = "length"
             return False
         return True
+
+
+def _left_pad(states: torch.Tensor, width: int) -> torch.Tensor:
+    """``[1, heads, length, dim]`` -> ``[1, heads, width, dim]``, zeros (masked) on the left."""
+    missing = width - states.shape[2]
+    if missing == 0:
+        return states
+    return torch.nn.functional.pad(states, (0, 0, missing, 0))
+
+
+class PrefixCache:
+    """The KV of recent prompts, bounded by total tokens, least recently used dropped first."""
+
+    def __init__(self, max_tokens: int) -> None:
+        self.max_tokens = max_tokens
+        self._entries: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = (
+            OrderedDict()
+        )
+        self.hits_tokens = 0  # prompt tokens not recomputed, for the stats endpoint
+
+    def longest(self, ids: list[int]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+        best, best_key = 0, None
+        for key in self._entries:
+            shared = _common_prefix(key, ids)
+            if shared > best:
+                best, best_key = shared, key
+        if best_key is None:
+            return 0, []
+        self._entries.move_to_end(best_key)
+        self.hits_tokens += best
+        return best, self._entries[best_key]
+
+    def put(self, ids: list[int], kv: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        if len(ids) > self.max_tokens:
+            return
+        key = tuple(ids)
+        self._entries[key] = kv
+        self._entries.move_to_end(key)
+        while sum(len(k) for k in self._entries) > self.max_tokens:
+            self._entries.popitem(last=False)
+
+
+def _common_prefix(a: tuple[int, ...], b: list[int]) -> int:
+    limit = min(len(a), len(b))
+    i = 0
+    while i < limit and a[i] == b[i]:
+        i += 1
+    return i
 
 
 def _generator(seed: int | None, sample_index: int) -> torch.Generator:

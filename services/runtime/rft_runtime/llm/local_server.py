@@ -86,6 +86,7 @@ class LocalLLMServer:
             "RFT_LLM_CACHE_DIR": str(s.cache_dir),
             "RFT_LLM_LOCAL_MAX_BATCH": str(s.local_max_batch),
             "RFT_LLM_LOCAL_BATCH_WINDOW_MS": str(s.local_batch_window_ms),
+            "RFT_LLM_LOCAL_PREFIX_CACHE_TOKENS": str(s.local_prefix_cache_tokens),
         }
         if s.local_threads is not None:
             env["RFT_LLM_LOCAL_THREADS"] = str(s.local_threads)

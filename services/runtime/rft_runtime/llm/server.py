@@ -60,9 +60,13 @@ def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/stats")
-    async def stats() -> dict[str, list[int]]:
-        """Rows per recent batch: shows whether concurrent requests were decoded together."""
-        return {"batch_rows": list(batcher.batch_sizes)}
+    async def stats() -> dict[str, list[int] | int]:
+        """Rows per recent batch (were concurrent requests decoded together?) and prompt
+        tokens served from the prefix cache."""
+        return {
+            "batch_rows": list(batcher.batch_sizes),
+            "prefix_cache_hit_tokens": decoder.prefixes.hits_tokens,
+        }
 
     @app.get("/v1/models")
     async def models() -> ModelList:
@@ -124,7 +128,11 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = LLMSettings()
     began = time.monotonic()
-    decoder = Decoder(ensure_checkpoint(settings.cache_dir), threads=settings.local_threads)
+    decoder = Decoder(
+        ensure_checkpoint(settings.cache_dir),
+        threads=settings.local_threads,
+        prefix_cache_tokens=settings.local_prefix_cache_tokens,
+    )
     log.info("model loaded in %.1fs", time.monotonic() - began)
     uvicorn.run(build_app(decoder, settings), host=args.host, port=args.port, log_level="warning")
 

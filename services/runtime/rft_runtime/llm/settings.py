@@ -40,7 +40,10 @@ class LLMSettings(BaseSettings):
     )
     local_max_batch: int = Field(default=16, ge=1, description="sequences decoded together")
     local_batch_window_ms: float = Field(
-        default=5.0, ge=0, description="how long the batcher waits for more requests to group"
+        default=25.0, ge=0, description="how long the batcher waits for more requests to group"
+    )
+    local_prefix_cache_tokens: int = Field(
+        default=8192, ge=0, description="prompt KV kept for reuse (about 46 KB a token)"
     )
     local_threads: int | None = Field(default=None, ge=1, description="torch threads; unset = all")
     local_start_timeout_s: float = Field(

@@ -1,0 +1,61 @@
+"""The grader's HTTP API: OpenAI's validate and run endpoints, and durable dry runs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException
+from fastapi.responses import JSONResponse
+
+from rft_grader.build import GraderConfigError
+from rft_grader.dryrun.job_runner import DryRunJobs, DryRunRefused
+from rft_grader.judging import JudgeClient
+from rft_grader.openai_endpoints import run_endpoint, validate_endpoint
+from rft_grader.settings import GraderSettings
+from rft_schemas.grader import GraderRunRequest, GraderRunResponse, GraderValidateResponse
+from rft_schemas.rollouts import DryRunJob, DryRunRequest
+
+
+def issues_response(status: int, message: str, issues: list[Any]) -> JSONResponse:
+    return JSONResponse(status_code=status, content={
+        "detail": message, "issues": [i.model_dump(mode="json") for i in issues]})
+
+
+def build_router(jobs: DryRunJobs, judge: JudgeClient | None,
+                 settings: GraderSettings) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["grader"])
+
+    @router.post("/graders:validate", response_model=GraderValidateResponse)
+    async def validate(
+        grader: Annotated[dict[str, Any], Body()],
+        dataset_fields: Annotated[list[str] | None, Body()] = None,
+    ) -> GraderValidateResponse:
+        """The grader back with its issues, each at its JSON path (none: the grader is valid).
+        ``dataset_fields`` (optional) are the item fields templates may name."""
+        return validate_endpoint(grader, dataset_fields)
+
+    @router.post("/graders:run", response_model=GraderRunResponse)
+    async def run(request: GraderRunRequest) -> GraderRunResponse | JSONResponse:
+        """Grade one ``model_sample``: reward, sub_rewards, errors by flag, token usage."""
+        try:
+            return await run_endpoint(request, judge=judge, settings=settings)
+        except GraderConfigError as error:
+            return issues_response(400, "invalid grader", error.issues)
+
+    @router.post("/dry-runs", response_model=DryRunJob, status_code=202)
+    async def create_dry_run(request: DryRunRequest) -> DryRunJob | JSONResponse:
+        """Start a dry run (the same request again is the same job); poll its id."""
+        try:
+            return await jobs.submit(request)
+        except DryRunRefused as error:
+            return issues_response(422, str(error), error.issues)
+
+    @router.get("/dry-runs/{job_id}", response_model=DryRunJob)
+    async def get_dry_run(job_id: str) -> DryRunJob:
+        job = await asyncio.to_thread(jobs.store.get, job_id)
+        if job is None:
+            raise HTTPException(404, f"no dry run {job_id}")
+        return job
+
+    return router

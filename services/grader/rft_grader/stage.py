@@ -1,0 +1,63 @@
+"""The grader's Kafka stages.
+
+Workers: rft.rollouts.requests.v1 -> rft.rollouts.scored.v1, replicas of one consumer group.
+Each request carries its grader config, so any replica can score any job. A whole batch is
+rolled out at once so the model server batches it. An endpoint that stays down is a
+TransientError (the batch is retried, nothing is lost); a request the endpoint refuses is a
+Score with ``rollout_error``.
+
+Jobs: rft.rollouts.scored.v1 -> the job store (its own group), finishing complete jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from rft_grader.dryrun.job_runner import DryRunJobs
+from rft_grader.dryrun.rollouts import GraderCache, failed_score, rollout_and_score
+from rft_grader.jobs import JobStore
+from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound, TransientError
+from rft_runtime.llm import LLMClient, LLMError, LLMUnavailableError
+from rft_runtime.settings import RuntimeSettings
+from rft_schemas.kafka_topics import ROLLOUT_REQUESTS, ROLLOUTS_SCORED
+from rft_schemas.rollouts import RolloutRequest, Score
+
+WORKER_GROUP = "rft-grader-workers"
+JOBS_GROUP = "rft-grader-jobs"
+
+
+def build_worker_stage(settings: RuntimeSettings, client: LLMClient, graders: GraderCache,
+                       store: JobStore | None = None) -> KafkaStage[RolloutRequest]:
+    async def score(request: RolloutRequest) -> Score:
+        try:
+            return await rollout_and_score(client, graders, request)
+        except LLMUnavailableError as error:
+            raise TransientError(str(error)) from error
+        except LLMError as error:
+            return failed_score(request, str(error))
+
+    async def handle(batch: Sequence[Inbound[RolloutRequest]]) -> list[Outbound]:
+        requests = [item.value for item in batch]
+        # A re-delivered request whose score the job store already holds is not rolled out
+        # again (a worker killed after producing, before committing, re-reads its batch).
+        done = (await asyncio.to_thread(store.scored, [r.id for r in requests])
+                if store is not None else set())
+        todo = [r for r in requests if r.id not in done]
+        results = await asyncio.gather(*(score(r) for r in todo), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [Outbound(ROLLOUTS_SCORED.name, s.rollout_id, s) for s in results
+                if isinstance(s, Score)]
+
+    return KafkaStage("grader-worker", ROLLOUT_REQUESTS, handle, settings,
+                      outputs=[ROLLOUTS_SCORED], group_id=WORKER_GROUP)
+
+
+def build_jobs_stage(settings: RuntimeSettings, jobs: DryRunJobs) -> KafkaStage[Score]:
+    async def handle(batch: Sequence[Inbound[Score]]) -> list[Outbound]:
+        await jobs.on_scores([item.value for item in batch])
+        return []
+
+    return KafkaStage("grader-jobs", ROLLOUTS_SCORED, handle, settings, group_id=JOBS_GROUP)

@@ -15,6 +15,7 @@ from rft_runtime.llm.client import (
     LLMRequestError,
     LLMUnavailableError,
 )
+from rft_runtime.llm.local_server import llm_endpoint
 from rft_runtime.llm.settings import LLMSettings
 from tests.llm.conftest import Reply, ScriptedServer, completion_body
 
@@ -158,3 +159,20 @@ async def test_request_fields_reach_the_server_as_openai_names(scripted_server: 
     assert sent["stop"] == ["\n"] and sent["seed"] == 3
     assert sent["tools"] == [{"type": "function", "function": {"name": "f", "parameters": {}}}]
     assert "response_format" not in sent  # unset fields are not sent: servers differ in defaults
+
+
+def test_configured_endpoint_is_used_without_starting_a_local_server() -> None:
+    configured = LLMSettings(base_url="http://127.0.0.1:9/v1", model="served")
+    with llm_endpoint(configured) as settings:
+        assert settings is configured
+
+
+def test_client_package_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys, rft_runtime.llm; print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"

@@ -22,11 +22,11 @@ import orjson
 from rft_sanitizer.adapters import Adapted, AdaptError, adapt
 from rft_sanitizer.checks import Problem, check_content, check_has_user, check_tool_chain
 from rft_sanitizer.extraction import Cut, extract_prompts
-from rft_sanitizer.normalize import prompt_id
+from rft_sanitizer.normalize import canonical_tools, prompt_id
 from rft_sanitizer.redaction import Redactor
 from rft_sanitizer.settings import ExtractionPolicy, RedactionMode, SanitizerSettings
-from rft_sanitizer.tokens import TokenCounter, render_segments
-from rft_schemas.conversation import Conversation, Message
+from rft_sanitizer.tokens import TokenCounter, render_segments, tools_segment
+from rft_schemas.conversation import Message
 from rft_schemas.traces import Lineage, RawTrace, Rejection, RejectionReason, SanitizedPrompt
 
 
@@ -163,8 +163,11 @@ def _sanitize(record: RawTrace, policy: Policy) -> Accepted | Rejection:
     prompts: list[SanitizedPrompt] = []
     dropped: Counter[str] = Counter()
     last_problem: Problem | None = None
+    rendered_tools = _RenderedTools(
+        canonical_tools(conversation.tools), tools_segment(conversation.tools)
+    )
     for cut in cuts:
-        built = _prompt(record, adapted, conversation, cut, policy, dict(redactor.counts))
+        built = _prompt(record, adapted, rendered_tools, cut, policy, dict(redactor.counts))
         if isinstance(built, Problem):
             dropped[built.reason.value] += 1
             last_problem = last_problem or built
@@ -192,16 +195,23 @@ def _redact(cuts: list[Cut], redactor: Redactor) -> list[Cut]:
     ]
 
 
+@dataclass(frozen=True)
+class _RenderedTools:
+    """A record's tools, serialized once for all its prompts."""
+
+    canonical: list[bytes]
+    segment: str | None
+
+
 def _prompt(
     record: RawTrace,
     adapted: Adapted,
-    conversation: Conversation,
+    tools: _RenderedTools,
     cut: Cut,
     policy: Policy,
     redactions: dict[str, int],
 ) -> SanitizedPrompt | Problem:
-    tools = conversation.tools
-    segments = render_segments(cut.prompt, tools)
+    segments = render_segments(cut.prompt, tools.segment)
     lower, upper = policy.counter.bounds(sum(len(s.encode()) for s in segments))
     token_count: int | None = None
     if policy.count_all_tokens or lower < policy.min_tokens or upper > policy.max_tokens:
@@ -220,10 +230,10 @@ def _prompt(
             f"messages[{cut.index}]",
         )
     return SanitizedPrompt(
-        id=prompt_id(cut.prompt, tools),
+        id=prompt_id(cut.prompt, tools.canonical),
         dataset=record.dataset,
         messages=cut.prompt,
-        tools=tools,
+        tools=adapted.conversation.tools,
         reference=cut.reference,
         item_fields=adapted.item_fields,
         token_count=token_count,

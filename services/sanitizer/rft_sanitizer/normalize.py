@@ -26,7 +26,16 @@ def _arguments(arguments: str) -> Any:
         return " ".join(arguments.split())
 
 
-def normalized_prompt(messages: list[Message], tools: list[ToolSpec] | None) -> bytes:
+def canonical_tools(tools: list[ToolSpec] | None) -> list[bytes]:
+    """Each tool spec as sorted-key JSON, in name-independent sorted order."""
+    return sorted(
+        orjson.dumps(t.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
+        for t in tools or ()
+    )
+
+
+def normalized_prompt(messages: list[Message], tools: list[bytes]) -> bytes:
+    """The prompt's normalized form; ``tools`` as :func:`canonical_tools` gives them."""
     form: list[Any] = []
     for message in messages:
         calls = [
@@ -34,17 +43,13 @@ def normalized_prompt(messages: list[Message], tools: list[ToolSpec] | None) -> 
             for call in message.tool_calls or ()
         ]
         form.append([message.role, _text(message), message.name, calls])
-    specs = sorted(
-        orjson.dumps(t.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
-        for t in tools or ()
-    )
     return orjson.dumps(
-        {"messages": form, "tools": [orjson.Fragment(s) for s in specs]},
+        {"messages": form, "tools": [orjson.Fragment(s) for s in tools]},
         option=orjson.OPT_SORT_KEYS,
     )
 
 
-def prompt_id(messages: list[Message], tools: list[ToolSpec] | None) -> str:
+def prompt_id(messages: list[Message], tools: list[bytes]) -> str:
     return "p-" + hashlib.blake2b(normalized_prompt(messages, tools), digest_size=16).hexdigest()
 
 

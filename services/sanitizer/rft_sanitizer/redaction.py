@@ -58,6 +58,15 @@ _NAMED_PHONE = re.compile(
 _NAMED_PHONE_HINTS = ("phone", "mobile", "cell", "tel", "whatsapp", "number")
 
 
+_KEY_HINT = re.compile("|".join(re.escape(hint) for hint in _KEY_HINTS))
+_NAMED_SECRET_HINT = re.compile("|".join(_NAMED_SECRET_HINTS))
+_NAMED_PHONE_HINT = re.compile("|".join(_NAMED_PHONE_HINTS))
+# Every card and phone pattern holds three digits in a row, or digits around a separator.
+_DIGIT_RUN = re.compile(r"\d\d\d|\d[\s.()-]\d")
+# Texts known to hold nothing to redact, by (length, hash): a bounded memo, emptied when full.
+_CLEAN_TEXTS: set[tuple[int, int]] = set()
+_CLEAN_TEXTS_MAX = 32_768
+
 # Placeholder kinds, as the report counts them.
 EMAIL, PHONE, CARD, SECRET = "email", "phone", "card", "secret"
 
@@ -125,19 +134,29 @@ class Redactor:
         return match.group("prefix") + self.placeholder(PHONE, match.group("value"))
 
     def text(self, value: str) -> str:
-        # Each pattern runs only where a cheap substring test says it can match: most text
-        # holds no secret, and one scan per pattern over all of it is the sanitizer's hot path.
-        if any(hint in value for hint in _KEY_HINTS):
+        # Real traces repeat most of their text (one system prompt, one tool result format
+        # for thousands of records): a text already scanned clean is not scanned again.
+        key = (len(value), hash(value))
+        if key in _CLEAN_TEXTS:
+            return value
+        found = sum(self.counts.values())
+        # Each pattern runs only where a cheap test says it can match.
+        if _KEY_HINT.search(value):
             value = _KEY.sub(self._secret, value)
         lowered = value.lower()
-        if any(hint in lowered for hint in _NAMED_SECRET_HINTS):
+        if _NAMED_SECRET_HINT.search(lowered):
             value = _NAMED_SECRET.sub(self._named_secret, value)
         if "@" in value:
             value = _EMAIL.sub(self._email, value)
-        value = _CARD.sub(self._card, value)
-        value = _PHONE.sub(self._phone, value)
-        if any(hint in lowered for hint in _NAMED_PHONE_HINTS):
-            value = _NAMED_PHONE.sub(self._named_phone, value)
+        if _DIGIT_RUN.search(value):
+            value = _CARD.sub(self._card, value)
+            value = _PHONE.sub(self._phone, value)
+            if _NAMED_PHONE_HINT.search(lowered):
+                value = _NAMED_PHONE.sub(self._named_phone, value)
+        if sum(self.counts.values()) == found:
+            if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
+                _CLEAN_TEXTS.clear()
+            _CLEAN_TEXTS.add(key)
         return value
 
     def message(self, message: Message) -> Message:

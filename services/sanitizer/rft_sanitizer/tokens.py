@@ -39,12 +39,13 @@ class TokenCounter:
     """
 
     def __init__(
-        self, name: str, tokenizer: Tokenizer, max_token_bytes: int, cache_size: int = 2048
+        self, name: str, tokenizer: Tokenizer, max_token_bytes: int, cache_size: int = 8192
     ) -> None:
         self.name = name
         self.tokenizer = tokenizer
         self.max_token_bytes = max_token_bytes
-        self._cache: OrderedDict[str, int] = OrderedDict()
+        # keyed by (length, hash): the cache holds no text, so it stays small
+        self._cache: OrderedDict[tuple[int, int], int] = OrderedDict()
         self._cache_size = cache_size
 
     def count(self, text: str) -> int:
@@ -54,14 +55,15 @@ class TokenCounter:
         total = 0
         cache = self._cache
         for segment in segments:
-            known = cache.get(segment)
+            key = (len(segment), hash(segment))
+            known = cache.get(key)
             if known is None:
                 known = self.count(segment)
-                cache[segment] = known
+                cache[key] = known
                 if len(cache) > self._cache_size:
                     cache.popitem(last=False)
             else:
-                cache.move_to_end(segment)
+                cache.move_to_end(key)
             total += known
         return total
 
@@ -77,15 +79,20 @@ class TokenCounter:
 
 def render_prompt(messages: list[Message], tools: list[ToolSpec] | None) -> str:
     """The prompt as the model reads it, in ChatML (SmolLM2's template), tools first."""
-    return "".join(render_segments(messages, tools))
+    return "".join(render_segments(messages, tools_segment(tools)))
 
 
-def render_segments(messages: list[Message], tools: list[ToolSpec] | None) -> list[str]:
-    """The ChatML rendering cut before each ``<|im_start|>``: one segment per message."""
-    parts: list[str] = []
-    if tools:
-        specs = orjson.dumps([t.model_dump(mode="json", exclude_none=True) for t in tools])
-        parts.append(f"<|im_start|>tools\n{specs.decode()}<|im_end|>\n")
+def tools_segment(tools: list[ToolSpec] | None) -> str | None:
+    if not tools:
+        return None
+    specs = orjson.dumps([t.model_dump(mode="json", exclude_none=True) for t in tools])
+    return f"<|im_start|>tools\n{specs.decode()}<|im_end|>\n"
+
+
+def render_segments(messages: list[Message], tools: str | None) -> list[str]:
+    """The ChatML rendering cut before each ``<|im_start|>``: one segment per message, after
+    the tools' segment (:func:`tools_segment`, rendered once per record)."""
+    parts: list[str] = [tools] if tools else []
     for message in messages:
         body = message.text()
         for call in message.tool_calls or ():

@@ -22,7 +22,7 @@ import orjson
 from rft_sanitizer.adapters import Adapted, AdaptError, adapt
 from rft_sanitizer.checks import Problem, check_content, check_has_user, check_tool_chain
 from rft_sanitizer.extraction import Cut, extract_prompts
-from rft_sanitizer.normalize import canonical_tools, prompt_id
+from rft_sanitizer.normalize import canonical_tools, prompt_id, tool_dicts
 from rft_sanitizer.redaction import Redactor
 from rft_sanitizer.settings import ExtractionPolicy, RedactionMode, SanitizerSettings
 from rft_sanitizer.tokens import TokenCounter, render_segments, tools_segment
@@ -163,9 +163,8 @@ def _sanitize(record: RawTrace, policy: Policy) -> Accepted | Rejection:
     prompts: list[SanitizedPrompt] = []
     dropped: Counter[str] = Counter()
     last_problem: Problem | None = None
-    rendered_tools = _RenderedTools(
-        canonical_tools(conversation.tools), tools_segment(conversation.tools)
-    )
+    specs = tool_dicts(conversation.tools)
+    rendered_tools = _RenderedTools(canonical_tools(specs), tools_segment(specs))
     for cut in cuts:
         built = _prompt(record, adapted, rendered_tools, cut, policy, dict(redactor.counts))
         if isinstance(built, Problem):
@@ -229,7 +228,9 @@ def _prompt(
             f"{lower} tokens, more than max_tokens={policy.max_tokens} ({policy.counter.name})",
             f"messages[{cut.index}]",
         )
-    return SanitizedPrompt(
+    # Every part was validated on the way in (the conversation model, the record): build the
+    # output without validating it a second time.
+    return SanitizedPrompt.model_construct(
         id=prompt_id(cut.prompt, tools.canonical),
         dataset=record.dataset,
         messages=cut.prompt,
@@ -238,7 +239,7 @@ def _prompt(
         item_fields=adapted.item_fields,
         token_count=token_count,
         redactions=redactions,
-        lineage=Lineage(
+        lineage=Lineage.model_construct(
             dataset=record.dataset,
             trace_id=record.id,
             source=record.source,

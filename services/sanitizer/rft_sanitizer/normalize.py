@@ -26,12 +26,13 @@ def _arguments(arguments: str) -> Any:
         return " ".join(arguments.split())
 
 
-def canonical_tools(tools: list[ToolSpec] | None) -> list[bytes]:
-    """Each tool spec as sorted-key JSON, in name-independent sorted order."""
-    return sorted(
-        orjson.dumps(t.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
-        for t in tools or ()
-    )
+def tool_dicts(tools: list[ToolSpec] | None) -> list[dict[str, Any]]:
+    return [t.model_dump(mode="json", exclude_none=True) for t in tools or ()]
+
+
+def canonical_tools(specs: list[dict[str, Any]]) -> list[bytes]:
+    """Each tool spec (as :func:`tool_dicts` gives them) as sorted-key JSON, sorted."""
+    return sorted(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS) for spec in specs)
 
 
 def normalized_prompt(messages: list[Message], tools: list[bytes]) -> bytes:

@@ -64,13 +64,14 @@ def _whole(
 
 
 def _trace(uri: str, dataset: str, position: int, payload: bytes) -> RawTrace:
-    source = SourceLocation(uri=uri, line=position)
+    # built from values this module made: no validation needed on the hot path
+    source = SourceLocation.model_construct(uri=uri, line=position)
     try:
         text, encoding = payload.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         # The core names the bad byte; the payload travels intact as base64.
         text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
-    return RawTrace(
+    return RawTrace.model_construct(
         id=trace_id(dataset, uri, position),
         dataset=dataset,
         source=source,

@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import orjson
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
@@ -79,14 +80,15 @@ class TokenCounter:
 
 def render_prompt(messages: list[Message], tools: list[ToolSpec] | None) -> str:
     """The prompt as the model reads it, in ChatML (SmolLM2's template), tools first."""
-    return "".join(render_segments(messages, tools_segment(tools)))
+    specs = [t.model_dump(mode="json", exclude_none=True) for t in tools or ()]
+    return "".join(render_segments(messages, tools_segment(specs)))
 
 
-def tools_segment(tools: list[ToolSpec] | None) -> str | None:
-    if not tools:
+def tools_segment(specs: list[dict[str, Any]]) -> str | None:
+    """The tools' ChatML segment from the tool specs as plain JSON values."""
+    if not specs:
         return None
-    specs = orjson.dumps([t.model_dump(mode="json", exclude_none=True) for t in tools])
-    return f"<|im_start|>tools\n{specs.decode()}<|im_end|>\n"
+    return f"<|im_start|>tools\n{orjson.dumps(specs).decode()}<|im_end|>\n"
 
 
 def render_segments(messages: list[Message], tools: str | None) -> list[str]:

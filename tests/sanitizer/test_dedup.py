@@ -4,10 +4,12 @@ trace re-processed after a crash still owns its prompt."""
 from __future__ import annotations
 
 import multiprocessing
+from dataclasses import replace
 from pathlib import Path
 
 from rft_sanitizer.dedup import ClaimRequest, SQLiteDedupStore, open_dedup_store
-from rft_sanitizer.pipeline import Sanitizer
+from rft_sanitizer.pipeline import ReportBuilder, Sanitizer
+from rft_sanitizer.settings import ExtractionPolicy
 
 
 def request(prompt: str, trace: str) -> ClaimRequest:
@@ -89,3 +91,26 @@ def test_reprocessing_a_trace_after_a_crash_is_not_a_duplicate_of_itself(
     assert duplicate.rejection.duplicate_of == first.prompts[0].id
     assert "test.jsonl:1" in duplicate.rejection.detail
 
+
+
+def test_per_user_turn_drops_only_the_prompts_already_kept(tmp_path: Path, trace, policy):
+    system = {"role": "system", "content": "You are a support agent for an airline with tools."}
+    opening = {"role": "user", "content": "I need help with my booking ABC123 please."}
+
+    def chat(follow_up: str) -> dict:
+        return {"messages": [system, opening, {"role": "assistant", "content": "Sure."},
+                             {"role": "user", "content": follow_up}]}
+
+    per_turn = replace(policy, extraction=ExtractionPolicy.PER_USER_TURN)
+    sanitizer = Sanitizer(per_turn, SQLiteDedupStore(tmp_path / "dedup.sqlite"))
+    first, second = sanitizer.process_batch([
+        trace(chat("Move it to Friday, please.")),
+        trace(chat("Cancel it and refund me, please."), line=2),
+    ])
+    assert len(first.prompts) == 2
+    assert len(second.prompts) == 1 and second.dropped == {"duplicate": 1}
+    report = ReportBuilder("test")
+    report.add(first)
+    report.add(second)
+    summary = report.report()
+    assert (summary.valid, summary.prompts, summary.dropped_prompts) == (2, 3, {"duplicate": 1})

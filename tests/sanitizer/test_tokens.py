@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rft_sanitizer.tokens import (
     SMOLLM2,
     TokenCounter,
+    TokenizerUnavailable,
     load_token_counter,
     render_prompt,
     render_segments,
@@ -65,3 +68,10 @@ def test_bounds_hold_for_real_text(counter: TokenCounter):
         n = counter.count(text)
         lower, upper = counter.bounds(len(text.encode()))
         assert lower <= n <= upper, text[:20]
+
+
+def test_a_hub_tokenizer_not_in_the_local_cache_is_refused_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    with pytest.raises(TokenizerUnavailable) as raised:
+        load_token_counter("someorg/not-downloaded-model", tmp_path)
+    assert "hf download someorg/not-downloaded-model" in str(raised.value)

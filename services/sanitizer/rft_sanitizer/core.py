@@ -98,7 +98,7 @@ def rejection(record: RawTrace, problem: Problem, excerpt_chars: int = 300) -> R
 
 def excerpt(record: RawTrace, chars: int) -> str:
     if record.payload_encoding == "utf-8":
-        return record.payload[:chars]
+        return str(record.payload[:chars])
     raw = _decode_base64(record.payload[: chars * 2])
     return raw.decode("utf-8", errors="backslashreplace")[:chars]
 

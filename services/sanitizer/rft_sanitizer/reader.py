@@ -76,7 +76,7 @@ def _trace(uri: str, dataset: str, position: int, payload: bytes) -> RawTrace:
         dataset=dataset,
         source=source,
         payload=text,
-        payload_encoding=encoding,  # type: ignore[arg-type]
+        payload_encoding=encoding,
     )
 
 

@@ -144,7 +144,9 @@ def tokenizer_from_gguf(path: Path) -> Tokenizer:
         fuse_unk=False,
     )
     tokenizer = Tokenizer(bpe)
-    splits = [pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)]
+    splits: list[pre_tokenizers.PreTokenizer] = [
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    ]
     if pre in ("smollm", "starcoder", "refact"):
         splits.insert(0, pre_tokenizers.Digits(individual_digits=True))
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(splits)

@@ -76,10 +76,10 @@ def check_role(role: Any, path: str) -> str:
 
 def function_tool(spec: Any, path: str) -> dict[str, Any]:
     """A bare function spec (``{name, description, parameters}``) as an OpenAI tool."""
-    spec = require_object(spec, "a tool", path)
-    if spec.get("type") == "function" and isinstance(spec.get("function"), dict):
-        return spec
-    return {"type": "function", "function": spec}
+    obj = require_object(spec, "a tool", path)
+    if obj.get("type") == "function" and isinstance(obj.get("function"), dict):
+        return obj
+    return {"type": "function", "function": obj}
 
 
 def build_conversation(messages: list[dict[str, Any]], tools: list[Any] | None) -> Conversation:

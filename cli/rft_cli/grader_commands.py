@@ -65,7 +65,9 @@ def _judge_for(grader: dict[str, Any]) -> Iterator[tuple[JudgeClient | None, LLM
         return
     with llm_endpoint(LLMSettings()) as endpoint:
         client = LLMClient(endpoint)
-        yield LLMJudge(client, model=DryRunSettings().grader_judge_model), client
+        settings = DryRunSettings()
+        yield LLMJudge(client, model=settings.grader_judge_model,
+                       max_tokens=settings.grader_judge_max_tokens), client
 
 
 @grader_app.command("validate")

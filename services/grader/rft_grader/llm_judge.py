@@ -23,10 +23,12 @@ PLACEHOLDER_MODEL = "judge"
 
 class LLMJudge:
     def __init__(self, client: LLMClient, *, model: str | None = None,
-                 structured_output: bool = True) -> None:
-        """``model`` overrides every config's judge model (one served model, e.g. locally)."""
+                 max_tokens: int | None = None, structured_output: bool = True) -> None:
+        """``model`` overrides every config's judge model (one served model, e.g. locally);
+        ``max_tokens`` caps answers whose config sets no ``max_completions_tokens``."""
         self.client = client
         self.model = model
+        self.max_tokens = max_tokens
         self.structured_output = structured_output
 
     def served_model(self, configured: str) -> str:
@@ -42,10 +44,11 @@ class LLMJudge:
         response_format: dict[str, Any] | None,
         sampling: SamplingParams | None,
     ) -> JudgeReply:
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"max_tokens": self.max_tokens}
         if sampling is not None:
             options = {"temperature": sampling.temperature, "top_p": sampling.top_p,
-                       "max_tokens": sampling.max_completions_tokens, "seed": sampling.seed}
+                       "max_tokens": sampling.max_completions_tokens or self.max_tokens,
+                       "seed": sampling.seed}
         structured = (ResponseFormat.model_validate(response_format)
                       if response_format and self.structured_output else None)
         try:

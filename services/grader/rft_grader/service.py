@@ -40,7 +40,8 @@ def build_service(
     local model when ``RFT_LLM_BASE_URL`` is unset)."""
     settings = settings or DryRunSettings(service_name="grader")
     client = LLMClient(llm or LLMSettings())
-    judge = LLMJudge(client, model=settings.grader_judge_model)
+    judge = LLMJudge(client, model=settings.grader_judge_model,
+                     max_tokens=settings.grader_judge_max_tokens)
     store = JobStore(settings.data_dir / "grader" / "jobs.sqlite")
     graders = GraderCache(judge=judge, settings=settings)
 

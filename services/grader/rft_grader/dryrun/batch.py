@@ -73,8 +73,9 @@ def dry_run_files(prompts_path: Path, out_dir: Path, settings: DryRunSettings, *
 async def _run(prompts: list[DryRunPrompt], grader: dict[str, Any], settings: DryRunSettings,
                llm: LLMSettings, dataset: str, progress: Progress | None) -> DryRunReport:
     async with LLMClient(llm) as client:
-        graders = GraderCache(judge=LLMJudge(client, model=settings.grader_judge_model),
-                              settings=settings)
+        judge = LLMJudge(client, model=settings.grader_judge_model,
+                         max_tokens=settings.grader_judge_max_tokens)
+        graders = GraderCache(judge=judge, settings=settings)
         try:
             return await run_dry_run(prompts, grader, client, settings, dataset=dataset,
                                      graders=graders, progress=progress)

@@ -32,3 +32,8 @@ class DryRunSettings(GraderSettings):
         default=None, description="judge every model grader with this model (e.g. one served "
                                   "locally); unset = the config's model",
     )
+    grader_judge_max_tokens: int | None = Field(
+        default=64, ge=1, description="cap on a judge's answer when its config sets none: the "
+                                      "answer is one small JSON object (raise for reasoning "
+                                      "judges)",
+    )

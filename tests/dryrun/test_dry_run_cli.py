@@ -1,0 +1,90 @@
+"""A small dry run on real prompts against the real local model, through `rft dryrun` and
+through the journey step `rft run` will call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from rich.console import Console
+from typer.testing import CliRunner
+
+from rft_cli.grader_commands import dry_run_step, register
+from rft_cli.journey import JourneyContext
+from rft_grader.dryrun import load_prompts
+from rft_runtime.settings import RuntimeSettings
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """The registered sub-commands, as the main `rft` app will carry them."""
+
+    register(app)
+    return app
+
+
+@pytest.fixture
+def llm_env(local_llm, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RFT_LLM_BASE_URL", local_llm.base_url)
+    monkeypatch.setenv("RFT_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def test_dryrun_command_rolls_out_scores_reports_and_prunes(llm_env, sanitized_prompts, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli(), [
+        "dryrun", str(sanitized_prompts), "--out", str(out), "-n", "6", "-k", "2",
+        "--max-tokens", "8", "--prune"])
+    assert result.exit_code == 0, result.output
+    assert "Dry Run Validation" in result.output
+    assert "Tested: 12 samples (6 prompts x 2)" in result.output
+    assert "the tool_usage preset" in result.output, "prompts carry tools"
+    report = json.loads((out / "dry_run_report.json").read_text())
+    assert report["verdict"] in ("GO", "NO-GO") and f"[{report['verdict']}]" in result.output
+    assert report["prompts"] == 6 and len(report["samples"]) == 12
+    assert report["stats"]["count"] + report["failed_rollouts"] == 12
+    assert {s["sample_index"] for s in report["samples"]} == {0, 1}
+    assert all(set(s["sub_rewards"]) == {"tool_selection", "tool_input", "result_usage"}
+               for s in report["samples"] if not s["rollout_error"])
+    assert (out / "dry_run.png").read_bytes()[:4] == b"\x89PNG"
+    config = json.loads((out / "grader_config.json").read_text())
+    assert config["grader"]["type"] == "multi"
+    pruned, _ = load_prompts(out / "sanitized_prompts.pruned.jsonl")
+    everything, _ = load_prompts(sanitized_prompts)
+    dropped = set(report["all_pass_prompt_ids"]) | set(report["all_fail_prompt_ids"])
+    assert len(pruned) == len(everything) - len(dropped)
+    assert not dropped & {p.id for p in pruned}
+
+
+def test_dryrun_refuses_an_invalid_grader_with_its_place(llm_env, sanitized_prompts, tmp_path):
+    grader = tmp_path / "grader.json"
+    grader.write_text(json.dumps({"type": "multi", "name": "m", "calculate_output": "a + nope",
+                                  "graders": {"a": {"type": "string_check", "name": "a",
+                                                    "operation": "eq", "input": "x",
+                                                    "reference": "y"}}}))
+    result = CliRunner().invoke(cli(), ["dryrun", str(sanitized_prompts), "--grader",
+                                        str(grader), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "$.calculate_output" in result.output and "nope" in result.output
+    assert not (tmp_path / "o" / "dry_run_report.json").exists()
+
+
+def test_dry_run_step_chooses_the_preset_and_records_the_verdict(
+        llm_env, sanitized_prompts, tmp_path, monkeypatch):
+    monkeypatch.setenv("RFT_DRYRUN_PROMPTS", "4")
+    monkeypatch.setenv("RFT_DRYRUN_MAX_TOKENS", "8")
+    console = Console(record=True, width=120)
+    context = JourneyContext(inputs=[], out_dir=tmp_path / "run", dataset="drone",
+                             settings=RuntimeSettings(), console=console,
+                             artifacts={"sanitized_prompts.jsonl": sanitized_prompts})
+    dry_run_step(context)
+    report = context.results["dry_run"]
+    assert report.prompts == 4 and report.samples_per_prompt == 2
+    assert report.dataset == "drone"
+    assert {"grader_config.json", "dry_run_report.json", "dry_run.png"} <= set(context.artifacts)
+    assert f"[{report.verdict.value}]" in console.export_text()

@@ -8,7 +8,7 @@ so replacing inside a JSON string (tool-call arguments) keeps it valid JSON.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from rft_schemas.conversation import Message
@@ -63,8 +63,9 @@ _NAMED_SECRET_HINT = re.compile("|".join(_NAMED_SECRET_HINTS))
 _NAMED_PHONE_HINT = re.compile("|".join(_NAMED_PHONE_HINTS))
 # Every card and phone pattern holds three digits in a row, or digits around a separator.
 _DIGIT_RUN = re.compile(r"\d\d\d|\d[\s.()-]\d")
-# Texts known to hold nothing to redact, by (length, hash): a bounded memo, emptied when full.
-_CLEAN_TEXTS: set[tuple[int, int]] = set()
+# Texts known to hold nothing to redact, by (length, hash): a bounded LRU memo, so the texts
+# that repeat stay while one-off texts pass through.
+_CLEAN_TEXTS: OrderedDict[tuple[int, int], None] = OrderedDict()
 _CLEAN_TEXTS_MAX = 32_768
 
 # Placeholder kinds, as the report counts them.
@@ -138,6 +139,7 @@ class Redactor:
         # for thousands of records): a text already scanned clean is not scanned again.
         key = (len(value), hash(value))
         if key in _CLEAN_TEXTS:
+            _CLEAN_TEXTS.move_to_end(key)
             return value
         found = sum(self.counts.values())
         # Each pattern runs only where a cheap test says it can match.
@@ -154,9 +156,9 @@ class Redactor:
             if _NAMED_PHONE_HINT.search(lowered):
                 value = _NAMED_PHONE.sub(self._named_phone, value)
         if sum(self.counts.values()) == found:
-            if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
-                _CLEAN_TEXTS.clear()
-            _CLEAN_TEXTS.add(key)
+            _CLEAN_TEXTS[key] = None
+            if len(_CLEAN_TEXTS) > _CLEAN_TEXTS_MAX:
+                _CLEAN_TEXTS.popitem(last=False)
         return value
 
     def message(self, message: Message) -> Message:

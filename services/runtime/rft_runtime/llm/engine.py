@@ -18,6 +18,7 @@ from typing import Any, Literal
 try:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+    from transformers.cache_utils import DynamicLayer
 except ImportError as missing:  # the client never imports this module; the local server does
     raise ImportError(
         "the local LLM server needs torch and transformers: "
@@ -108,7 +109,10 @@ class Decoder:
             keys = [_left_pad(kv[layer][0], width) for kv, _ in prefilled]
             values = [_left_pad(kv[layer][1], width) for kv, _ in prefilled]
             layers.append((torch.cat(keys), torch.cat(values)))
-        cache = DynamicCache(ddp_cache_data=layers)
+        room = max(job.sampling.max_tokens for job in jobs)
+        cache = DynamicCache()
+        cache.layers = [_ReservedLayer(k, v, reserve=room) for k, v in layers]
+        cache.layer_class_to_replicate = None  # every layer is given: none is to be added
         logits = torch.cat([last for _, last in prefilled])
         positions = torch.tensor([len(job.prompt_ids) - 1 for job in jobs])
         rows = [
@@ -223,6 +227,50 @@ def _left_pad(states: torch.Tensor, width: int) -> torch.Tensor:
     if missing == 0:
         return states
     return torch.nn.functional.pad(states, (0, 0, missing, 0))
+
+
+class _ReservedLayer(DynamicLayer):
+    """A KV layer with room reserved for the tokens to come.
+
+    The stock layer concatenates on every token, copying the whole context each step: with
+    8 rows of 1,200-token agent prompts that was a quarter of the decoding time on the CPU.
+    """
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, reserve: int) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        batch, heads, length, dim = keys.shape
+        self._keys = keys.new_empty((batch, heads, length + reserve, dim))
+        self._values = values.new_empty((batch, heads, length + reserve, dim))
+        self._keys[:, :, :length] = keys
+        self._values[:, :, :length] = values
+        self._length = length
+        self.device = keys.device
+        self.is_initialized = True
+        self._expose()
+
+    def _expose(self) -> tuple[torch.Tensor, torch.Tensor]:
+        keys, values = self._keys[:, :, : self._length], self._values[:, :, : self._length]
+        self.keys, self.values = keys, values
+        return keys, values
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        end = self._length + key_states.shape[-2]
+        if end > self._keys.shape[2]:  # past the reservation: grow by doubling
+            grown = max(end, 2 * self._keys.shape[2])
+            pad = (0, 0, 0, grown - self._keys.shape[2])
+            self._keys = torch.nn.functional.pad(self._keys, pad)
+            self._values = torch.nn.functional.pad(self._values, pad)
+        self._keys[:, :, self._length : end] = key_states
+        self._values[:, :, self._length : end] = value_states
+        self._length = end
+        return self._expose()
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._keys = self._keys[indices]
+        self._values = self._values[indices]
+        self._expose()
 
 
 class PrefixCache:

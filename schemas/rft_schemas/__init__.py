@@ -11,11 +11,14 @@ from rft_schemas.conversation import (
     ToolSpec,
 )
 from rft_schemas.generation import (
+    GenerationFailure,
+    GenerationJob,
     GenerationRequest,
     LeakageMove,
     QualitySettings,
     SplitManifest,
     SyntheticPrompt,
+    TopicProgress,
     ValidationCheck,
 )
 from rft_schemas.grader import (
@@ -78,7 +81,7 @@ __all__ = [
     "CategorizationMethod", "CategorizedPrompt", "ContentPart", "Contract", "Conversation",
     "CoverageReport", "DryRunJob", "DryRunReport", "DryRunRequest", "DryRunStatus",
     "EmbeddedPrompt", "EvalComparison", "Finding", "FunctionCall",
-    "FunctionSpec", "GenerationRequest", "GradeResult", "Grader", "GraderConfig", "GraderErrors",
+    "FunctionSpec", "GenerationFailure", "GenerationJob", "GenerationRequest", "GradeResult", "Grader", "GraderConfig", "GraderErrors",
     "GraderRunMetadata", "GraderRunRequest", "GraderRunResponse", "GraderValidateResponse",
     "HierarchySource", "JobStatus", "JudgeContentPart", "JudgeMessage", "LabelModelGrader",
     "LeakageMove", "Lineage", "Message", "MultiGrader", "Passthrough", "PythonGrader",
@@ -86,6 +89,6 @@ __all__ = [
     "SanitizeReport", "SanitizedPrompt", "Score", "ScoreModelGrader", "ScoreStats",
     "SourceLocation", "SplitManifest", "SpreadStats", "StringCheckGrader", "SyntheticPrompt",
     "TextSimilarityGrader", "TokenStats", "TokenUsage", "ToolCall", "ToolSpec", "Topic",
-    "TopicCoverage", "TopicDelta", "TopicHierarchy", "TraceFormat", "TrainingEvent", "TrainingJob",
+    "TopicCoverage", "TopicDelta", "TopicProgress", "TopicHierarchy", "TraceFormat", "TrainingEvent", "TrainingJob",
     "ValidationCheck", "ValidationIssue", "Verdict",
 ]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from enum import StrEnum
+
 from pydantic import Field
 
 from rft_schemas.base import Contract
 from rft_schemas.traces import SanitizedPrompt
+from rft_schemas.training import JobStatus
 
 
 class QualitySettings(Contract):
@@ -27,6 +31,12 @@ class GenerationRequest(Contract):
     seed: int = 0
     model: str | None = None
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    candidates_per_request: int = Field(
+        default=8, ge=1, description="samples (n) asked of the LLM per request for one topic"
+    )
+    max_attempts_per_prompt: float = Field(
+        default=4.0, ge=1.0, description="a topic stops after target x this many candidates"
+    )
 
 
 class ValidationCheck(Contract):
@@ -43,6 +53,51 @@ class SyntheticPrompt(Contract):
     generator_model: str
     seed_example_ids: list[str]
     validation: list[ValidationCheck]
+
+
+class GenerationFailure(StrEnum):
+    """Why a candidate was not kept (structure failures count under the sanitizer's codes)."""
+
+    EMPTY = "empty"
+    WRONG_SHAPE = "wrong_shape"
+    REFUSAL = "refusal"
+    COPY_OF_EXAMPLE = "copy_of_example"
+    NEAR_DUPLICATE = "near_duplicate"
+    WRONG_TOPIC = "wrong_topic"
+    LOW_QUALITY = "low_quality"
+
+
+class TopicProgress(Contract):
+    """One topic of a generation job: the seed's step-E lines as data."""
+
+    topic: str = Field(description="topic path 'a/b'")
+    target: int
+    generated: int = Field(default=0, description="candidates accepted")
+    attempts: int = Field(default=0, description="candidates validated")
+    failures: dict[str, int] = Field(default_factory=dict, description="reason -> candidates")
+    previews: list[str] = Field(default_factory=list, description="user turns of kept prompts")
+
+    @property
+    def valid_share(self) -> float:
+        return self.generated / self.attempts if self.attempts else 0.0
+
+
+class GenerationJob(Contract):
+    """A durable generation job (``GET /v1/generation-jobs/{id}``)."""
+
+    id: str
+    request: GenerationRequest
+    status: JobStatus = JobStatus.QUEUED
+    error: str | None = None
+    topics: list[TopicProgress] = Field(default_factory=list)
+    generator_model: str | None = None
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def pass_rate(self) -> float:
+        attempts = sum(t.attempts for t in self.topics)
+        return sum(t.generated for t in self.topics) / attempts if attempts else 0.0
 
 
 class LeakageMove(Contract):
@@ -62,4 +117,7 @@ class SplitManifest(Contract):
     counts: dict[str, dict[str, int]] = Field(description="split -> topic -> count")
     sources: dict[str, dict[str, int]] = Field(description="split -> origin -> count")
     leakage_moves: list[LeakageMove] = Field(default_factory=list)
+    before: dict[str, int] = Field(
+        default_factory=dict, description="topic -> prompts from traces (before generation)"
+    )
     assignments: dict[str, str] = Field(default_factory=dict, description="prompt id -> split")

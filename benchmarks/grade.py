@@ -1,6 +1,12 @@
-"""Scores per second for each grader type on one core, and the python sandbox's overhead.
+"""Scores per second for each grader type on one core, the python sandbox's overhead, and
+rollouts per second on the local model, batched (concurrent requests) against one at a time.
 
-    .venv/bin/python benchmarks/grade.py [--seconds 2]
+    .venv/bin/python benchmarks/grade.py [--seconds 2] [--rollout-prompts 8] [--no-rollouts]
+
+Rollouts: the local SmolLM2 server (or RFT_LLM_BASE_URL) is started before this process pins
+itself to one core, so the model keeps every core; the same requests (same seeds) are sent one
+at a time, then all at once. The dry run's grading share is the time the tool_usage preset
+takes to grade those rollouts against the batched rollout time plus that grading time.
 
 Input: the 103 items of examples/data/drone_training.jsonl, each graded on a good answer (the
 reference tool call, or its text) and a wrong one. Each grader runs through the full path
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -23,8 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rft_grader import FixedAnswerJudge, Sample, build_grader, metrics
+from rft_grader import FixedAnswerJudge, Sample, build_grader, grade_many, metrics
+from rft_grader.dryrun.prompts import DryRunPrompt
+from rft_grader.dryrun.rollouts import GraderCache, roll_out, rollout_requests, score_rollout
 from rft_grader.presets import preset_source, tool_usage
+from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
 from rft_schemas import Conversation, ToolCall
 
 DATA = Path(__file__).resolve().parents[1] / "examples" / "data" / "drone_training.jsonl"
@@ -87,12 +97,81 @@ def similarity(metric: str) -> dict[str, Any]:
             "input": "{{sample.output_text}}", "reference": "{{item.reference}}"}
 
 
+def rollout_prompts(count: int) -> list[DryRunPrompt]:
+    prompts = []
+    for number, line in enumerate(DATA.read_text().splitlines()[:count]):
+        conversation = Conversation.model_validate(json.loads(line))
+        *prompt, reference = conversation.messages
+        calls = [c.model_dump(mode="json", exclude_none=True) for c in reference.tool_calls or []]
+        prompts.append(DryRunPrompt(f"drone-{number}", "all", prompt, conversation.tools,
+                                    {"reference_tool_calls": calls, "reference": ""}))
+    return prompts
+
+
+async def measure_rollouts(llm: LLMSettings, prompts: list[DryRunPrompt], k: int,
+                           max_tokens: int) -> dict[str, float]:
+    grader_json = json.loads(tool_usage().model_dump_json(exclude_none=True))
+    async with LLMClient(llm.model_copy(update={"concurrency": len(prompts) * k})) as client:
+        requests = rollout_requests("bench", prompts, k=k, model=client.model,
+                                    grader=grader_json, max_tokens=max_tokens,
+                                    temperature=1.0, seed=0)
+        await roll_out(client, requests[0])  # warm: first-request allocations
+        began = time.perf_counter()
+        for request in requests:
+            await roll_out(client, request)
+        sequential_s = time.perf_counter() - began
+        began = time.perf_counter()
+        rollouts = await asyncio.gather(*(roll_out(client, r) for r in requests))
+        batched_s = time.perf_counter() - began
+        tokens = sum(r.completion_tokens for r in rollouts)
+    graders = GraderCache()
+    try:
+        grader = graders.get(grader_json)
+        await score_rollout(grader, rollouts[0])  # warm: the sandbox worker starts
+        began = time.perf_counter()
+        await grade_many(grader, [(Sample.from_rollout(r), r.request.item) for r in rollouts])
+        grading_s = time.perf_counter() - began
+    finally:
+        graders.close()
+    return {"rollouts": len(requests), "sequential_s": sequential_s, "batched_s": batched_s,
+            "grading_s": grading_s, "tokens": tokens}
+
+
+def print_rollouts(figures: dict[str, float], max_tokens: int) -> None:
+    n = figures["rollouts"]
+    sequential = n / figures["sequential_s"]
+    batched = n / figures["batched_s"]
+    share = figures["grading_s"] / (figures["batched_s"] + figures["grading_s"])
+    print(f"\nrollouts on the local model ({n:.0f} rollouts = prompts x k, max_tokens "
+          f"{max_tokens}, {figures['tokens']:.0f} completion tokens in the batched run)")
+    print(f"{'batched (all requests at once)':38s} {batched:10.2f} rollouts/s")
+    print(f"{'one request at a time (baseline)':38s} {sequential:10.2f} rollouts/s")
+    print(f"{'ratio':38s} {batched / sequential:10.2f}x")
+    print(f"dry-run time spent grading (tool_usage preset, outside LLM judges): {share:.1%} "
+          f"({figures['grading_s']:.2f} s grading vs {figures['batched_s']:.2f} s rolling out; "
+          f"target < 10%)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     parser.add_argument("--no-pin", action="store_true",
                         help="let the sandbox worker run on another core than the caller")
+    parser.add_argument("--no-rollouts", action="store_true", help="skip the local-model part")
+    parser.add_argument("--rollout-prompts", type=int, default=8)
+    parser.add_argument("-k", type=int, default=2, help="samples per prompt")
+    parser.add_argument("--rollout-max-tokens", type=int, default=32)
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        llm = None if args.no_rollouts else stack.enter_context(llm_endpoint(LLMSettings()))
+        grader_benchmark(args)
+        if llm is not None:
+            figures = asyncio.run(measure_rollouts(llm, rollout_prompts(args.rollout_prompts),
+                                                   args.k, args.rollout_max_tokens))
+            print_rollouts(figures, args.rollout_max_tokens)
+
+
+def grader_benchmark(args: argparse.Namespace) -> None:
     if not args.no_pin:
         # One core, for the parent and (inherited) the sandbox workers: the figure is per
         # core, and every sandboxed sample costs two context switches on it.

@@ -76,7 +76,7 @@ def test_dryrun_refuses_an_invalid_grader_with_its_place(llm_env, sanitized_prom
 
 def test_dry_run_step_chooses_the_preset_and_records_the_verdict(
         llm_env, sanitized_prompts, tmp_path, monkeypatch):
-    monkeypatch.setenv("RFT_DRYRUN_PROMPTS", "4")
+    monkeypatch.setenv("RFT_DRYRUN_PROMPTS", "2")
     monkeypatch.setenv("RFT_DRYRUN_MAX_TOKENS", "8")
     console = Console(record=True, width=120)
     context = JourneyContext(inputs=[], out_dir=tmp_path / "run", dataset="drone",
@@ -84,7 +84,7 @@ def test_dry_run_step_chooses_the_preset_and_records_the_verdict(
                              artifacts={"sanitized_prompts.jsonl": sanitized_prompts})
     dry_run_step(context)
     report = context.results["dry_run"]
-    assert report.prompts == 4 and report.samples_per_prompt == 2
+    assert report.prompts == 2 and report.samples_per_prompt == 2
     assert report.dataset == "drone"
     assert {"grader_config.json", "dry_run_report.json", "dry_run.png"} <= set(context.artifacts)
     assert f"[{report.verdict.value}]" in console.export_text()

@@ -106,7 +106,7 @@ def stratified_sample(prompts: list[DryRunPrompt], n: int, seed: int = 0) -> lis
         counts[topic] += 1
     # A small topic rounded to zero still gets one prompt, taken from the largest topics.
     for topic in reversed(topics):
-        if counts[topic] == 0 and sum(1 for t in topics if counts[t] > 1):
+        if counts[topic] == 0 and any(counts[t] > 1 for t in topics):
             donor = max(topics, key=lambda t: counts[t])
             counts[donor] -= 1
             counts[topic] = 1

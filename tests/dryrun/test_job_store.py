@@ -41,6 +41,8 @@ def test_a_score_delivered_twice_counts_once_and_pending_is_what_has_no_score(tm
     assert (job.done, job.total) == (2, 6)
     assert reopened.unfinished() == [("job", False)]
     assert reopened.get("nope") is None
+    reopened.mark_published("job")
+    assert reopened.published("job") and reopened.unfinished() == [("job", True)]
 
 
 def test_rollout_ids_and_seeds_are_stable_and_distinct_per_sample():

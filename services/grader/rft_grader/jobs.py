@@ -85,6 +85,11 @@ class JobStore:
         with self._connect() as db:
             db.execute("UPDATE jobs SET published = 1 WHERE id = ?", (job_id,))
 
+    def published(self, job_id: str) -> bool:
+        with self._connect() as db:
+            row = db.execute("SELECT published FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
     def record(self, scores: Iterable[Score]) -> set[str]:
         """Keep the first score of each rollout; returns the jobs that got a new one."""
         touched: set[str] = set()

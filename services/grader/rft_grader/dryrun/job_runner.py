@@ -98,6 +98,10 @@ class DryRunJobs:
                        max_error_share=self.settings.dryrun_max_error_share)
         if await asyncio.to_thread(self.store.create, job_id, spec, requests):
             await self._start(job_id, requests)
+        elif self.publish is not None and not await asyncio.to_thread(self.store.published,
+                                                                      job_id):
+            # Asked again after publishing failed half-way (broker down): publish what is left.
+            await self._start(job_id, await asyncio.to_thread(self.store.pending, job_id))
         job = await asyncio.to_thread(self.store.get, job_id)
         assert job is not None
         return job

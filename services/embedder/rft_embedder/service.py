@@ -1,0 +1,58 @@
+"""Assembles the embedder service: one model load, the vector store, HTTP routes, Kafka stage."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import FastAPI
+
+from rft_embedder.api import build_router
+from rft_embedder.models import Embedder, load_embedder
+from rft_embedder.settings import EmbedderSettings
+from rft_embedder.stage import build_stage
+from rft_runtime.http.app import ReadinessCheck, create_app, tcp_reachable
+from rft_runtime.kafka.stage import KafkaStage
+from rft_runtime.settings import RuntimeSettings
+from rft_runtime.vectorstore import VectorStore, open_vector_store
+
+
+def vector_store_ready(store: VectorStore) -> ReadinessCheck:
+    """Ready when the store answers (a server is reachable; Edge's directory is open)."""
+
+    async def check() -> str | None:
+        await asyncio.to_thread(store.collection_exists, "readiness-probe")
+        return None
+
+    return check
+
+
+def build_service(
+    runtime: RuntimeSettings | None = None,
+    settings: EmbedderSettings | None = None,
+    *,
+    store: VectorStore | None = None,
+    embedder: Embedder | None = None,
+) -> tuple[FastAPI, list[KafkaStage[Any]], RuntimeSettings]:
+    """``store`` and ``embedder`` may be passed in to share them with other stages of the same
+    process (Qdrant Edge opens a directory once per process)."""
+    runtime = runtime or RuntimeSettings(service_name="embedder")
+    settings = settings or EmbedderSettings()
+    embedder = embedder or load_embedder(settings, runtime.data_dir)
+    store = store or open_vector_store(runtime)
+
+    stages: list[KafkaStage[Any]] = []
+    readiness: dict[str, ReadinessCheck] = {"vectorstore": vector_store_ready(store)}
+    if runtime.kafka_bootstrap:
+        stage = build_stage(runtime, embedder, store, settings)
+        stages.append(stage)
+        readiness["kafka"] = tcp_reachable(runtime.kafka_bootstrap)
+
+        async def stage_running() -> str | None:
+            return None if stage.running else "the Kafka stage is not consuming yet"
+
+        readiness["stage"] = stage_running
+
+    app = create_app(runtime, title="rft embedder", readiness=readiness)
+    app.include_router(build_router(embedder))
+    return app, stages, runtime

@@ -1,0 +1,261 @@
+"""The categorizer's HTTP API: topics (discover, template, hand-written, edits), coverage,
+the review queue and manual topics. Every hierarchy change re-categorizes the dataset from
+its stored vectors and publishes the new records when the service has a broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from rft_categorizer.editing import (
+    EditRefusal,
+    HierarchyEditError,
+    add_topic,
+    delete_topic,
+    describe_topic,
+    move_topic,
+    rename_topic,
+    reorder_topics,
+)
+from rft_categorizer.labeling import TopicLabeler
+from rft_categorizer.settings import CategorizerSettings
+from rft_categorizer.stage import outputs_of
+from rft_categorizer.templates import (
+    HierarchyFileError,
+    load_template,
+    parse_hierarchy_file,
+    template_description,
+    template_names,
+)
+from rft_categorizer.topic_service import (
+    Recategorized,
+    TopicService,
+    UnknownDatasetError,
+    UnknownPromptError,
+)
+from rft_runtime.kafka.stage import Outbound
+from rft_schemas.topics import CategorizedPrompt, CoverageReport, TopicHierarchy
+
+Publish = Callable[[Sequence[Outbound]], Awaitable[None]]
+LabelerFactory = Callable[[AsyncExitStack], Awaitable[TopicLabeler | None]]
+
+
+class TemplateOut(BaseModel):
+    name: str
+    description: str
+
+
+class HierarchyChange(BaseModel):
+    hierarchy: TopicHierarchy
+    recategorized: int = Field(description="prompts categorized again against this version")
+    needs_review: int
+
+
+class DiscoverRequest(BaseModel):
+    use_llm: bool = Field(default=True, description="name topics with the LLM (else keywords)")
+
+
+class DiscoverOut(HierarchyChange):
+    labels_from_llm: int
+    labels_from_keywords: int
+    outliers: int
+
+
+class TopicEdit(BaseModel):
+    """One edit; ``path`` names the topic from the root, e.g. ``["billing", "refunds"]``."""
+
+    op: Literal["add", "rename", "describe", "move", "delete", "reorder"]
+    path: list[str] = Field(default_factory=list, description="the topic (add/reorder: parent)")
+    name: str | None = Field(default=None, description="add: the new topic; rename: new name")
+    description: str | None = None
+    examples: list[str] | None = None
+    new_parent: list[str] | None = Field(default=None, description="move: the new parent")
+    position: int | None = None
+    order: list[str] | None = Field(default=None, description="reorder: child names in order")
+    keep_children: bool = False
+
+
+class ManualTopic(BaseModel):
+    topic_path: list[str] = Field(min_length=1)
+
+
+class ReviewOut(BaseModel):
+    items: list[CategorizedPrompt]
+    count: int
+
+
+def apply_edit(hierarchy: TopicHierarchy, edit: TopicEdit) -> TopicHierarchy:
+    """The core edit named by ``edit`` (each returns a copy with the next version)."""
+    match edit.op:
+        case "add":
+            if not edit.name:
+                raise HTTPException(422, "add needs a name")
+            return add_topic(
+                hierarchy, edit.path, edit.name, edit.description or "", edit.examples or (),
+                edit.position,
+            )
+        case "rename":
+            if not edit.name:
+                raise HTTPException(422, "rename needs the new name")
+            return rename_topic(hierarchy, edit.path, edit.name)
+        case "describe":
+            return describe_topic(hierarchy, edit.path, edit.description, edit.examples)
+        case "move":
+            if edit.new_parent is None:
+                raise HTTPException(422, "move needs new_parent ([] for the top level)")
+            return move_topic(hierarchy, edit.path, edit.new_parent, edit.position)
+        case "delete":
+            return delete_topic(hierarchy, edit.path, edit.keep_children)
+        case "reorder":
+            if edit.order is None:
+                raise HTTPException(422, "reorder needs order")
+            return reorder_topics(hierarchy, edit.path, edit.order)
+
+
+def build_router(
+    topics: TopicService,
+    settings: CategorizerSettings,
+    publish: Publish | None,
+    labeler_for: LabelerFactory,
+) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["categorizer"])
+
+    async def change(hierarchy: TopicHierarchy) -> HierarchyChange:
+        try:
+            done = await asyncio.to_thread(topics.set_hierarchy, hierarchy)
+        except ValueError as error:  # e.g. no leaf with a description or an example
+            raise HTTPException(422, str(error)) from error
+        await _publish(done)
+        return _change_out(done)
+
+    async def _publish(done: Recategorized) -> None:
+        if publish is not None and done.records:
+            await publish(outputs_of(done.records))
+
+    @router.get("/topic-templates", response_model=list[TemplateOut])
+    async def templates() -> list[TemplateOut]:
+        return [TemplateOut(name=n, description=template_description(n)) for n in template_names()]
+
+    @router.post("/datasets/{dataset}/topics:discover", response_model=DiscoverOut)
+    async def discover(dataset: str, request: DiscoverRequest | None = None) -> DiscoverOut:
+        use_llm = (request or DiscoverRequest()).use_llm and settings.topics_label_with_llm
+        async with AsyncExitStack() as stack:
+            labeler = await labeler_for(stack) if use_llm else None
+            try:
+                found = await topics.discover(dataset, labeler, settings.topics_label_timeout_s)
+            except UnknownDatasetError as error:
+                raise HTTPException(404, str(error)) from error
+        done = await asyncio.to_thread(topics.set_hierarchy, found.hierarchy)
+        await _publish(done)
+        return DiscoverOut(
+            **_change_out(done).model_dump(),
+            labels_from_llm=found.labels_from_llm,
+            labels_from_keywords=found.labels_from_keywords,
+            outliers=sum(1 for p in found.paths if p == ("other",)),
+        )
+
+    @router.get("/datasets/{dataset}/topics", response_model=TopicHierarchy)
+    async def get_topics(
+        dataset: str, version: Annotated[int | None, Query(ge=1)] = None
+    ) -> TopicHierarchy:
+        store = topics.hierarchies
+        found = await asyncio.to_thread(
+            store.current if version is None else lambda d: store.get(d, version), dataset
+        )
+        if found is None:
+            raise HTTPException(404, f"dataset {dataset!r} has no topic hierarchy"
+                                + (f" version {version}" if version else ""))
+        return found
+
+    @router.put("/datasets/{dataset}/topics", response_model=HierarchyChange)
+    async def put_topics(
+        dataset: str, request: Request, template: str | None = None
+    ) -> HierarchyChange:
+        """A hand-written hierarchy (the topic_hierarchy.json format) as the body, or
+        ``?template=NAME`` for a shipped template."""
+        if template is not None:
+            try:
+                hierarchy = load_template(template, dataset)
+            except KeyError as error:
+                raise HTTPException(404, str(error.args[0])) from error
+        else:
+            body = (await request.body()).decode("utf-8", errors="replace")
+            try:
+                hierarchy = parse_hierarchy_file(body, dataset)
+            except (HierarchyFileError, json.JSONDecodeError) as error:
+                raise HTTPException(422, str(error)) from error
+        return await change(hierarchy)
+
+    @router.patch("/datasets/{dataset}/topics", response_model=HierarchyChange)
+    async def patch_topics(dataset: str, edits: list[TopicEdit]) -> HierarchyChange:
+        """Edits applied in order to the current version; all of them make one new version."""
+        current = await asyncio.to_thread(topics.hierarchies.current, dataset)
+        if current is None:
+            raise HTTPException(404, f"dataset {dataset!r} has no topic hierarchy")
+        edited = current
+        for edit in edits:
+            try:
+                edited = apply_edit(edited, edit)
+            except HierarchyEditError as error:
+                status = 404 if error.reason is EditRefusal.NOT_FOUND else 409
+                detail = {"reason": error.reason, "detail": error.detail}
+                raise HTTPException(status, detail) from error
+        return await change(edited)
+
+    @router.post("/datasets/{dataset}/topics:recategorize", response_model=HierarchyChange)
+    async def recategorize(dataset: str) -> HierarchyChange:
+        current = await asyncio.to_thread(topics.hierarchies.current, dataset)
+        if current is None:
+            raise HTTPException(404, f"dataset {dataset!r} has no topic hierarchy")
+        records = await asyncio.to_thread(topics.recategorize, current)
+        done = Recategorized(current, records)
+        await _publish(done)
+        return _change_out(done)
+
+    @router.get("/datasets/{dataset}/coverage", response_model=CoverageReport)
+    async def coverage(
+        dataset: str, total_target: Annotated[int | None, Query(ge=1)] = None
+    ) -> CoverageReport:
+        try:
+            return await asyncio.to_thread(topics.coverage, dataset, None, total_target)
+        except UnknownDatasetError as error:
+            raise HTTPException(404, str(error)) from error
+
+    @router.get("/datasets/{dataset}/review", response_model=ReviewOut)
+    async def review(
+        dataset: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    ) -> ReviewOut:
+        items = await asyncio.to_thread(topics.records.review_queue, dataset, limit)
+        return ReviewOut(items=items, count=len(items))
+
+    @router.put("/datasets/{dataset}/prompts/{prompt_id}/topic", response_model=CategorizedPrompt)
+    async def set_topic(dataset: str, prompt_id: str, body: ManualTopic) -> CategorizedPrompt:
+        try:
+            record = await asyncio.to_thread(topics.set_topic, dataset, prompt_id, body.topic_path)
+        except (UnknownDatasetError, UnknownPromptError) as error:
+            raise HTTPException(404, str(error)) from error
+        except HierarchyEditError as error:
+            raise HTTPException(422, f"no topic {'/'.join(body.topic_path)}") from error
+        except ValueError as error:
+            raise HTTPException(422, str(error)) from error
+        if publish is not None:
+            await publish(outputs_of([record]))
+        return record
+
+    return router
+
+
+def _change_out(done: Recategorized) -> HierarchyChange:
+    return HierarchyChange(
+        hierarchy=done.hierarchy,
+        recategorized=len(done.records),
+        needs_review=sum(1 for r in done.records if r.needs_review),
+    )
+
+

@@ -1,0 +1,95 @@
+"""Steps B, C, D on one machine (what `rft` runs): prompts from files, vectors in Qdrant Edge.
+
+The same runner as the service: prompt vectors go into the dataset's collection once (a
+prompt already stored is not embedded again, so discovery, categorization and a
+re-categorization after an edit share one embedding pass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rft_categorizer.categorize import categorize_prompts
+from rft_categorizer.runner import CategorizeRunner
+from rft_embedder import EmbedderSettings, embed_prompts, task_text
+from rft_runtime.vectorstore import point_id
+from rft_schemas.topics import CategorizedPrompt, TopicHierarchy
+from rft_schemas.traces import SanitizedPrompt
+
+CHUNK = 256
+
+
+def read_prompts(path: Path) -> list[SanitizedPrompt]:
+    with path.open(encoding="utf-8") as lines:
+        return [SanitizedPrompt.model_validate_json(line) for line in lines if line.strip()]
+
+
+def ensure_embedded(
+    runner: CategorizeRunner,
+    prompts: Sequence[SanitizedPrompt],
+    settings: EmbedderSettings,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[SanitizedPrompt], list[str]]:
+    """Embed the prompts whose points are missing; return the stored prompts, their texts.
+
+    Near-duplicates dropped by setting are left out of the result (they are not stored).
+    """
+    texts: dict[str, str] = {}
+    for start in range(0, len(prompts), CHUNK):
+        chunk = list(prompts[start : start + CHUNK])
+        by_dataset: dict[str, list[SanitizedPrompt]] = {}
+        for p in chunk:
+            by_dataset.setdefault(p.dataset, []).append(p)
+        for dataset, group in by_dataset.items():
+            stored = {
+                s.id for s in runner.collection(dataset).retrieve([point_id(p.id) for p in group])
+            }
+            missing = [p for p in group if point_id(p.id) not in stored]
+            if missing:
+                outcome = embed_prompts(missing, runner.embedder, runner.store, settings)
+                texts.update((e.prompt.id, e.embedded_text) for e in outcome.embedded)
+            for p in group:
+                if point_id(p.id) in stored:
+                    texts.setdefault(p.id, _text_of(p, settings))
+        if progress:
+            progress(len(chunk))
+    kept = [p for p in prompts if p.id in texts]
+    return kept, [texts[p.id] for p in kept]
+
+
+def _text_of(prompt: SanitizedPrompt, settings: EmbedderSettings) -> str:
+    return task_text(prompt, settings.task_text, settings.max_text_chars)
+
+
+def categorize_all(
+    runner: CategorizeRunner,
+    hierarchy: TopicHierarchy,
+    prompts: Sequence[SanitizedPrompt],
+    progress: Callable[[list[CategorizedPrompt]], None] | None = None,
+) -> list[CategorizedPrompt]:
+    """Every prompt of one dataset against ``hierarchy``, in chunks for a live display.
+
+    Each chunk is scored with the rest of the dataset as its pool, which is the same graph as
+    scoring all at once; the classifier is fitted once on the whole dataset.
+    """
+    if not prompts:
+        return []
+    vectors = runner.vectors(hierarchy.dataset, [point_id(p.id) for p in prompts])
+    classifier = runner.classifier(hierarchy, vectors)
+    rules = runner.settings.decision_rules()
+    records: list[CategorizedPrompt] = []
+    for start in range(0, len(prompts), CHUNK):
+        rows = np.arange(start, min(start + CHUNK, len(prompts)))
+        pool = np.delete(vectors, rows, axis=0) if len(rows) < len(vectors) else None
+        chunk = categorize_prompts(
+            prompts[start : rows[-1] + 1], vectors[rows], classifier, hierarchy.version,
+            pool=pool, rules=rules,
+        )
+        runner.write_topics(hierarchy.dataset, chunk)
+        records.extend(chunk)
+        if progress:
+            progress(chunk)
+    return records

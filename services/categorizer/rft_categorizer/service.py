@@ -1,0 +1,92 @@
+"""Assembles the categorizer service: stores, the embedder for topic texts, HTTP, Kafka stage."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from typing import Any
+
+from fastapi import FastAPI
+
+from rft_categorizer.api import LabelerFactory, Publish, build_router
+from rft_categorizer.hierarchy_store import HierarchyStore
+from rft_categorizer.labeling import TopicLabeler
+from rft_categorizer.llm_labeler import LLMTopicLabeler
+from rft_categorizer.record_store import RecordStore
+from rft_categorizer.runner import CategorizeRunner
+from rft_categorizer.settings import CategorizerSettings
+from rft_categorizer.stage import build_stage
+from rft_categorizer.topic_service import TopicService
+from rft_embedder import Embedder, EmbedderSettings, load_embedder
+from rft_runtime.http.app import Managed, ReadinessCheck, create_app, tcp_reachable
+from rft_runtime.kafka.producing import ManagedProducer
+from rft_runtime.kafka.stage import KafkaStage
+from rft_runtime.llm import LLMClient, LLMSettings
+from rft_runtime.vectorstore import VectorStore, open_vector_store
+
+
+def configured_labeler(llm: LLMSettings) -> LabelerFactory:
+    """The configured LLM endpoint as labeler; none configured: keyword labels. A service does
+    not start the local model on a request (that is the CLI's default on one machine)."""
+
+    async def labeler_for(stack: AsyncExitStack) -> TopicLabeler | None:
+        if not llm.base_url:
+            return None
+        client = await stack.enter_async_context(LLMClient(llm))
+        return LLMTopicLabeler(client)
+
+    return labeler_for
+
+
+def vector_store_ready(store: VectorStore) -> ReadinessCheck:
+    async def check() -> str | None:
+        await asyncio.to_thread(store.collection_exists, "readiness-probe")
+        return None
+
+    return check
+
+
+def build_service(
+    settings: CategorizerSettings | None = None,
+    embedder_settings: EmbedderSettings | None = None,
+    *,
+    store: VectorStore | None = None,
+    embedder: Embedder | None = None,
+    llm: LLMSettings | None = None,
+) -> tuple[FastAPI, list[KafkaStage[Any]], CategorizerSettings]:
+    """``store``/``embedder`` may be shared with an embedder stage in the same process (Qdrant
+    Edge opens a directory once per process)."""
+    settings = settings or CategorizerSettings(service_name="categorizer")
+    embedder_settings = embedder_settings or EmbedderSettings()
+    embedder = embedder or load_embedder(embedder_settings, settings.data_dir)
+    store = store or open_vector_store(settings)
+    state = settings.data_dir / "categorizer"
+    topics = TopicService(
+        CategorizeRunner(embedder, store, settings, embedder_settings.collection_prefix),
+        HierarchyStore(state / "hierarchies.sqlite"),
+        RecordStore(state / "records.sqlite"),
+    )
+
+    stages: list[KafkaStage[Any]] = []
+    readiness: dict[str, ReadinessCheck] = {"vectorstore": vector_store_ready(store)}
+    managed: list[Managed] = []
+    publish: Publish | None = None
+    if settings.kafka_bootstrap:
+        stage = build_stage(settings, topics)
+        stages.append(stage)
+        readiness["kafka"] = tcp_reachable(settings.kafka_bootstrap)
+
+        async def stage_running() -> str | None:
+            return None if stage.running else "the Kafka stage is not consuming yet"
+
+        readiness["stage"] = stage_running
+        producer = ManagedProducer(settings)
+        managed.append(producer)
+        publish = producer.send_all
+
+    app = create_app(settings, title="rft categorizer", readiness=readiness, managed=managed)
+    app.include_router(
+        build_router(topics, settings, publish, configured_labeler(llm or LLMSettings()))
+    )
+    app.state.topics = topics
+    return app, stages, settings

@@ -1,0 +1,171 @@
+"""The categorizer service's operations over its three stores (hierarchies, records, Qdrant).
+
+The Kafka stage and the HTTP routes both call these, so a prompt categorized from the stream
+and one re-categorized after an edit go through the same code. Methods are blocking (SQLite,
+Qdrant Edge, the model): shells call them from worker threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rft_categorizer.categorize import set_topic_manually
+from rft_categorizer.coverage import compute_coverage
+from rft_categorizer.discovery import DiscoveredTopics, discover_topics
+from rft_categorizer.editing import HierarchyEditError, find_topic
+from rft_categorizer.hierarchy_store import HierarchyStore
+from rft_categorizer.labeling import TopicLabeler
+from rft_categorizer.record_store import RecordStore
+from rft_categorizer.runner import CategorizeRunner
+from rft_schemas.topics import (
+    CategorizationMethod,
+    CategorizedPrompt,
+    CoverageReport,
+    EmbeddedPrompt,
+    TopicHierarchy,
+)
+
+
+class UnknownDatasetError(LookupError):
+    pass
+
+
+class UnknownPromptError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Recategorized:
+    hierarchy: TopicHierarchy
+    records: list[CategorizedPrompt]
+
+
+class TopicService:
+    def __init__(
+        self, runner: CategorizeRunner, hierarchies: HierarchyStore, records: RecordStore
+    ) -> None:
+        self.runner = runner
+        self.hierarchies = hierarchies
+        self.records = records
+
+    def categorize_embedded(self, batch: Sequence[EmbeddedPrompt]) -> list[CategorizedPrompt]:
+        """Remember the batch; categorize the prompts of datasets that have a hierarchy.
+
+        Prompts of a dataset without one wait in the record store: they are categorized (and
+        emitted) when its hierarchy is set or discovered. A prompt a person has categorized
+        keeps that decision when the stream delivers it again.
+        """
+        self.records.add_embedded(batch)
+        out: list[CategorizedPrompt] = []
+        for dataset in dict.fromkeys(r.prompt.dataset for r in batch):
+            hierarchy = self.hierarchies.current(dataset)
+            if hierarchy is None:
+                continue
+            ids = [r.prompt.id for r in batch if r.prompt.dataset == dataset]
+            stored = self.records.prompts(dataset, ids)
+            manual = [
+                s.categorized
+                for s in stored
+                if s.categorized and s.categorized.method is CategorizationMethod.MANUAL
+            ]
+            todo = [s for s in stored if not _is_manual(s.categorized)]
+            fresh = self.runner.categorize(
+                hierarchy, [s.prompt for s in todo], [s.point_id for s in todo]
+            )
+            self.runner.write_topics(dataset, fresh)
+            self.records.set_categorized(fresh)
+            out.extend(fresh)
+            out.extend(m for m in manual if m is not None)
+        return out
+
+    def set_hierarchy(self, hierarchy: TopicHierarchy) -> Recategorized:
+        """Save ``hierarchy`` as the next version and re-categorize every prompt of the dataset
+        from its stored vector. Manual decisions stay when their topic is still a leaf."""
+        saved = self.hierarchies.save(hierarchy)
+        return Recategorized(saved, self.recategorize(saved))
+
+    def recategorize(self, hierarchy: TopicHierarchy) -> list[CategorizedPrompt]:
+        stored = self.records.prompts(hierarchy.dataset)
+        keep: list[CategorizedPrompt] = []
+        todo = []
+        for s in stored:
+            record = s.categorized
+            if record is not None and _is_manual(record) and _is_leaf(hierarchy, record.topic_path):
+                keep.append(record.model_copy(update={"hierarchy_version": hierarchy.version}))
+            else:
+                todo.append(s)
+        fresh = self.runner.categorize(
+            hierarchy,
+            [s.prompt for s in todo],
+            [s.point_id for s in todo],
+            whole_dataset=True,
+        )
+        self.runner.write_topics(hierarchy.dataset, [*fresh, *keep])
+        self.records.set_categorized([*fresh, *keep])
+        return [*fresh, *keep]
+
+    async def discover(
+        self, dataset: str, labeler: TopicLabeler | None, label_timeout_s: float
+    ) -> DiscoveredTopics:
+        """Cluster the dataset's stored vectors into a named two-level tree (not yet saved)."""
+        stored = self.records.prompts(dataset)
+        if not stored:
+            raise UnknownDatasetError(f"no embedded prompts in dataset {dataset!r}")
+        vectors = self.runner.vectors(dataset, [s.point_id for s in stored])
+        settings = self.runner.settings
+        return await discover_topics(
+            dataset,
+            [s.embedded_text for s in stored],
+            vectors,
+            labeler,
+            settings.cluster_params(),
+            examples_per_topic=settings.topics_examples,
+            label_timeout_s=label_timeout_s,
+        )
+
+    def set_topic(self, dataset: str, prompt_id: str, path: Sequence[str]) -> CategorizedPrompt:
+        """A reviewer's decision (method manual, confidence 1); the path must be a leaf."""
+        hierarchy = self.hierarchies.current(dataset)
+        if hierarchy is None:
+            raise UnknownDatasetError(f"dataset {dataset!r} has no topic hierarchy")
+        find_topic(hierarchy, list(path))  # raises HierarchyEditError(not_found)
+        if not _is_leaf(hierarchy, path):
+            raise ValueError(f"{'/'.join(path)} has subtopics: pick one of them")
+        stored = self.records.prompts(dataset, [prompt_id])
+        if not stored or stored[0].categorized is None:
+            raise UnknownPromptError(f"no categorized prompt {prompt_id!r} in {dataset!r}")
+        record = set_topic_manually(stored[0].categorized, path).model_copy(
+            update={"hierarchy_version": hierarchy.version}
+        )
+        self.runner.write_topics(dataset, [record])
+        self.records.set_categorized([record])
+        return record
+
+    def coverage(
+        self,
+        dataset: str,
+        targets: dict[str, int] | None = None,
+        total_target: int | None = None,
+    ) -> CoverageReport:
+        hierarchy = self.hierarchies.current(dataset)
+        if hierarchy is None:
+            raise UnknownDatasetError(f"dataset {dataset!r} has no topic hierarchy")
+        return compute_coverage(
+            hierarchy,
+            self.records.categorized(dataset),
+            targets,
+            total_target,
+            self.runner.settings.coverage_highlight_below,
+        )
+
+
+def _is_manual(record: CategorizedPrompt | None) -> bool:
+    return record is not None and record.method is CategorizationMethod.MANUAL
+
+
+def _is_leaf(hierarchy: TopicHierarchy, path: Sequence[str]) -> bool:
+    try:
+        return not find_topic(hierarchy, list(path)).children
+    except HierarchyEditError:
+        return False

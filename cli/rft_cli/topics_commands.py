@@ -1,0 +1,523 @@
+"""`rft topics discover|template|show|edit|load`, `rft categorize`, `rft coverage`, `rft review`
+(steps B, C, D on one machine) and the journey's step functions for them.
+
+Files in the --out directory: topic_hierarchy.json, categorized_prompts.jsonl, coverage.json,
+coverage.png. Prompt vectors live in Qdrant Edge under RFT_DATA_DIR (one embedding pass per
+prompt, shared by discovery, categorization and re-categorization after an edit). Register on
+the main app with ``register(app)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.tree import Tree
+
+from rft_categorizer.batch import categorize_all, ensure_embedded, read_prompts
+from rft_categorizer.categorize import set_topic_manually
+from rft_categorizer.categorized_file import read_categorized, write_categorized
+from rft_categorizer.coverage import OTHER_TOPIC, compute_coverage
+from rft_categorizer.coverage_chart import coverage_png, render_coverage_chart
+from rft_categorizer.discovery import discover_topics
+from rft_categorizer.editing import (
+    HierarchyEditError,
+    add_topic,
+    delete_topic,
+    describe_topic,
+    find_topic,
+    move_topic,
+    rename_topic,
+    reorder_topics,
+)
+from rft_categorizer.labeling import TopicLabeler
+from rft_categorizer.llm_labeler import LLMTopicLabeler
+from rft_categorizer.runner import CategorizeRunner
+from rft_categorizer.settings import CategorizerSettings
+from rft_categorizer.templates import (
+    HierarchyFileError,
+    load_template,
+    parse_hierarchy_file,
+    template_description,
+    template_names,
+)
+from rft_cli.journey import JourneyContext
+from rft_cli.progress import record_progress
+from rft_embedder import EmbedderSettings, load_embedder
+from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
+from rft_runtime.settings import RuntimeSettings
+from rft_runtime.vectorstore import open_vector_store, point_id
+from rft_schemas.topics import CategorizedPrompt, CoverageReport, TopicHierarchy
+from rft_schemas.traces import SanitizedPrompt
+
+SANITIZED = "sanitized_prompts.jsonl"
+HIERARCHY = "topic_hierarchy.json"
+CATEGORIZED = "categorized_prompts.jsonl"
+COVERAGE_JSON = "coverage.json"
+COVERAGE_PNG = "coverage.png"
+HIGH, REVIEW = 0.8, 0.5
+
+ChunkDone = Callable[[list[CategorizedPrompt]], None]
+
+topics_app = typer.Typer(help="Step B: the topic hierarchy (discover, template, edit, load).",
+                         no_args_is_help=True)
+console = Console()
+
+
+# ---- shared by the commands and the journey steps -------------------------------------------
+
+@dataclass
+class LocalTopics:
+    """The categorizer runner on one machine: Qdrant Edge (or RFT_QDRANT_URL) and the model."""
+
+    runner: CategorizeRunner
+    embedder_settings: EmbedderSettings
+
+
+@contextmanager
+def local_topics(runtime: RuntimeSettings) -> Iterator[LocalTopics]:
+    settings = CategorizerSettings().model_copy(update={"data_dir": runtime.data_dir,
+                                                        "qdrant_path": runtime.qdrant_path,
+                                                        "qdrant_url": runtime.qdrant_url})
+    embedder_settings = EmbedderSettings()
+    store = open_vector_store(settings)
+    try:
+        embedder = load_embedder(embedder_settings, runtime.data_dir)
+        yield LocalTopics(
+            CategorizeRunner(embedder, store, settings, embedder_settings.collection_prefix),
+            embedder_settings,
+        )
+    finally:
+        store.close()
+
+
+def _read_sanitized(out_dir: Path, dataset: str) -> list[SanitizedPrompt]:
+    path = out_dir / SANITIZED
+    if not path.is_file():
+        raise typer.BadParameter(f"{out_dir} holds no {SANITIZED}: run `rft sanitize` first")
+    # The dataset of the run names the collection; prompts keep their own records otherwise.
+    return [p if p.dataset == dataset else p.model_copy(update={"dataset": dataset})
+            for p in read_prompts(path)]
+
+
+def read_hierarchy(out_dir: Path, dataset: str) -> TopicHierarchy:
+    path = out_dir / HIERARCHY
+    if not path.is_file():
+        raise typer.BadParameter(f"{out_dir} holds no {HIERARCHY}: run `rft topics` first")
+    try:
+        return parse_hierarchy_file(path.read_text("utf-8"), dataset)
+    except HierarchyFileError as error:
+        raise typer.BadParameter(f"{path}: {error}") from None
+
+
+def write_hierarchy(out_dir: Path, hierarchy: TopicHierarchy) -> Path:
+    path = out_dir / HIERARCHY
+    path.write_text(hierarchy.model_dump_json(indent=2) + "\n", "utf-8")
+    return path
+
+
+def _embed_with_progress(
+    local: LocalTopics, prompts: list[SanitizedPrompt], out: Console
+) -> tuple[list[SanitizedPrompt], list[str]]:
+    with record_progress(out, "Embedding prompts", total=len(prompts)) as advance:
+        return ensure_embedded(local.runner, prompts, local.embedder_settings, advance)
+
+
+@contextmanager
+def _labeler(use_llm: bool, out: Console) -> Iterator[LLMSettings | None]:
+    """The configured LLM, or the local default model started for the block; None (keyword
+    labels) when it is off or cannot start."""
+    if not use_llm:
+        yield None
+        return
+    with ExitStack() as stack:
+        try:
+            settings = stack.enter_context(llm_endpoint(LLMSettings()))
+        except Exception as error:  # no model on disk, no port...: names come from keywords
+            out.print(f"[yellow]LLM unavailable ({error}); naming topics by keywords[/yellow]")
+            settings = None
+        yield settings
+
+
+def discover_hierarchy(
+    local: LocalTopics, dataset: str, prompts: list[SanitizedPrompt], use_llm: bool, out: Console
+) -> TopicHierarchy:
+    kept, texts = _embed_with_progress(local, prompts, out)
+    if not kept:
+        raise typer.BadParameter("no prompts to discover topics from")
+    vectors = local.runner.vectors(dataset, [_point(p) for p in kept])
+    settings = local.runner.settings
+
+    async def run(llm: LLMSettings | None) -> tuple[TopicHierarchy, int, int]:
+        labeler: TopicLabeler | None = None
+        client = LLMClient(llm) if llm is not None else None
+        try:
+            if client is not None:
+                labeler = LLMTopicLabeler(client)
+            found = await discover_topics(
+                dataset, texts, vectors, labeler, settings.cluster_params(),
+                examples_per_topic=settings.topics_examples,
+                label_timeout_s=settings.topics_label_timeout_s,
+            )
+        finally:
+            if client is not None:
+                await client.aclose()
+        return found.hierarchy, found.labels_from_llm, found.labels_from_keywords
+
+    with _labeler(use_llm and settings.topics_label_with_llm, out) as llm, out.status(
+        f"Clustering {len(kept):,} prompts and naming topics..."
+    ):
+        hierarchy, from_llm, from_keywords = asyncio.run(run(llm))
+    out.print(f"named {from_llm} topics with the LLM, {from_keywords} from keywords")
+    return hierarchy
+
+
+def _point(prompt: SanitizedPrompt) -> str:
+    return point_id(prompt.id)
+
+
+@contextmanager
+def confidence_progress(out: Console, total: int) -> Iterator[ChunkDone]:
+    """The seed's categorizing screen, live: processed counts and the confidence spread."""
+    columns = [TextColumn("Categorizing records"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[spread]}"), TimeElapsedColumn()]
+    counts = {"high": 0, "medium": 0, "review": 0}
+    with Progress(*columns, console=out, transient=True) as progress:
+        task = progress.add_task("categorize", total=total, spread="")
+
+        def advance(records: list[CategorizedPrompt]) -> None:
+            for record in records:
+                counts[_bucket(record.confidence)] += 1
+            spread = (f">0.8: {counts['high']:,}  0.5-0.8: {counts['medium']:,}  "
+                      f"<0.5: {counts['review']:,}")
+            progress.update(task, advance=len(records), spread=spread)
+
+        yield advance
+
+
+def _bucket(confidence: float) -> str:
+    if confidence > HIGH:
+        return "high"
+    return "medium" if confidence >= REVIEW else "review"
+
+
+def render_categorize_screen(records: list[CategorizedPrompt], total: int) -> Table:
+    counts = {"high": 0, "medium": 0, "review": 0}
+    for record in records:
+        counts[_bucket(record.confidence)] += 1
+    done = len(records)
+
+    def share(n: int) -> str:
+        return f"{n:,} ({100 * n / done:.1f}%)" if done else "0"
+
+    table = Table(title="Categorizing Records", show_header=False)
+    table.add_row("Processed", f"{done:,} / {total:,}")
+    table.add_row("High confidence (>0.8)", share(counts["high"]))
+    table.add_row("Medium confidence", share(counts["medium"]))
+    table.add_row("Needs review (<0.5)", share(counts["review"]))
+    table.add_row("Multi-topic", f"{sum(r.multi_topic for r in records):,}")
+    table.add_row("Uncategorized", f"{sum(r.uncategorized for r in records):,}")
+    return table
+
+
+def categorize_dir(
+    out_dir: Path, dataset: str, runtime: RuntimeSettings, out: Console
+) -> list[CategorizedPrompt]:
+    hierarchy = read_hierarchy(out_dir, dataset)
+    prompts = _read_sanitized(out_dir, dataset)
+    with local_topics(runtime) as local:
+        kept, _ = _embed_with_progress(local, prompts, out)
+        with confidence_progress(out, len(kept)) as advance:
+            records = categorize_all(local.runner, hierarchy, kept, advance)
+    write_categorized(out_dir / CATEGORIZED, records)
+    out.print(render_categorize_screen(records, len(prompts)))
+    return records
+
+
+def coverage_dir(
+    out_dir: Path,
+    dataset: str,
+    out: Console,
+    targets: dict[str, int] | None = None,
+    total_target: int | None = None,
+) -> CoverageReport:
+    hierarchy = read_hierarchy(out_dir, dataset)
+    path = out_dir / CATEGORIZED
+    if not path.is_file():
+        raise typer.BadParameter(f"{out_dir} holds no {CATEGORIZED}: run `rft categorize` first")
+    report = compute_coverage(
+        hierarchy, read_categorized(path), targets, total_target,
+        CategorizerSettings().coverage_highlight_below,
+    )
+    (out_dir / COVERAGE_JSON).write_text(report.model_dump_json(indent=2) + "\n", "utf-8")
+    (out_dir / COVERAGE_PNG).write_bytes(coverage_png(report))
+    out.print(render_coverage_chart(report, level=1), highlight=False)
+    if any(r.level > 1 for r in report.topics):
+        out.print(render_coverage_chart(report, level=2), highlight=False)
+    return report
+
+
+def show_hierarchy(hierarchy: TopicHierarchy, out: Console) -> None:
+    tree = Tree(f"[bold]{hierarchy.dataset}[/bold] topics, version {hierarchy.version} "
+                f"({hierarchy.source.value})")
+
+    def walk(node: Tree, topics: list) -> None:  # type: ignore[type-arg]
+        for topic in topics:
+            label = f"[bold]{topic.name}[/bold]"
+            if topic.description:
+                label += f": {topic.description}"
+            if topic.examples:
+                label += f" [dim]({len(topic.examples)} examples)[/dim]"
+            walk(node.add(label), topic.children)
+
+    walk(tree, hierarchy.topics)
+    out.print(tree)
+
+
+# ---- the journey's steps ----------------------------------------------------------------------
+
+def topics_step(context: JourneyContext) -> None:
+    """Step B: a hand-written hierarchy (``rft run --topics FILE``) or discovered topics."""
+    topics_file = context.results.get("topics_file")
+    if topics_file is not None:
+        path = Path(topics_file)
+        try:
+            hierarchy = parse_hierarchy_file(path.read_text("utf-8"), context.dataset)
+        except HierarchyFileError as error:
+            raise typer.BadParameter(f"{path}: {error}") from None
+        context.console.print(f"using the topics of {path}")
+    else:
+        prompts = _read_sanitized(context.out_dir, context.dataset)
+        with local_topics(context.settings) as local:
+            hierarchy = discover_hierarchy(local, context.dataset, prompts, True, context.console)
+    written = write_hierarchy(context.out_dir, hierarchy)
+    show_hierarchy(hierarchy, context.console)
+    context.results["topics"] = hierarchy
+    context.artifacts[HIERARCHY] = written
+
+
+def categorize_step(context: JourneyContext) -> None:
+    """Step C: categorized_prompts.jsonl from the sanitized prompts and the hierarchy."""
+    records = categorize_dir(context.out_dir, context.dataset, context.settings, context.console)
+    context.results["categorize"] = records
+    context.artifacts[CATEGORIZED] = context.out_dir / CATEGORIZED
+
+
+def coverage_step(context: JourneyContext) -> None:
+    """Step D: coverage.json and coverage.png, and the chart on the terminal."""
+    report = coverage_dir(context.out_dir, context.dataset, context.console)
+    context.results["coverage"] = report
+    context.artifacts[COVERAGE_JSON] = context.out_dir / COVERAGE_JSON
+    context.artifacts[COVERAGE_PNG] = context.out_dir / COVERAGE_PNG
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+OutOption = Annotated[Path, typer.Option("--out", help="the run's directory")]
+DatasetOption = Annotated[str | None, typer.Option(help="dataset name (default: out dir's)")]
+
+
+def _dataset(out: Path, dataset: str | None) -> str:
+    return dataset or out.resolve().name
+
+
+@topics_app.command("discover")
+def discover_command(
+    out: OutOption = Path("out"),
+    dataset: DatasetOption = None,
+    llm: Annotated[bool, typer.Option(help="name topics with the LLM (else keywords)")] = True,
+) -> None:
+    """Cluster the sanitized prompts into named topics and subtopics: topic_hierarchy.json."""
+    name = _dataset(out, dataset)
+    prompts = _read_sanitized(out, name)
+    with local_topics(RuntimeSettings()) as local:
+        hierarchy = discover_hierarchy(local, name, prompts, llm, console)
+    write_hierarchy(out, hierarchy)
+    show_hierarchy(hierarchy, console)
+
+
+@topics_app.command("template")
+def template_command(
+    name: Annotated[str | None, typer.Argument(help="template name; none lists them")] = None,
+    out: OutOption = Path("out"),
+    dataset: DatasetOption = None,
+) -> None:
+    """Start from an industry template (customer support, coding agent, ...)."""
+    if name is None:
+        table = Table("template", "description")
+        for template in template_names():
+            table.add_row(template, template_description(template))
+        console.print(table)
+        return
+    try:
+        hierarchy = load_template(name, _dataset(out, dataset))
+    except KeyError as error:
+        raise typer.BadParameter(str(error.args[0])) from None
+    out.mkdir(parents=True, exist_ok=True)
+    write_hierarchy(out, hierarchy)
+    show_hierarchy(hierarchy, console)
+
+
+@topics_app.command("load")
+def load_command(
+    file: Annotated[Path, typer.Argument(help="a hand-written topic_hierarchy.json")],
+    out: OutOption = Path("out"),
+    dataset: DatasetOption = None,
+) -> None:
+    """Use a hierarchy written by hand (names, descriptions, example prompts)."""
+    if not file.is_file():
+        raise typer.BadParameter(f"no such file: {file}")
+    try:
+        hierarchy = parse_hierarchy_file(file.read_text("utf-8"), _dataset(out, dataset))
+    except HierarchyFileError as error:
+        raise typer.BadParameter(f"{file}: {error}") from None
+    out.mkdir(parents=True, exist_ok=True)
+    write_hierarchy(out, hierarchy)
+    show_hierarchy(hierarchy, console)
+
+
+@topics_app.command("show")
+def show_command(out: OutOption = Path("out"), dataset: DatasetOption = None) -> None:
+    """Print the hierarchy as a tree."""
+    show_hierarchy(read_hierarchy(out, _dataset(out, dataset)), console)
+
+
+def _path(text: str | None) -> list[str]:
+    return [part for part in (text or "").split("/") if part]
+
+
+@topics_app.command("edit")
+def edit_command(
+    op: Annotated[str, typer.Argument(help="add, rename, describe, move, delete or reorder")],
+    path: Annotated[str, typer.Argument(help="the topic as a/b (add, reorder: the parent; "
+                                            "'' for the top level)")],
+    out: OutOption = Path("out"),
+    dataset: DatasetOption = None,
+    name: Annotated[str | None, typer.Option(help="add: new topic; rename: new name")] = None,
+    description: Annotated[str | None, typer.Option(help="add, describe")] = None,
+    example: Annotated[list[str] | None, typer.Option(help="an example prompt (repeat)")] = None,
+    to: Annotated[str | None, typer.Option(help="move: the new parent a/b ('' = top)")] = None,
+    position: Annotated[int | None, typer.Option(help="add, move: index among siblings")] = None,
+    order: Annotated[str | None, typer.Option(help="reorder: child names, comma separated")] = None,
+    keep_children: Annotated[bool, typer.Option(help="delete: children move up")] = False,
+) -> None:
+    """Edit the hierarchy; every edit writes a new version. Run `rft categorize` afterwards:
+    it re-uses the stored vectors, so no prompt is embedded again."""
+    current = read_hierarchy(out, _dataset(out, dataset))
+    where = _path(path)
+    try:
+        match op:
+            case "add":
+                if not name:
+                    raise typer.BadParameter("add needs --name")
+                edited = add_topic(current, where, name, description or "", example or (),
+                                   position)
+            case "rename":
+                if not name:
+                    raise typer.BadParameter("rename needs --name")
+                edited = rename_topic(current, where, name)
+            case "describe":
+                edited = describe_topic(current, where, description, example)
+            case "move":
+                if to is None:
+                    raise typer.BadParameter("move needs --to")
+                edited = move_topic(current, where, _path(to), position)
+            case "delete":
+                edited = delete_topic(current, where, keep_children)
+            case "reorder":
+                if not order:
+                    raise typer.BadParameter("reorder needs --order")
+                edited = reorder_topics(current, where, [n.strip() for n in order.split(",")])
+            case _:
+                raise typer.BadParameter(f"unknown edit {op!r}")
+    except HierarchyEditError as error:
+        raise typer.BadParameter(f"{error.reason}: {error.detail}") from None
+    write_hierarchy(out, edited)
+    show_hierarchy(edited, console)
+
+
+def categorize(out: OutOption = Path("out"), dataset: DatasetOption = None) -> None:
+    """Step C: a leaf topic, a calibrated confidence and a runner-up for every prompt."""
+    categorize_dir(out, _dataset(out, dataset), RuntimeSettings(), console)
+
+
+def _targets(values: list[str] | None) -> dict[str, int] | None:
+    if not values:
+        return None
+    targets: dict[str, int] = {}
+    for value in values:
+        key, _, number = value.rpartition("=")
+        if not key or not number.isdigit():
+            raise typer.BadParameter(f"--target takes topic/path=COUNT, got {value!r}")
+        targets[key] = int(number)
+    return targets
+
+
+def coverage(
+    out: OutOption = Path("out"),
+    dataset: DatasetOption = None,
+    target: Annotated[list[str] | None, typer.Option(help="topic/path=COUNT (repeat)")] = None,
+    total: Annotated[int | None, typer.Option(help="grow the dataset to this size")] = None,
+) -> None:
+    """Step D: records per topic, gaps to target, what to generate: coverage.json and .png."""
+    coverage_dir(out, _dataset(out, dataset), console, _targets(target), total)
+
+
+def review(
+    out: OutOption = Path("out"),
+    dataset: DatasetOption = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    prompt: Annotated[str | None, typer.Option("--set", help="prompt id to decide")] = None,
+    topic: Annotated[str | None, typer.Option(help="with --set: the topic a/b")] = None,
+) -> None:
+    """List the prompts that need a person (confidence < 0.5), or set one's topic by hand."""
+    path = out / CATEGORIZED
+    if not path.is_file():
+        raise typer.BadParameter(f"{out} holds no {CATEGORIZED}: run `rft categorize` first")
+    records = read_categorized(path)
+    if prompt is not None:
+        if not topic:
+            raise typer.BadParameter("--set needs --topic")
+        hierarchy = read_hierarchy(out, _dataset(out, dataset))
+        chosen = _path(topic)
+        try:
+            node = find_topic(hierarchy, chosen) if chosen != [OTHER_TOPIC] else None
+        except HierarchyEditError:
+            raise typer.BadParameter(f"no topic {topic}") from None
+        if node is not None and node.children:
+            raise typer.BadParameter(f"{topic} has subtopics: pick one of them")
+        if not any(r.prompt.id == prompt for r in records):
+            raise typer.BadParameter(f"no prompt {prompt} in {path}")
+        records = [set_topic_manually(r, chosen) if r.prompt.id == prompt else r for r in records]
+        write_categorized(path, records)
+        console.print(f"{prompt}: {topic} (manual, confidence 1)")
+        return
+    queue = sorted((r for r in records if r.needs_review), key=lambda r: r.confidence)
+    table = Table("prompt", "topic", "confidence", "runner-up", "request", show_lines=True)
+    for record in queue[:limit]:
+        users = [m.text() for m in record.prompt.messages if m.role == "user"]
+        table.add_row(
+            record.prompt.id, "/".join(record.topic_path), f"{record.confidence:.2f}",
+            "/".join(record.runner_up or []), (users[-1] if users else "")[:160],
+        )
+    console.print(table)
+    console.print(f"{len(queue):,} prompts need review; set one with "
+                  f"rft review --out {out} --set PROMPT_ID --topic a/b")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `rft topics ...`, `rft categorize`, `rft coverage` and `rft review` to ``app``."""
+    app.add_typer(topics_app, name="topics")
+    app.command("categorize")(categorize)
+    app.command("coverage")(coverage)
+    app.command("review")(review)
+
+

@@ -20,11 +20,12 @@ from rft_cli.journey import JourneyContext
 from rft_cli.progress import record_progress
 from rft_grader import GraderConfigError, Sample, build_grader
 from rft_grader.dryrun import DryRunSettings, dry_run_files, load_prompts, render_dry_run_screen
-from rft_grader.dryrun.batch import load_grader
+from rft_grader.dryrun.batch import load_grader, preset_for
 from rft_grader.graders.base import grade_many
 from rft_grader.judging import JudgeClient
 from rft_grader.llm_judge import LLMJudge
 from rft_grader.openai_endpoints import judge_models, run_endpoint, validate_endpoint
+from rft_grader.presets import build_preset, grader_config_json
 from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
 from rft_schemas import ToolCall
 from rft_schemas.grader import GraderConfig, GraderRunRequest
@@ -207,16 +208,47 @@ def _print_outcome(target: Console, outcome: Any) -> None:
         target.print(f"{name}: {path}")
 
 
-def dry_run_step(context: JourneyContext) -> None:
-    """Steps G and H in `rft run`: the preset the data calls for, then the dry run verdict."""
+PRESET_DIMENSIONS = {
+    "tool_usage": ["tool_selection (40%) - Right tool?", "tool_input (30%) - Valid parameters?",
+                   "result_usage (30%) - Used correctly?"],
+    "correctness": ["correctness - Factual accuracy via LLM judge"],
+    "format_compliance": ["format_compliance - JSON validity, schema match"],
+    "conciseness": ["conciseness - Length + completeness balance"],
+}
+
+
+def _train_split(context: JourneyContext) -> Path:
     split = context.artifacts.get("rft_prompts.train.jsonl") or context.artifacts.get(
         "sanitized_prompts.jsonl")
     if split is None:
-        raise RuntimeError("the dry run needs rft_prompts.train.jsonl (or sanitized prompts)")
+        raise RuntimeError("steps G and H need rft_prompts.train.jsonl (or sanitized prompts)")
+    return split
+
+
+def grader_step(context: JourneyContext) -> None:
+    """Step G in `rft run`: the preset the data calls for (tool usage when the prompts carry
+    tools, correctness otherwise), written as grader_config.json."""
+    prompts, _ = load_prompts(_train_split(context))
+    preset = preset_for(prompts)
+    context.out_dir.mkdir(parents=True, exist_ok=True)
+    path = context.out_dir / "grader_config.json"
+    path.write_text(grader_config_json(build_preset(preset)))
+    context.console.print(f"Preset: {preset.replace('_', ' ')} (chosen from the data)")
+    for line in PRESET_DIMENSIONS[preset]:
+        context.console.print(f"  • {line}")
+    context.artifacts["grader_config.json"] = path
+
+
+def dry_run_step(context: JourneyContext) -> None:
+    """Step H in `rft run`: the dry run verdict, with step G's grader_config.json (or, run
+    alone, the preset the data calls for)."""
+    split = _train_split(context)
+    config_path = context.artifacts.get("grader_config.json")
+    grader = load_grader(config_path) if config_path is not None else None
     settings = DryRunSettings(data_dir=context.settings.data_dir)
     with record_progress(context.console, "Rolling out and scoring") as advance:
-        outcome = dry_run_files(split, context.out_dir, settings, dataset=context.dataset,
-                                progress=advance)
+        outcome = dry_run_files(split, context.out_dir, settings, grader=grader,
+                                dataset=context.dataset, progress=advance)
     _print_outcome(context.console, outcome)
     context.results["dry_run"] = outcome.report
     context.artifacts.update(outcome.artifacts)

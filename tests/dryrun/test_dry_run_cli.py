@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from rft_cli.grader_commands import dry_run_step, register
+from rft_cli.grader_commands import dry_run_step, grader_step, register
 from rft_cli.journey import JourneyContext
 from rft_grader.dryrun import load_prompts
 from rft_runtime.settings import RuntimeSettings
@@ -74,7 +74,7 @@ def test_dryrun_refuses_an_invalid_grader_with_its_place(llm_env, sanitized_prom
     assert not (tmp_path / "o" / "dry_run_report.json").exists()
 
 
-def test_dry_run_step_chooses_the_preset_and_records_the_verdict(
+def test_grader_and_dry_run_steps_choose_the_preset_and_record_the_verdict(
         llm_env, sanitized_prompts, tmp_path, monkeypatch):
     monkeypatch.setenv("RFT_DRYRUN_PROMPTS", "2")
     monkeypatch.setenv("RFT_DRYRUN_MAX_TOKENS", "8")
@@ -82,8 +82,13 @@ def test_dry_run_step_chooses_the_preset_and_records_the_verdict(
     context = JourneyContext(inputs=[], out_dir=tmp_path / "run", dataset="drone",
                              settings=RuntimeSettings(), console=console,
                              artifacts={"sanitized_prompts.jsonl": sanitized_prompts})
+    grader_step(context)
+    assert "tool_selection (40%)" in console.export_text(clear=False)
+    config = json.loads(context.artifacts["grader_config.json"].read_text())
+    assert config["preset"] == "tool_usage"
     dry_run_step(context)
     report = context.results["dry_run"]
+    assert report.grader_name == "tool_usage"
     assert report.prompts == 2 and report.samples_per_prompt == 2
     assert report.dataset == "drone"
     assert {"grader_config.json", "dry_run_report.json", "dry_run.png"} <= set(context.artifacts)

@@ -124,6 +124,7 @@ async def measure_rollouts(llm: LLMSettings, prompts: list[DryRunPrompt], k: int
         rollouts = await asyncio.gather(*(roll_out(client, r) for r in requests))
         batched_s = time.perf_counter() - began
         tokens = sum(r.completion_tokens for r in rollouts)
+        prompt_tokens = sum(r.prompt_tokens for r in rollouts)
     graders = GraderCache()
     try:
         grader = graders.get(grader_json)
@@ -134,7 +135,7 @@ async def measure_rollouts(llm: LLMSettings, prompts: list[DryRunPrompt], k: int
     finally:
         graders.close()
     return {"rollouts": len(requests), "sequential_s": sequential_s, "batched_s": batched_s,
-            "grading_s": grading_s, "tokens": tokens}
+            "grading_s": grading_s, "tokens": tokens, "prompt_tokens": prompt_tokens}
 
 
 def print_rollouts(figures: dict[str, float], max_tokens: int) -> None:
@@ -143,7 +144,8 @@ def print_rollouts(figures: dict[str, float], max_tokens: int) -> None:
     batched = n / figures["batched_s"]
     share = figures["grading_s"] / (figures["batched_s"] + figures["grading_s"])
     print(f"\nrollouts on the local model ({n:.0f} rollouts = prompts x k, max_tokens "
-          f"{max_tokens}, {figures['tokens']:.0f} completion tokens in the batched run)")
+          f"{max_tokens}; the batched run read {figures['prompt_tokens']:.0f} prompt tokens and "
+          f"wrote {figures['tokens']:.0f})")
     print(f"{'batched (all requests at once)':38s} {batched:10.2f} rollouts/s")
     print(f"{'one request at a time (baseline)':38s} {sequential:10.2f} rollouts/s")
     print(f"{'ratio':38s} {batched / sequential:10.2f}x")
@@ -158,13 +160,15 @@ def main() -> None:
     parser.add_argument("--no-pin", action="store_true",
                         help="let the sandbox worker run on another core than the caller")
     parser.add_argument("--no-rollouts", action="store_true", help="skip the local-model part")
+    parser.add_argument("--no-graders", action="store_true", help="skip the per-grader part")
     parser.add_argument("--rollout-prompts", type=int, default=8)
     parser.add_argument("-k", type=int, default=2, help="samples per prompt")
     parser.add_argument("--rollout-max-tokens", type=int, default=32)
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         llm = None if args.no_rollouts else stack.enter_context(llm_endpoint(LLMSettings()))
-        grader_benchmark(args)
+        if not args.no_graders:
+            grader_benchmark(args)
         if llm is not None:
             figures = asyncio.run(measure_rollouts(llm, rollout_prompts(args.rollout_prompts),
                                                    args.k, args.rollout_max_tokens))

@@ -32,6 +32,10 @@ class ClusterParams:
     fine_resolution: float = 3.0
     coarse_resolution: float = 0.5
     min_cluster_size: int = 5
+    outlier_spread: float = 4.0
+    """A prompt whose cosine to its cluster's centroid lies more than this many robust
+    standard deviations (1.4826 x MAD) under the cluster's median is an outlier: Leiden puts
+    every node in some community, a lone prompt too."""
     seed: int = 0
     block_rows: int = 2048
 
@@ -89,6 +93,21 @@ def _dense_by_size(labels: NDArray[np.int64]) -> NDArray[np.int64]:
     return np.asarray([order.get(int(x), OUTLIER) for x in labels], dtype=np.int64)
 
 
+def _drop_far_members(
+    vectors: NDArray[np.float32], labels: NDArray[np.int64], spread: float
+) -> NDArray[np.int64]:
+    labels = labels.copy()
+    for cluster in np.unique(labels[labels != OUTLIER]):
+        members = np.flatnonzero(labels == cluster)
+        centroid = vectors[members].mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        similarity = vectors[members] @ centroid
+        median = float(np.median(similarity))
+        deviation = 1.4826 * float(np.median(np.abs(similarity - median)))
+        labels[members[similarity < median - spread * max(deviation, 1e-3)]] = OUTLIER
+    return labels
+
+
 def cluster_two_levels(
     vectors: NDArray[np.float32], params: ClusterParams | None = None
 ) -> TwoLevelClusters:
@@ -102,6 +121,7 @@ def cluster_two_levels(
     fine = _leiden(graph, params.fine_resolution, params.seed)
     sizes = np.bincount(fine)
     fine = np.where(sizes[fine] >= params.min_cluster_size, fine, OUTLIER)
+    fine = _drop_far_members(vectors, fine, params.outlier_spread)
     if np.all(fine == OUTLIER):
         fine = np.zeros(n, dtype=np.int64)
     fine = _dense_by_size(fine)

@@ -39,12 +39,13 @@ def compute_coverage(
 ) -> CoverageReport:
     """Coverage of ``categorized`` over ``hierarchy``.
 
-    The uniform target of a topic is its level's share of the dataset: ``total / n`` for the
-    ``n`` topics of that level (``other`` excluded), with ``total`` the categorized prompts or
-    ``total_target`` when the user wants the dataset to grow to that size. ``targets`` (keyed
-    by ``topic_key``) replace the uniform target of the topics they name. A topic is
-    highlighted (``below_target``) when its count is under ``highlight_below`` of its target;
-    every topic under its target gets a recommendation of ``target - count`` new prompts.
+    The uniform target splits the dataset evenly down the tree: each top-level topic gets
+    ``total / n`` (``other`` excluded), and each subtopic an even share of its parent's target;
+    ``total`` is the categorized prompts, or ``total_target`` when the user wants the dataset
+    to grow to that size. ``targets`` (keyed by ``topic_key``) replace the target of the
+    topics they name, and their subtopics share that instead. A topic is highlighted
+    (``below_target``) when its count is under ``highlight_below`` of its target; every topic
+    under its target gets a recommendation of ``target - count`` new prompts.
     """
     nodes = _node_paths(hierarchy)
     counts: Counter[tuple[str, ...]] = Counter()
@@ -59,18 +60,22 @@ def compute_coverage(
     in_topics = total - counts[(OTHER_TOPIC,)]
     grow_to = total_target if total_target is not None else in_topics
     per_level: Counter[int] = Counter(len(p) for p in nodes if p[0] != OTHER_TOPIC)
+    siblings: Counter[tuple[str, ...]] = Counter(p[:-1] for p in nodes if p[0] != OTHER_TOPIC)
     user_targets = dict(targets or {})
 
     rows: list[TopicCoverage] = []
+    target_of: dict[tuple[str, ...], float] = {(): float(grow_to)}
     for path in nodes:
         level = len(path)
         count = counts[path]
         if path[0] == OTHER_TOPIC:
-            target = 0
+            exact = 0.0
         elif topic_key(path) in user_targets:
-            target = int(user_targets[topic_key(path)])
+            exact = float(user_targets[topic_key(path)])
         else:
-            target = math.ceil(grow_to / per_level[level]) if per_level[level] else 0
+            exact = target_of.get(path[:-1], 0.0) / siblings[path[:-1]]
+        target_of[path] = exact
+        target = math.ceil(exact)
         gap = max(target - count, 0)
         rows.append(
             TopicCoverage(

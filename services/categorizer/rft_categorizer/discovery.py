@@ -72,11 +72,13 @@ async def discover_topics(
         async with semaphore:
             return await label_topic(keywords, examples, labeler, label_timeout_s)
 
+    # a coarse topic with one fine cluster is that cluster: it needs no label of its own
+    parents = [c for c in coarse_ids if len(children_of[c]) > 1]
     coarse_labels, fine_labels = await asyncio.gather(
-        asyncio.gather(*(label(coarse_keywords[c], coarse_examples[c]) for c in coarse_ids)),
+        asyncio.gather(*(label(coarse_keywords[c], coarse_examples[c]) for c in parents)),
         asyncio.gather(*(label(fine_keywords[f], fine_examples[f]) for f in fine_ids)),
     )
-    coarse_label = dict(zip(coarse_ids, coarse_labels, strict=True))
+    coarse_label = dict(zip(parents, coarse_labels, strict=True))
     fine_label = dict(zip(fine_ids, fine_labels, strict=True))
 
     topics: list[Topic] = []

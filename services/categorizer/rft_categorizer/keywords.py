@@ -12,9 +12,16 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 _TOKEN = r"(?u)\b[a-zA-Z][a-zA-Z0-9]+\b"
+# Words every request uses ("I want you to please tell me..."): they say how, not what.
+_REQUEST_WORDS = {
+    "want", "like", "need", "please", "tell", "make", "let", "know", "right", "just", "does",
+    "did", "doing", "able", "help", "hi", "hello", "thanks", "thank", "ok", "okay", "im", "ve",
+    "don", "didn", "doesn", "isn", "can", "could", "would", "should", "way", "use", "using",
+}
+_STOP_WORDS = sorted(ENGLISH_STOP_WORDS | _REQUEST_WORDS)
 
 
 def cluster_keywords(
@@ -27,7 +34,7 @@ def cluster_keywords(
     ]
     min_df = 2 if len(classes) > 3 else 1
     vectorizer = CountVectorizer(
-        stop_words="english", ngram_range=(1, 2), token_pattern=_TOKEN, min_df=min_df
+        stop_words=_STOP_WORDS, ngram_range=(1, 2), token_pattern=_TOKEN, min_df=min_df
     )
     try:
         counts = vectorizer.fit_transform(documents).toarray().astype(np.float64)

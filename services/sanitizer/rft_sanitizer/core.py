@@ -26,6 +26,7 @@ from rft_sanitizer.normalize import canonical_tools, prompt_id, tool_dicts
 from rft_sanitizer.redaction import Redactor
 from rft_sanitizer.settings import ExtractionPolicy, RedactionMode, SanitizerSettings
 from rft_sanitizer.tokens import TokenCounter, render_segments, tools_segment
+from rft_sanitizer.trusted import trusted
 from rft_schemas.conversation import Message
 from rft_schemas.traces import Lineage, RawTrace, Rejection, RejectionReason, SanitizedPrompt
 
@@ -230,7 +231,8 @@ def _prompt(
         )
     # Every part was validated on the way in (the conversation model, the record): build the
     # output without validating it a second time.
-    return SanitizedPrompt.model_construct(
+    return trusted(
+        SanitizedPrompt,
         id=prompt_id(cut.prompt, tools.canonical),
         dataset=record.dataset,
         messages=cut.prompt,
@@ -239,7 +241,8 @@ def _prompt(
         item_fields=adapted.item_fields,
         token_count=token_count,
         redactions=redactions,
-        lineage=Lineage.model_construct(
+        lineage=trusted(
+            Lineage,
             dataset=record.dataset,
             trace_id=record.id,
             source=record.source,

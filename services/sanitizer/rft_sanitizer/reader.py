@@ -20,6 +20,7 @@ import ijson
 import orjson
 
 from rft_sanitizer.normalize import trace_id
+from rft_sanitizer.trusted import trusted
 from rft_schemas.traces import RawTrace, Rejection, RejectionReason, SourceLocation
 
 # Top-level keys under which exports hold their records.
@@ -65,13 +66,14 @@ def _whole(
 
 def _trace(uri: str, dataset: str, position: int, payload: bytes) -> RawTrace:
     # built from values this module made: no validation needed on the hot path
-    source = SourceLocation.model_construct(uri=uri, line=position)
+    source = trusted(SourceLocation, uri=uri, line=position)
     try:
         text, encoding = payload.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         # The core names the bad byte; the payload travels intact as base64.
         text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
-    return RawTrace.model_construct(
+    return trusted(
+        RawTrace,
         id=trace_id(dataset, uri, position),
         dataset=dataset,
         source=source,

@@ -1,0 +1,92 @@
+"""The batch runner behind ``rft generate``: categorized prompts in, synthetic_prompts.jsonl out.
+
+Opens what a job needs from the settings (the embedder, the dataset's collection, the job store,
+the LLM client) and runs :class:`GenerationRunner`; the service does the same per request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rft_embedder import Embedder, EmbedderSettings, load_embedder, prompt_collection_spec
+from rft_generator.job_store import JobStore
+from rft_generator.output import write_synthetic_prompts
+from rft_generator.pool import build_pools, targets_from_coverage
+from rft_generator.runner import GenerationRunner, Publish, RunTimings
+from rft_generator.settings import GeneratorSettings
+from rft_generator.topic_check import PrototypeTopicChecker, TopicChecker
+from rft_runtime.llm import LLMClient, LLMSettings
+from rft_runtime.vectorstore import VectorStore
+from rft_sanitizer import Policy, load_token_counter
+from rft_schemas import CategorizedPrompt, CoverageReport, GenerationJob, GenerationRequest
+
+
+def read_categorized(path: Path) -> list[CategorizedPrompt]:
+    with path.open(encoding="utf-8") as lines:
+        return [CategorizedPrompt.model_validate_json(line) for line in lines if line.strip()]
+
+
+def read_coverage(path: Path) -> CoverageReport:
+    return CoverageReport.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+def structure_policy(settings: GeneratorSettings) -> Policy:
+    """The sanitizer's policy for synthetic prompts (same tokenizer, same checks)."""
+    counter = load_token_counter(settings.tokenizer, settings.data_dir / "tokenizers")
+    return Policy(counter=counter, min_tokens=settings.min_tokens, max_tokens=settings.max_tokens)
+
+
+@dataclass
+class GenerationResult:
+    job: GenerationJob
+    output: Path
+    written: int
+    timings: RunTimings
+
+
+async def run_generation(
+    request: GenerationRequest,
+    categorized: Sequence[CategorizedPrompt],
+    store: JobStore,
+    vector_store: VectorStore,
+    llm: LLMSettings,
+    settings: GeneratorSettings,
+    *,
+    coverage: CoverageReport | None = None,
+    embedder: Embedder | None = None,
+    embed_settings: EmbedderSettings | None = None,
+    checker: TopicChecker | None = None,
+    policy: Policy | None = None,
+    publish: Publish | None = None,
+    output: Path | None = None,
+    max_rounds: int | None = None,
+) -> GenerationResult:
+    """Create (or resume) the job ``request.id`` and run it; write its synthetic_prompts.jsonl."""
+    embed_settings = embed_settings or EmbedderSettings()
+    embedder = embedder or load_embedder(embed_settings, settings.data_dir)
+    if request.targets is not None:
+        targets = dict(request.targets)
+    elif coverage is not None:
+        targets = targets_from_coverage(coverage)
+    else:
+        raise ValueError("a generation request without targets needs coverage's recommendation")
+    collection = vector_store.ensure_collection(
+        prompt_collection_spec(
+            request.dataset, embedder.dimensions, embed_settings.collection_prefix
+        )
+    )
+    pools, leaf_vectors = build_pools(categorized, targets, collection, embedder, embed_settings)
+    checker = checker or PrototypeTopicChecker(leaf_vectors, settings.prototype_temperature)
+    store.create(request, targets)
+    async with LLMClient(llm) as client:
+        runner = GenerationRunner(
+            store, client, embedder, collection, pools, checker,
+            policy or structure_policy(settings), settings, embed_settings, publish,
+        )
+        job = await runner.run(request.id, max_rounds=max_rounds)
+    path = output or settings.resolved_output_dir() / request.id / "synthetic_prompts.jsonl"
+    written = write_synthetic_prompts(store, request.id, path)
+    return GenerationResult(job, path, written, runner.timings)

@@ -1,0 +1,49 @@
+"""Generator settings: environment variables with the ``RFT_GENERATOR_`` prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GeneratorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RFT_GENERATOR_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".rft"), description="job store and outputs live here")
+    job_store_url: str | None = Field(
+        default=None,
+        description="sqlite:///path (default data_dir/generator/jobs.sqlite); postgresql://... is "
+        "the extension point for a cluster (not implemented yet: refused with a clear error)",
+    )
+    output_dir: Path | None = Field(
+        default=None, description="synthetic_prompts.jsonl per job; unset = data_dir/generator"
+    )
+    categorized_path: Path | None = Field(
+        default=None,
+        description="categorized_prompts.jsonl the service takes examples from; unset = "
+        "data_dir/<dataset>/categorized_prompts.jsonl",
+    )
+    copy_cosine: float = Field(
+        default=0.97, ge=0.0, le=1.0, description="a candidate this close to an example is a copy"
+    )
+    mmr_lambda: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="relevance vs diversity of the few-shot examples"
+    )
+    prototype_temperature: float = Field(
+        default=0.05, gt=0.0, description="softmax temperature of the nearest-prototype check"
+    )
+    max_request_chars: int = Field(
+        default=600, ge=20, description="a longer user turn is wrong_shape"
+    )
+    previews_per_topic: int = Field(default=3, ge=0)
+    tokenizer: str = Field(default="smollm2-135m-instruct", description="as the sanitizer's")
+    min_tokens: int = Field(default=4, ge=0, description="structure check: shorter is too_short")
+    max_tokens: int = Field(default=8192, ge=1, description="structure check: longer is too_long")
+
+    def resolved_output_dir(self) -> Path:
+        return self.output_dir or self.data_dir / "generator"
+
+    def resolved_job_store_url(self) -> str:
+        return self.job_store_url or f"sqlite:///{self.data_dir / 'generator' / 'jobs.sqlite'}"

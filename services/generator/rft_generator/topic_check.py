@@ -1,0 +1,67 @@
+"""Check (3): which topic a candidate lands in when categorized again, and how surely.
+
+:class:`TopicChecker` is the seam to step C. Two implementations:
+
+- :class:`PrototypeTopicChecker`: nearest topic prototype (the mean of the topic's categorized
+  prompt vectors), softmax over the cosines. It needs nothing but the vectors the job already
+  has, so it is the default.
+- :class:`ScoringTopicChecker`: adapts any scorer shaped like the categorizer's
+  ``TopicClassifier.score(vectors) -> TopicScores(paths, probabilities, ...)`` (step C's
+  calibrated model), so a job can re-categorize exactly as step C did when one is fitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+Vectors = NDArray[np.float32]
+
+
+class TopicChecker(Protocol):
+    def categorize(self, vectors: Vectors) -> list[tuple[str, float]]:
+        """Per row: the topic key ('a/b') it lands in and the confidence (0..1)."""
+
+
+class PrototypeTopicChecker:
+    def __init__(self, topic_vectors: Mapping[str, Vectors], temperature: float = 0.05) -> None:
+        self.topics = [t for t, v in topic_vectors.items() if len(v)]
+        if not self.topics:
+            raise ValueError("no topic has a vector to build a prototype from")
+        means = np.vstack([topic_vectors[t].mean(axis=0) for t in self.topics])
+        self.prototypes = means / np.linalg.norm(means, axis=1, keepdims=True)
+        self.temperature = temperature
+
+    def categorize(self, vectors: Vectors) -> list[tuple[str, float]]:
+        if len(vectors) == 0:
+            return []
+        logits = (vectors @ self.prototypes.T) / self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        best = probabilities.argmax(axis=1)
+        return [(self.topics[int(b)], float(probabilities[i, b])) for i, b in enumerate(best)]
+
+
+class _Scorer(Protocol):
+    def score(self, vectors: Vectors) -> Any: ...
+
+
+class ScoringTopicChecker:
+    """Step C's classifier as a checker: ``scorer.score`` answers ``.paths`` (tuples of names)
+    and ``.probabilities`` (rows x paths)."""
+
+    def __init__(self, scorer: _Scorer) -> None:
+        self.scorer = scorer
+
+    def categorize(self, vectors: Vectors) -> list[tuple[str, float]]:
+        if len(vectors) == 0:
+            return []
+        scores = self.scorer.score(vectors)
+        paths: Sequence[Sequence[str]] = scores.paths
+        probabilities = np.asarray(scores.probabilities)
+        best = probabilities.argmax(axis=1)
+        return [("/".join(paths[int(b)]), float(probabilities[i, b])) for i, b in enumerate(best)]

@@ -1,0 +1,133 @@
+"""The generator's pure parts: parsing LLM answers, MMR examples, ids, the job store."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rft_embedder import Embedder
+from rft_generator import JobStore, JobStoreError, candidate_id, mmr_select, open_job_store
+from rft_generator.job_store import CandidateRecord
+from rft_generator.prompting import parse_request, synthetic_messages
+from rft_generator.validation import check_structure, novelty_check, topic_check
+from rft_sanitizer import Policy
+from rft_schemas import (
+    CategorizedPrompt,
+    GenerationFailure,
+    GenerationRequest,
+    JobStatus,
+    SourceLocation,
+    ValidationCheck,
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "truncated", "expected"),
+    [
+        ("", False, GenerationFailure.EMPTY),
+        ("   \n ", False, GenerationFailure.EMPTY),
+        ("I'm sorry, but I can't help with that.", False, GenerationFailure.REFUSAL),
+        ("As an AI language model, I cannot", False, GenerationFailure.REFUSAL),
+        ("Here's a new request:", False, GenerationFailure.WRONG_SHAPE),
+        ("Can you show me the perfect flying", True, GenerationFailure.WRONG_SHAPE),
+        ("x" * 700, False, GenerationFailure.WRONG_SHAPE),
+    ],
+)
+def test_unusable_answers_are_counted_failures(
+    answer: str, truncated: bool, expected: GenerationFailure
+) -> None:
+    parsed = parse_request(answer, truncated, max_chars=600)
+    assert parsed.text is None and parsed.failure is expected
+
+
+def test_lead_ins_quotes_and_numbering_are_cut_from_the_request() -> None:
+    quoted = parse_request('Here\'s a different request:\n\n"Fly a little further north, ok?"\n\n'
+                           "In your new request, you", True, 600)
+    assert quoted.text == "Fly a little further north, ok?"
+    numbered = parse_request("1. Take off and hover at 20 meters.", False, 600)
+    assert numbered.text == "Take off and hover at 20 meters."
+    cut = parse_request("Switch to photo mode. Then take a picture of the", True, 600)
+    assert cut.text == "Switch to photo mode."
+
+
+def test_mmr_picks_spread_examples_not_the_nearest_copies(
+    categorized: list[CategorizedPrompt], embedder: Embedder
+) -> None:
+    texts = [c.prompt.messages[-1].text() for c in categorized]
+    vectors = embedder.embed(texts)
+    picks = mmr_select(vectors, 5, diversity=0.5, seed=0)
+    assert len(set(picks)) == 5
+    centroid = vectors.mean(axis=0)
+    nearest_five = np.argsort(-(vectors @ centroid))[:5]
+
+    def spread(rows: list[int]) -> float:
+        block = vectors[rows] @ vectors[rows].T
+        return float(block[np.triu_indices(len(rows), 1)].mean())
+
+    assert spread(picks) < spread(list(nearest_five))
+    assert mmr_select(vectors, 5, seed=0) == picks
+    assert mmr_select(vectors[:3], 5) == [0, 1, 2]
+
+
+def test_candidate_ids_depend_on_job_topic_and_attempt_only() -> None:
+    assert candidate_id("j", "a/b", 3) == candidate_id("j", "a/b", 3)
+    assert len({candidate_id("j", "a/b", 3), candidate_id("j", "a/b", 4),
+                candidate_id("j", "a/c", 3), candidate_id("k", "a/b", 3)}) == 4
+
+
+def test_structure_failures_carry_the_sanitizers_reason_codes(
+    categorized: list[CategorizedPrompt], structure_policy: Policy
+) -> None:
+    example = categorized[0].prompt
+    where = SourceLocation(uri="generation-job:t", line=0)
+    def reason(text: str, policy: Policy = structure_policy) -> str:
+        outcome = check_structure("c1", "drone", synthetic_messages(example, text),
+                                  example.tools, where, policy)
+        assert isinstance(outcome, ValidationCheck) and not outcome.passed
+        return outcome.detail
+
+    assert reason("") == "empty_content"
+    assert reason("\u200b\u200b") == "empty_content"
+    assert reason("ok") == "missing_user_message"  # a courtesy is not a request
+    tight = replace(structure_policy, max_tokens=20, count_all_tokens=True)
+    assert reason("Take off and hover at twenty meters above the field", tight) == "too_long"
+    good = check_structure("c3", "drone", synthetic_messages(example, "Take off and hover at "
+                           "twenty meters above the field"), example.tools, where, structure_policy)
+    assert not isinstance(good, ValidationCheck)
+    assert good.messages[0].role == "system" and good.tools == example.tools
+
+
+def test_novelty_and_topic_checks_name_their_failure() -> None:
+    assert novelty_check(0.99, True, 0.92, 0.97)[1] is GenerationFailure.COPY_OF_EXAMPLE
+    assert novelty_check(0.95, True, 0.92, 0.97)[1] is GenerationFailure.NEAR_DUPLICATE
+    assert novelty_check(0.80, False, 0.92, 0.97)[1] is None
+    assert topic_check("drone/flight", 0.9, "drone/camera", 0.5)[1] is GenerationFailure.WRONG_TOPIC
+    assert topic_check("drone/camera", 0.4, "drone/camera", 0.5)[1] is GenerationFailure.WRONG_TOPIC
+    assert topic_check("drone/camera", 0.8, "drone", 0.5)[1] is None
+
+
+def test_job_store_is_durable_and_writes_a_candidate_once(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite")
+    request = GenerationRequest(id="j1", dataset="drone", targets={"drone/camera": 2})
+    store.create(request, {"drone/camera": 2})
+    store.create(request, {"drone/camera": 2})  # a second submit changes nothing
+    rows = [CandidateRecord(candidate_id("j1", "drone/camera", i), "drone/camera", i, False,
+                            "wrong_topic") for i in range(3)]
+    store.record("j1", rows)
+    store.record("j1", rows)
+    store.close()
+    again = JobStore(tmp_path / "jobs.sqlite")
+    job = again.get("j1")
+    assert job is not None and job.status is JobStatus.QUEUED
+    (topic,) = job.topics
+    assert (topic.target, topic.attempts, topic.failures) == (2, 3, {"wrong_topic": 3})
+    assert again.job_ids([JobStatus.QUEUED]) == ["j1"]
+
+
+def test_postgresql_job_store_is_refused_with_the_way_out() -> None:
+    with pytest.raises(JobStoreError, match="not implemented yet"):
+        open_job_store("postgresql://db/rft")
+    assert isinstance(open_job_store("sqlite:////tmp/rft-test-jobs.sqlite"), JobStore)

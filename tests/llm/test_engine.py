@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import torch
 
-from rft_runtime.llm.engine import Decoder, PrefixCache, PromptJob, Sampling
+from rft_runtime.llm.engine import Completion, Decoder, PrefixCache, PromptJob, Sampling, Ticket
 from rft_runtime.llm.model_store import ensure_checkpoint
 from rft_runtime.llm.settings import LLMSettings
 
@@ -17,7 +18,11 @@ SYSTEM = {"role": "system", "content": "You are a drone pilot assistant. Answer 
 
 @pytest.fixture(scope="module")
 def decoder() -> Iterator[Decoder]:
-    yield Decoder(ensure_checkpoint(LLMSettings().cache_dir))
+    # One thread: on a shared CPU, two OpenMP threads that spin at barriers decode several
+    # times slower (the server process sets OMP_WAIT_POLICY=PASSIVE; this process cannot).
+    threads = torch.get_num_threads()
+    yield Decoder(ensure_checkpoint(LLMSettings().cache_dir), threads=1)
+    torch.set_num_threads(threads)
 
 
 def prompt(decoder: Decoder, question: str) -> list[int]:
@@ -64,3 +69,30 @@ def test_rows_finish_on_their_own_limits(decoder: Decoder) -> None:
     assert short[0].completion_tokens == 2 and short[0].finish_reason == "length"
     assert long[0].completion_tokens == 12
     assert long[0].text.startswith(short[0].text)
+
+
+def test_requests_joining_a_running_batch_sample_as_if_alone(decoder: Decoder) -> None:
+    seeded = Sampling(temperature=1.0, max_tokens=8, seed=3)
+    first = PromptJob(prompt(decoder, "Hi"), 2, seeded)
+    longer = PromptJob(prompt(decoder, "Describe, in detail, every step of a safe landing."), 1,
+                       seeded)
+    shorter = PromptJob(prompt(decoder, "Up"), 1, seeded)
+    alone = [decoder.generate([job])[0] for job in (first, longer, shorter)]
+
+    results: dict[str, list[Completion]] = {}
+    arrivals = {0: [("first", first)], 3: [("longer", longer), ("shorter", shorter)]}
+    calls = 0
+
+    def pull(free: int) -> list[Ticket]:
+        nonlocal calls
+        due = arrivals.get(calls, [])
+        calls += 1
+        return [
+            Ticket(job, lambda done, name=name: results.__setitem__(name, done))
+            for name, job in due
+        ]
+
+    decoder.decode(pull)
+    assert calls > 3  # the later two joined while the first was decoding
+    assert [results["first"], results["longer"], results["shorter"]] == alone
+    assert list(decoder.batch_rows)[-2:] == [2, 4]  # 2 rows, then 2 more joined

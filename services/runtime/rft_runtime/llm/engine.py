@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -53,21 +54,57 @@ class Completion:
     finish_reason: Finish
 
 
+class Ticket:
+    """A job being decoded, and whom to tell when its ``n`` samples are done."""
+
+    def __init__(self, job: PromptJob, on_done: Callable[[list[Completion]], None]) -> None:
+        self.job = job
+        self.on_done = on_done
+        self.results: list[Completion | None] = [None] * job.n
+        self.remaining = job.n
+
+
 @dataclass
 class _Row:
-    job: int
-    sampling: Sampling
+    ticket: Ticket
+    index: int  # which of the ticket's n samples
     generator: torch.Generator
     tokens: list[int] = field(default_factory=list)
     text: str = ""
     finish: Finish | None = None
+
+    @property
+    def sampling(self) -> Sampling:
+        return self.ticket.job.sampling
+
+
+@dataclass
+class _Batch:
+    """The rows being decoded: their KV cache, attention mask, positions and last logits."""
+
+    cache: Any
+    mask: torch.Tensor
+    next_position: torch.Tensor
+    logits: torch.Tensor
+    rows: list[_Row]
+
+    def widen(self, width: int) -> None:
+        missing = width - self.mask.shape[1]
+        if missing > 0:
+            self.mask = torch.nn.functional.pad(self.mask, (missing, 0))
+            for layer in self.cache.layers:
+                layer.pad_left(missing)
 
 
 class Decoder:
     """A causal LM and its tokenizer, loaded from a plain checkpoint directory."""
 
     def __init__(
-        self, checkpoint: Path, threads: int | None = None, prefix_cache_tokens: int = 8192
+        self,
+        checkpoint: Path,
+        threads: int | None = None,
+        prefix_cache_tokens: int = 8192,
+        max_rows: int = 16,
     ) -> None:
         if threads is not None:
             torch.set_num_threads(threads)
@@ -83,6 +120,8 @@ class Decoder:
         pad = self.tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else self.tokenizer.eos_token_id)
         self.prefixes = PrefixCache(prefix_cache_tokens)
+        self.max_rows = max_rows
+        self.batch_rows: deque[int] = deque(maxlen=256)  # rows after each join, for /stats
         # One batch at a time: the batcher serializes calls, this guards direct use from threads.
         self._lock = threading.Lock()
 
@@ -94,63 +133,110 @@ class Decoder:
         return [int(i) for i in ids]
 
     def generate(self, jobs: list[PromptJob]) -> list[list[Completion]]:
-        """Completions per job, in job order, ``job.n`` each."""
-        with self._lock, torch.inference_mode():
-            return self._generate(jobs)
+        """Completions per job, in job order, ``job.n`` each (all decoded together)."""
+        results: list[list[Completion]] = [[] for _ in jobs]
 
-    def _generate(self, jobs: list[PromptJob]) -> list[list[Completion]]:
-        prefilled = [self._prefill(job.prompt_ids) for job in jobs]
-        width = max(len(job.prompt_ids) for job in jobs)
-        mask = torch.zeros((len(jobs), width), dtype=torch.long)
-        for i, job in enumerate(jobs):  # left padding: every row's next token lands in one column
-            mask[i, width - len(job.prompt_ids) :] = 1
+        def collect(i: int) -> Callable[[list[Completion]], None]:
+            return lambda done: results.__setitem__(i, done)
+
+        pending = [Ticket(job, collect(i)) for i, job in enumerate(jobs)]
+
+        def pull(free: int) -> list[Ticket]:
+            taken = list(pending)
+            pending.clear()
+            return taken
+
+        self.decode(pull)
+        return results
+
+    def decode(self, pull: Callable[[int], list[Ticket]]) -> None:
+        """Decode until no row is left, admitting new requests between steps (continuous
+        batching): ``pull(free_rows)`` returns the tickets to add, without waiting. A request
+        that arrives mid-batch starts at the next token instead of after the whole batch."""
+        with self._lock, torch.inference_mode():
+            batch: _Batch | None = None
+            while True:
+                live = len(batch.rows) if batch else 0
+                arrived = pull(self.max_rows - live) if live < self.max_rows else []
+                if arrived:
+                    batch = self._join(batch, arrived)
+                    self.batch_rows.append(len(batch.rows))
+                if batch is None or not batch.rows:
+                    return
+                self._step(batch)
+
+    def _join(self, batch: _Batch | None, tickets: list[Ticket]) -> _Batch:
+        """Prefill the new requests and add their rows to the batch, left-padding whichever
+        side is shorter so every row's next token lands in the same column."""
+        prefilled = [self._prefill(t.job.prompt_ids) for t in tickets]
+        width = max(len(t.job.prompt_ids) for t in tickets)
+        if batch is not None:
+            width = max(width, batch.mask.shape[1])
+            batch.widen(width)
+        rows = [
+            _Row(ticket=t, index=k, generator=_generator(t.job.sampling.seed, k))
+            for t in tickets
+            for k in range(t.job.n)
+        ]
+        expand = torch.tensor([i for i, t in enumerate(tickets) for _ in range(t.job.n)])
         layers = []
         for layer in range(len(prefilled[0][0])):
-            keys = [_left_pad(kv[layer][0], width) for kv, _ in prefilled]
-            values = [_left_pad(kv[layer][1], width) for kv, _ in prefilled]
-            layers.append((torch.cat(keys), torch.cat(values)))
-        room = max(job.sampling.max_tokens for job in jobs)
-        cache = DynamicCache()
-        cache.layers = [_ReservedLayer(k, v, reserve=room) for k, v in layers]
-        cache.layer_class_to_replicate = None  # every layer is given: none is to be added
-        logits = torch.cat([last for _, last in prefilled])
-        positions = torch.tensor([len(job.prompt_ids) - 1 for job in jobs])
-        rows = [
-            _Row(job=j, sampling=job.sampling, generator=_generator(job.sampling.seed, k))
-            for j, job in enumerate(jobs)
-            for k in range(job.n)
-        ]
-        expand = torch.tensor([row.job for row in rows])
-        cache.batch_select_indices(expand)
-        logits, mask, next_position = logits[expand], mask[expand], positions[expand] + 1
-        live = list(range(len(rows)))
-        while True:
-            chosen = self._sample(logits, [rows[r] for r in live])
-            keep: list[int] = []
-            for k, r in enumerate(live):
-                if self._advance(rows[r], int(chosen[k])):
-                    keep.append(k)
-            if not keep:
-                break
-            if len(keep) < len(live):
-                index = torch.tensor(keep)
-                cache.batch_select_indices(index)
-                mask, chosen, next_position = mask[index], chosen[index], next_position[index]
-                live = [live[k] for k in keep]
-            mask = torch.cat([mask, torch.ones((len(live), 1), dtype=torch.long)], dim=1)
-            out = self.model(
-                input_ids=chosen[:, None], attention_mask=mask,
-                position_ids=next_position[:, None], cache=cache, use_cache=True,
-            )
-            logits = out.logits[:, -1, :].float()
-            next_position = next_position + 1
-        results: list[list[Completion]] = [[] for _ in jobs]
-        for row in rows:
-            assert row.finish is not None
-            if not row.sampling.stop:
-                row.text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
-            results[row.job].append(Completion(row.text, len(row.tokens), row.finish))
-        return results
+            keys = torch.cat([_left_pad(kv[layer][0], width) for kv, _ in prefilled])
+            values = torch.cat([_left_pad(kv[layer][1], width) for kv, _ in prefilled])
+            layers.append((keys[expand], values[expand]))
+        mask = torch.zeros((len(tickets), width), dtype=torch.long)
+        for i, t in enumerate(tickets):
+            mask[i, width - len(t.job.prompt_ids) :] = 1
+        logits = torch.cat([last for _, last in prefilled])[expand]
+        positions = torch.tensor([len(t.job.prompt_ids) for t in tickets])[expand]
+        if batch is None:
+            room = max(t.job.sampling.max_tokens for t in tickets)
+            cache = DynamicCache()
+            cache.layers = [_ReservedLayer(k, v, reserve=room) for k, v in layers]
+            cache.layer_class_to_replicate = None  # every layer is given: none is to be added
+            return _Batch(cache, mask[expand], positions, logits, rows)
+        for cache_layer, (k, v) in zip(batch.cache.layers, layers, strict=True):
+            cache_layer.add_rows(k, v)
+        batch.mask = torch.cat([batch.mask, mask[expand]])
+        batch.next_position = torch.cat([batch.next_position, positions])
+        batch.logits = torch.cat([batch.logits, logits])
+        batch.rows.extend(rows)
+        return batch
+
+    def _step(self, batch: _Batch) -> None:
+        """Sample one token per row, retire finished rows, run the model once."""
+        chosen = self._sample(batch.logits, batch.rows)
+        keep = [k for k, row in enumerate(batch.rows) if self._advance(row, int(chosen[k]))]
+        for k, row in enumerate(batch.rows):
+            if row.finish is not None and k not in keep:
+                self._finish(row)
+        if len(keep) < len(batch.rows):
+            index = torch.tensor(keep, dtype=torch.long)
+            batch.cache.batch_select_indices(index)
+            batch.mask, batch.next_position = batch.mask[index], batch.next_position[index]
+            chosen = chosen[index]
+            batch.rows = [batch.rows[k] for k in keep]
+        if not batch.rows:
+            return
+        batch.mask = torch.cat(
+            [batch.mask, torch.ones((len(batch.rows), 1), dtype=torch.long)], dim=1
+        )
+        out = self.model(
+            input_ids=chosen[:, None], attention_mask=batch.mask,
+            position_ids=batch.next_position[:, None], cache=batch.cache, use_cache=True,
+        )
+        batch.logits = out.logits[:, -1, :].float()
+        batch.next_position = batch.next_position + 1
+
+    def _finish(self, row: _Row) -> None:
+        assert row.finish is not None
+        if not row.sampling.stop:
+            row.text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+        ticket = row.ticket
+        ticket.results[row.index] = Completion(row.text, len(row.tokens), row.finish)
+        ticket.remaining -= 1
+        if ticket.remaining == 0:
+            ticket.on_done([c for c in ticket.results if c is not None])
 
     def _prefill(self, prompt_ids: list[int]) -> tuple[list[tuple[torch.Tensor, torch.Tensor]],
                                                       torch.Tensor]:
@@ -270,6 +356,21 @@ class _ReservedLayer(DynamicLayer):
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         self._keys = self._keys[indices]
         self._values = self._values[indices]
+        self._expose()
+
+    def pad_left(self, missing: int) -> None:
+        """Shift every row right by ``missing`` masked positions (a longer prompt joined)."""
+        pad = (0, 0, missing, 0)
+        self._keys = torch.nn.functional.pad(self._keys, pad)
+        self._values = torch.nn.functional.pad(self._values, pad)
+        self._length += missing
+        self._expose()
+
+    def add_rows(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Append rows whose states span exactly this layer's current length."""
+        room = (0, 0, 0, self._keys.shape[2] - keys.shape[2])
+        self._keys = torch.cat([self._keys, torch.nn.functional.pad(keys, room)])
+        self._values = torch.cat([self._values, torch.nn.functional.pad(values, room)])
         self._expose()
 
 

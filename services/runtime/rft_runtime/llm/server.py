@@ -39,11 +39,7 @@ DEFAULT_MAX_TOKENS = 512
 
 
 def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
-    batcher = DynamicBatcher(
-        decoder.generate,
-        max_rows=settings.local_max_batch,
-        window_s=settings.local_batch_window_ms / 1000,
-    )
+    batcher = DynamicBatcher(decoder, window_s=settings.local_batch_window_ms / 1000)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -64,7 +60,7 @@ def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
         """Rows per recent batch (were concurrent requests decoded together?) and prompt
         tokens served from the prefix cache."""
         return {
-            "batch_rows": list(batcher.batch_sizes),
+            "batch_rows": list(decoder.batch_rows),
             "prefix_cache_hit_tokens": decoder.prefixes.hits_tokens,
         }
 
@@ -132,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         ensure_checkpoint(settings.cache_dir),
         threads=settings.local_threads,
         prefix_cache_tokens=settings.local_prefix_cache_tokens,
+        max_rows=settings.local_max_batch,
     )
     log.info("model loaded in %.1fs", time.monotonic() - began)
     uvicorn.run(build_app(decoder, settings), host=args.host, port=args.port, log_level="warning")

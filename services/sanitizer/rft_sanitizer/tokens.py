@@ -50,22 +50,36 @@ class TokenCounter:
         self._cache_size = cache_size
 
     def count(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        return self._count_many([text])[0]
+
+    def _count_many(self, texts: list[str]) -> list[int]:
+        # encode_batch_fast skips the offsets (a third of encode's time on long texts) and
+        # crosses into Rust once for all of a prompt's uncounted segments.
+        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        return [len(encoding.ids) for encoding in encodings]
 
     def count_segments(self, segments: list[str]) -> int:
         total = 0
         cache = self._cache
+        missing: dict[tuple[int, int], str] = {}
         for segment in segments:
             key = (len(segment), hash(segment))
             known = cache.get(key)
             if known is None:
-                known = self.count(segment)
+                missing[key] = segment
+            else:
+                cache.move_to_end(key)
+                total += known
+        if missing:
+            counts = dict(zip(missing, self._count_many(list(missing.values())), strict=True))
+            for segment in segments:
+                key = (len(segment), hash(segment))
+                if key in counts:
+                    total += counts[key]
+            for key, known in counts.items():
                 cache[key] = known
                 if len(cache) > self._cache_size:
                     cache.popitem(last=False)
-            else:
-                cache.move_to_end(key)
-            total += known
         return total
 
     def bounds(self, text_bytes: int) -> tuple[int, int]:

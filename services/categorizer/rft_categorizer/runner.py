@@ -67,6 +67,7 @@ class CategorizeRunner:
         self.collection_prefix = collection_prefix
         self.pool_rows = pool_rows
         self._topic_vectors: dict[str, dict[tuple[str, ...], Vectors]] = {}
+        self._fitted: dict[str, tuple[int, TopicClassifier]] = {}
         self._lock = threading.Lock()
 
     def collection(self, dataset: str) -> VectorCollection:
@@ -149,7 +150,7 @@ class CategorizeRunner:
             pool = None
         else:
             pool = self.pool(hierarchy.dataset)
-            classifier = classifier or self.classifier(hierarchy, pool)
+            classifier = classifier or self._streaming_classifier(hierarchy, pool)
         return categorize_prompts(
             prompts,
             vectors,
@@ -158,6 +159,25 @@ class CategorizeRunner:
             pool=pool,
             rules=self.settings.decision_rules(),
         )
+
+    def _streaming_classifier(
+        self, hierarchy: TopicHierarchy, pool: Vectors | None
+    ) -> TopicClassifier:
+        """The classifier for prompts arriving a batch at a time: fitted again only when the
+        pool it was fitted with has doubled (or reached its cap), since a fit costs far more
+        than scoring one batch and a few more pool rows barely move it."""
+        key = hierarchy_fingerprint(hierarchy)
+        rows = 0 if pool is None else len(pool)
+        with self._lock:
+            fitted = self._fitted.get(key)
+        if fitted is not None and (rows <= 2 * fitted[0] or fitted[0] >= self.pool_rows):
+            return fitted[1]
+        classifier = self.classifier(hierarchy, pool)
+        with self._lock:
+            if len(self._fitted) >= CACHED_CLASSIFIERS:
+                self._fitted.pop(next(iter(self._fitted)))
+            self._fitted[key] = (max(rows, 1), classifier)
+        return classifier
 
     def write_topics(self, dataset: str, records: Sequence[CategorizedPrompt]) -> None:
         """Each prompt's topic into its point's payload (merged: the embedder's keys stay)."""

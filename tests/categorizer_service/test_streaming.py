@@ -53,7 +53,9 @@ async def test_stream_categorizes_every_prompt_once_across_a_categorizer_crash(
     common = {"kafka_bootstrap": kafka_broker.bootstrap, "data_dir": tmp_path,
               "kafka_batch_max_records": 25, "log_json": False}
 
-    _, (embed_stage,) = build_embedder(RuntimeSettings(**common), store=store, embedder=embedder)[:2]
+    _, (embed_stage,), _ = build_embedder(
+        RuntimeSettings(**common), store=store, embedder=embedder
+    )
 
     def categorizer():  # type: ignore[no-untyped-def]
         app, (stage,), _ = build_categorizer(

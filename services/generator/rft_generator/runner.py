@@ -146,10 +146,24 @@ class GenerationRunner:
             log.warning("generation job failed", extra={"job": job_id, "error": str(error)})
         else:
             finished = not self._plan(job)
-            self.store.set_status(job_id, JobStatus.SUCCEEDED if finished else JobStatus.RUNNING)
+            self.store.set_status(
+                job_id, JobStatus.SUCCEEDED if finished else JobStatus.RUNNING,
+                error=self._shortfall(job_id) if finished else None,
+            )
         done = self.store.get(job_id, self.settings.previews_per_topic)
         assert done is not None
         return done
+
+    def _shortfall(self, job_id: str) -> str | None:
+        """Topics whose attempt budget ran out before their target (None when none did)."""
+        job = self.store.get(job_id)
+        assert job is not None
+        short = [f"{t.topic} {t.generated}/{t.target} after {t.attempts} candidates"
+                 for t in job.topics if t.generated < t.target]
+        if not short:
+            return None
+        return ("short of target: " + "; ".join(short)
+                + " (raise max_attempts_per_prompt, or loosen the quality settings)")
 
     def _plan(self, job: GenerationJob) -> list[_Ask]:
         request = job.request

@@ -1,0 +1,189 @@
+"""`rft generate` (step E) and `rft split` (step F), and the journey steps `rft run` calls.
+
+Step E reads step C's categorized_prompts.jsonl (and step D's coverage_report.json when no
+--target is given) from the output directory; the job id is derived from the dataset and the
+targets, so running the same command again resumes the job where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from rft_categorizer.split_batch import split_files
+from rft_categorizer.split_export import MANIFEST_FILE, TRAIN_FILE, VALID_FILE
+from rft_categorizer.split_screen import render_split_screen
+from rft_cli.journey import JourneyContext
+from rft_embedder import EmbedderSettings, load_embedder
+from rft_generator import (
+    GenerationResult,
+    GeneratorSettings,
+    JobStore,
+    open_job_store,
+    read_categorized,
+    read_coverage,
+    render_generation_screen,
+    run_generation,
+    targets_from_coverage,
+)
+from rft_runtime.llm import LLMSettings, llm_endpoint
+from rft_runtime.settings import RuntimeSettings
+from rft_runtime.vectorstore import open_vector_store
+from rft_schemas import GenerationRequest, QualitySettings
+
+CATEGORIZED = "categorized_prompts.jsonl"
+COVERAGE = "coverage_report.json"
+SYNTHETIC = "synthetic_prompts.jsonl"
+
+app = typer.Typer(add_completion=False)
+console = Console()
+
+
+def job_id_for(dataset: str, targets: dict[str, int], seed: int) -> str:
+    digest = hashlib.sha256(json.dumps([dataset, sorted(targets.items()), seed]).encode())
+    return f"{dataset}-gen-{digest.hexdigest()[:10]}"
+
+
+def parse_targets(values: list[str]) -> dict[str, int]:
+    targets = {}
+    for value in values:
+        topic, _, count = value.partition("=")
+        if not topic or not count.isdigit():
+            raise typer.BadParameter(f"--target takes topic=count (billing/refunds=200): {value}")
+        targets[topic] = int(count)
+    return targets
+
+
+async def _run_with_screen(
+    request: GenerationRequest, out_dir: Path, runtime: RuntimeSettings, show: Console,
+    targets_note: str,
+) -> GenerationResult:
+    categorized = read_categorized(out_dir / CATEGORIZED)
+    settings = GeneratorSettings(data_dir=runtime.data_dir)
+    store: JobStore = open_job_store(settings.resolved_job_store_url())
+    vector_store = open_vector_store(runtime)
+    embed_settings = EmbedderSettings()
+    embedder = load_embedder(embed_settings, runtime.data_dir)
+    try:
+        with llm_endpoint(LLMSettings(), log_path=runtime.data_dir / "llm-server.log") as llm:
+            show.print(f"Generating with {llm.model} at {llm.base_url} ({targets_note})")
+            with Live(Text("starting..."), console=show, refresh_per_second=2) as live:
+                task = asyncio.create_task(run_generation(
+                    request, categorized, store, vector_store, llm, settings,
+                    embedder=embedder, embed_settings=embed_settings,
+                    output=out_dir / SYNTHETIC,
+                ))
+                while not task.done():
+                    job = store.get(request.id)
+                    if job is not None:
+                        live.update(Text(render_generation_screen(job)))
+                    await asyncio.wait({task}, timeout=1.0)
+                result = task.result()
+                live.update(Text(render_generation_screen(result.job)))
+    finally:
+        vector_store.close()
+        store.close()
+    return result
+
+
+def generate_in(
+    out_dir: Path, dataset: str, runtime: RuntimeSettings, show: Console,
+    targets: dict[str, int] | None = None, **options: object,
+) -> GenerationResult:
+    """Step E on the files of ``out_dir``; targets default to coverage's recommendation."""
+    note = "targets given"
+    if not targets:
+        coverage = out_dir / COVERAGE
+        if not coverage.is_file():
+            raise FileNotFoundError(f"no --target given and no {coverage} (step D) to take "
+                                    "the recommendation from")
+        targets = targets_from_coverage(read_coverage(coverage))
+        note = "coverage's recommendation"
+    seed = int(options.pop("seed", 0))  # type: ignore[call-overload]
+    request = GenerationRequest.model_validate({
+        "id": job_id_for(dataset, targets, seed), "dataset": dataset, "targets": targets,
+        "seed": seed, **options,
+    })
+    return asyncio.run(_run_with_screen(request, out_dir, runtime, show, note))
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="directory with step C's files")] = Path("out"),
+    dataset: Annotated[str | None, typer.Option(help="dataset name (default: out dir's)")] = None,
+    target: Annotated[list[str] | None, typer.Option(help="topic=count, repeatable")] = None,
+    few_shot: Annotated[int, typer.Option(help="examples per request")] = 4,
+    temperature: float = 0.9,
+    max_tokens: Annotated[int, typer.Option(help="per candidate")] = 96,
+    novelty_max_cosine: float = 0.92,
+    topic_min_confidence: float = 0.5,
+    judge_min_score: Annotated[float | None, typer.Option(help="LLM judge threshold")] = None,
+    seed: int = 0,
+) -> None:
+    """Step E: synthetic prompts for the coverage gaps -> OUT/synthetic_prompts.jsonl."""
+    runtime = RuntimeSettings()
+    result = generate_in(
+        out, dataset or out.resolve().name, runtime, console, parse_targets(target or []),
+        few_shot=few_shot, temperature=temperature, max_tokens=max_tokens, seed=seed,
+        quality=QualitySettings(novelty_max_cosine=novelty_max_cosine,
+                                topic_min_confidence=topic_min_confidence,
+                                judge_min_score=judge_min_score),
+    )
+    console.print(f"{result.written} synthetic prompts in {result.output}")
+    if result.job.error:
+        console.print(f"[yellow]{result.job.error}[/yellow]")
+        if result.job.status.value == "failed":
+            raise typer.Exit(1)
+
+
+def split_in(
+    out_dir: Path, dataset: str, runtime: RuntimeSettings, show: Console, **options: object
+) -> dict[str, Path]:
+    embedder = load_embedder(EmbedderSettings(), runtime.data_dir)
+    synthetic = out_dir / SYNTHETIC
+    result, paths = split_files(
+        out_dir / CATEGORIZED, synthetic if synthetic.is_file() else None, out_dir, embedder,
+        dataset, **options,  # type: ignore[arg-type]
+    )
+    show.print(render_split_screen(result.manifest))
+    return paths
+
+
+@app.command()
+def split(
+    out: Annotated[Path, typer.Option("--out", help="directory with steps C and E files")] = Path(
+        "out"
+    ),
+    dataset: Annotated[str | None, typer.Option(help="dataset name (default: out dir's)")] = None,
+    seed: int = 0,
+    valid_fraction: float = 0.1,
+    valid_real_only: Annotated[bool, typer.Option(help="valid holds only real traces")] = True,
+    near_duplicate_cosine: float = 0.95,
+) -> None:
+    """Step F: rft_prompts.train/valid.jsonl, hf_dataset/ and split_manifest.json in OUT."""
+    paths = split_in(out, dataset or out.resolve().name, RuntimeSettings(), console, seed=seed,
+                     valid_fraction=valid_fraction, valid_real_only=valid_real_only,
+                     near_duplicate_cosine=near_duplicate_cosine)
+    for name, path in paths.items():
+        console.print(f"{name}: {path}")
+
+
+def generate_step(context: JourneyContext) -> None:
+    result = generate_in(context.out_dir, context.dataset, context.settings, context.console)
+    context.results["generate"] = result.job
+    context.artifacts[SYNTHETIC] = result.output
+
+
+def split_step(context: JourneyContext) -> None:
+    paths = split_in(context.out_dir, context.dataset, context.settings, context.console)
+    context.results["split"] = json.loads(paths[MANIFEST_FILE].read_text())
+    for name in (TRAIN_FILE, VALID_FILE, MANIFEST_FILE, "hf_dataset"):
+        context.artifacts[name] = paths[name]

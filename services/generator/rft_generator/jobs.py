@@ -1,0 +1,129 @@
+"""Runs generation jobs in the background of the service, and resumes unfinished ones on start.
+
+A job is created in the durable store before anything else happens (the HTTP answer and the
+Kafka offset commit both wait for it), then run as a task. When the service stops, running
+tasks are cancelled and their jobs stay ``running`` in the store: the next start resumes them
+from their last recorded round. A failed job (LLM endpoint down) is resumed by
+``POST /v1/generation-jobs/{id}/resume``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from rft_generator.batch import read_categorized, read_coverage, run_generation
+from rft_generator.job_store import JobStore
+from rft_generator.pool import targets_from_coverage
+from rft_generator.runner import Publish
+from rft_generator.settings import GeneratorSettings
+from rft_runtime.llm import LLMSettings
+from rft_runtime.vectorstore import VectorStore
+from rft_schemas import CategorizedPrompt, GenerationJob, GenerationRequest, JobStatus
+
+log = logging.getLogger(__name__)
+
+
+class DatasetNotReady(LookupError):
+    """The dataset's categorized prompts (or coverage, without targets) are not there yet."""
+
+
+class JobScheduler:
+    def __init__(
+        self,
+        store: JobStore,
+        vector_store: Callable[[], VectorStore],
+        llm: Callable[[], LLMSettings],
+        settings: GeneratorSettings,
+        publish: Publish | None = None,
+    ) -> None:
+        self.store = store
+        self._vector_store = vector_store
+        self._llm = llm
+        self.settings = settings
+        self.publish = publish
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def _dataset_dir(self, dataset: str) -> Path:
+        return self.settings.data_dir / dataset
+
+    def _categorized(self, dataset: str) -> list[CategorizedPrompt]:
+        path = self.settings.categorized_path or self._dataset_dir(dataset) / (
+            "categorized_prompts.jsonl"
+        )
+        if not path.is_file():
+            raise DatasetNotReady(f"no categorized prompts for dataset {dataset!r} at {path}")
+        return read_categorized(path)
+
+    def _targets(self, request: GenerationRequest) -> dict[str, int]:
+        if request.targets is not None:
+            return dict(request.targets)
+        path = self._dataset_dir(request.dataset) / "coverage_report.json"
+        if not path.is_file():
+            raise DatasetNotReady(f"no targets given and no coverage report at {path}")
+        return targets_from_coverage(read_coverage(path))
+
+    async def submit(self, request: GenerationRequest) -> GenerationJob:
+        """Store the job durably (idempotent by id) and start it; answers its current state."""
+        self._categorized(request.dataset)  # refuse early: the dataset must be there
+        targets = self._targets(request)
+        job = await asyncio.to_thread(self.store.create, request, targets)
+        if job.status is not JobStatus.SUCCEEDED:
+            self._start(request.id)
+        return job
+
+    def resume(self, job_id: str) -> bool:
+        job = self.store.get(job_id)
+        if job is None:
+            return False
+        if job.status is not JobStatus.SUCCEEDED:
+            self._start(job_id)
+        return True
+
+    def resume_unfinished(self) -> list[str]:
+        ids = self.store.job_ids([JobStatus.QUEUED, JobStatus.RUNNING])
+        for job_id in ids:
+            self._start(job_id)
+        return ids
+
+    def _start(self, job_id: str) -> None:
+        running = self._tasks.get(job_id)
+        if running is not None and not running.done():
+            return
+        self._tasks[job_id] = asyncio.create_task(self._run(job_id), name=f"generation-{job_id}")
+
+    async def _run(self, job_id: str) -> None:
+        job = self.store.get(job_id)
+        assert job is not None
+        request = job.request.model_copy(update={"targets": {t.topic: t.target
+                                                             for t in job.topics}})
+        try:
+            categorized = await asyncio.to_thread(self._categorized, request.dataset)
+            await run_generation(
+                request, categorized, self.store, self._vector_store(), self._llm(),
+                self.settings, publish=self.publish,
+                output=self.settings.resolved_output_dir() / job_id / "synthetic_prompts.jsonl",
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a job must never take the service down: record it
+            log.exception("generation job crashed", extra={"job": job_id})
+            self.store.set_status(job_id, JobStatus.FAILED, error=f"{type(error).__name__}: "
+                                  f"{error}")
+
+    async def wait(self, job_id: str) -> None:
+        task = self._tasks.get(job_id)
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def start(self) -> None:
+        resumed = self.resume_unfinished()
+        if resumed:
+            log.info("resuming generation jobs", extra={"jobs": resumed})
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)

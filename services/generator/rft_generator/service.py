@@ -1,0 +1,86 @@
+"""Assembles the generator service: job store, scheduler, HTTP routes, Kafka stage.
+
+With ``RFT_LLM_BASE_URL`` unset the service starts the local SmolLM2 server for its lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+
+from rft_generator.api import build_router
+from rft_generator.job_store import open_job_store
+from rft_generator.jobs import JobScheduler
+from rft_generator.runner import Publish
+from rft_generator.settings import GeneratorSettings
+from rft_generator.stage import build_stage, prompt_outputs
+from rft_runtime.http.app import Managed, ReadinessCheck, create_app, tcp_reachable
+from rft_runtime.kafka.producing import ManagedProducer
+from rft_runtime.kafka.stage import KafkaStage
+from rft_runtime.llm import LLMSettings, LocalLLMServer
+from rft_runtime.settings import RuntimeSettings
+from rft_runtime.vectorstore import VectorStore, open_vector_store
+from rft_schemas import SanitizedPrompt
+
+
+class LLMEndpoint:
+    """The configured endpoint, or the local server started with the app and stopped after."""
+
+    def __init__(self, settings: LLMSettings) -> None:
+        self.settings = settings
+        self._server: LocalLLMServer | None = None
+
+    async def start(self) -> None:
+        if not self.settings.base_url:
+            self._server = LocalLLMServer(self.settings)
+            url = await asyncio.to_thread(self._server.start)
+            self.settings = self.settings.model_copy(update={"base_url": url})
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await asyncio.to_thread(self._server.stop)
+
+
+def build_service(
+    runtime: RuntimeSettings | None = None,
+    settings: GeneratorSettings | None = None,
+    llm: LLMSettings | None = None,
+) -> tuple[FastAPI, list[KafkaStage[Any]], RuntimeSettings]:
+    runtime = runtime or RuntimeSettings(service_name="generator")
+    settings = settings or GeneratorSettings()
+    if "data_dir" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"data_dir": runtime.data_dir})
+    endpoint = LLMEndpoint(llm or LLMSettings())
+    store = open_job_store(settings.resolved_job_store_url())
+    vector_stores: list[VectorStore] = []
+
+    def vector_store() -> VectorStore:
+        if not vector_stores:
+            vector_stores.append(open_vector_store(runtime))
+        return vector_stores[0]
+
+    managed: list[Managed] = [endpoint]
+    readiness: dict[str, ReadinessCheck] = {}
+    publish: Publish | None = None
+    producer: ManagedProducer | None = None
+    if runtime.kafka_bootstrap:
+        producer = ManagedProducer(runtime)
+        managed.append(producer)
+        readiness["kafka"] = tcp_reachable(runtime.kafka_bootstrap)
+        started = producer
+
+        async def send(prompts: Sequence[SanitizedPrompt]) -> None:
+            await started.send_all(prompt_outputs(prompts))
+
+        publish = send
+    scheduler = JobScheduler(store, vector_store, lambda: endpoint.settings, settings, publish)
+    managed.append(scheduler)  # after the endpoint and producer: resumed jobs need both
+    stages: list[KafkaStage[Any]] = []
+    if runtime.kafka_bootstrap:
+        stages.append(build_stage(runtime, scheduler))
+    app = create_app(runtime, title="rft generator", readiness=readiness, managed=managed)
+    app.include_router(build_router(scheduler))
+    return app, stages, runtime

@@ -1,7 +1,8 @@
 """`rft generate` (step E) and `rft split` (step F), and the journey steps `rft run` calls.
 
-Step E reads step C's categorized_prompts.jsonl (and step D's coverage_report.json when no
---target is given) from the output directory; the job id is derived from the dataset and the
+Step E reads step C's categorized_prompts.jsonl and topic_hierarchy.json (a candidate is
+re-categorized with step C's own classifier) and step D's coverage.json (when no --target is
+given) from the output directory; the job id is derived from the dataset and the
 targets, so running the same command again resumes the job where it stopped.
 """
 
@@ -22,8 +23,9 @@ from rft_categorizer.split_batch import split_files
 from rft_categorizer.split_export import MANIFEST_FILE, TRAIN_FILE, VALID_FILE
 from rft_categorizer.split_screen import render_split_screen
 from rft_cli.journey import JourneyContext
-from rft_embedder import EmbedderSettings, load_embedder
+from rft_embedder import Embedder, EmbedderSettings, load_embedder, prompt_collection_spec
 from rft_generator import (
+    CategorizerTopicChecker,
     GenerationResult,
     GeneratorSettings,
     JobStore,
@@ -34,13 +36,16 @@ from rft_generator import (
     run_generation,
     targets_from_coverage,
 )
+from rft_generator.pool import prompt_vectors
+from rft_generator.topic_check import TopicChecker
 from rft_runtime.llm import LLMSettings, llm_endpoint
 from rft_runtime.settings import RuntimeSettings
-from rft_runtime.vectorstore import open_vector_store
-from rft_schemas import GenerationRequest, QualitySettings
+from rft_runtime.vectorstore import VectorStore, open_vector_store
+from rft_schemas import CategorizedPrompt, GenerationRequest, QualitySettings, TopicHierarchy
 
 CATEGORIZED = "categorized_prompts.jsonl"
-COVERAGE = "coverage_report.json"
+COVERAGE = "coverage.json"
+HIERARCHY = "topic_hierarchy.json"
 SYNTHETIC = "synthetic_prompts.jsonl"
 
 app = typer.Typer(add_completion=False)
@@ -72,13 +77,15 @@ async def _run_with_screen(
     vector_store = open_vector_store(runtime)
     embed_settings = EmbedderSettings()
     embedder = load_embedder(embed_settings, runtime.data_dir)
+    checker = _step_c_checker(out_dir, request.dataset, categorized, vector_store, embedder,
+                              embed_settings)
     try:
         with llm_endpoint(LLMSettings(), log_path=runtime.data_dir / "llm-server.log") as llm:
             show.print(f"Generating with {llm.model} at {llm.base_url} ({targets_note})")
             with Live(Text("starting..."), console=show, refresh_per_second=2) as live:
                 task = asyncio.create_task(run_generation(
                     request, categorized, store, vector_store, llm, settings,
-                    embedder=embedder, embed_settings=embed_settings,
+                    embedder=embedder, embed_settings=embed_settings, checker=checker,
                     output=out_dir / SYNTHETIC,
                 ))
                 while not task.done():
@@ -92,6 +99,28 @@ async def _run_with_screen(
         vector_store.close()
         store.close()
     return result
+
+
+def _step_c_checker(
+    out_dir: Path, dataset: str, categorized: list[CategorizedPrompt], vector_store: VectorStore,
+    embedder: Embedder, embed_settings: EmbedderSettings,
+) -> TopicChecker | None:
+    """Step C's classifier over the hierarchy when there is one (else the job's default, the
+    nearest topic prototype)."""
+    path = out_dir / HIERARCHY
+    if not path.is_file():
+        return None
+    from rft_categorizer.runner import CategorizeRunner
+    from rft_categorizer.settings import CategorizerSettings
+
+    hierarchy = TopicHierarchy.model_validate_json(path.read_text(encoding="utf-8"))
+    collection = vector_store.ensure_collection(prompt_collection_spec(
+        dataset, embedder.dimensions, embed_settings.collection_prefix))
+    pool = prompt_vectors([c.prompt for c in categorized], collection, embedder, embed_settings)
+    settings = CategorizerSettings()
+    runner = CategorizeRunner(embedder, vector_store, settings, embed_settings.collection_prefix)
+    classifier = runner.classifier(hierarchy, pool)
+    return CategorizerTopicChecker(classifier, pool, settings.decision_rules())
 
 
 def generate_in(

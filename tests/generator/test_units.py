@@ -131,3 +131,28 @@ def test_postgresql_job_store_is_refused_with_the_way_out() -> None:
     with pytest.raises(JobStoreError, match="not implemented yet"):
         open_job_store("postgresql://db/rft")
     assert isinstance(open_job_store("sqlite:////tmp/rft-test-jobs.sqlite"), JobStore)
+
+
+def test_step_c_classifier_recategorizes_candidates_as_step_c_would(
+    categorized: list[CategorizedPrompt], embedder: Embedder
+) -> None:
+    from rft_categorizer.categorize import fit_topic_classifier, topic_texts
+    from rft_generator import CategorizerTopicChecker
+    from rft_schemas import Topic, TopicHierarchy
+
+    hierarchy = TopicHierarchy(dataset="drone", topics=[Topic(name="drone", children=[
+        Topic(name="camera", description="camera modes, photos and videos",
+              examples=["switch the camera to photo mode", "record a video for a minute"]),
+        Topic(name="flight", description="take off, land, altitude, speed and moving around",
+              examples=["take off to 100 meters", "land the drone now"]),
+    ])])
+    texts = topic_texts(hierarchy)
+    leaf_vectors = {path: embedder.embed(lines) for path, lines in texts.items()}
+    pool = embedder.embed([c.prompt.messages[-1].text() for c in categorized])
+    checker = CategorizerTopicChecker(fit_topic_classifier(leaf_vectors, pool), pool)
+    landed = checker.categorize(embedder.embed([
+        "Can you put the camera in panorama mode and snap a shot?",
+        "Fly higher, to 300 meters, and then hover",
+    ]))
+    assert [topic for topic, _ in landed] == ["drone/camera", "drone/flight"]
+    assert all(0.5 < confidence <= 1 for _, confidence in landed)

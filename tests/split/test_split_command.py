@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from rft_categorizer.categorized_file import write_categorized
 from rft_cli.generate_commands import app
 from rft_schemas import CategorizedPrompt, Message, SyntheticPrompt, ValidationCheck
 
@@ -21,9 +22,7 @@ def test_split_command_writes_the_split_from_categorized_and_synthetic_files(
     monkeypatch.setenv("RFT_EMBEDDER_ONNX_CACHE_DIR", str(request.config.cache.mkdir("rft-onnx")))
     out = tmp_path / "drone"
     out.mkdir()
-    (out / "categorized_prompts.jsonl").write_text(
-        "".join(c.model_dump_json() + "\n" for c in categorized)
-    )
+    write_categorized(out / "categorized_prompts.jsonl", categorized)  # step C's own format
     template = next(c.prompt for c in categorized if c.topic_path == ["drone", "camera"])
     synthetic = [
         SyntheticPrompt(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -9,6 +10,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from rft_categorizer.categorized_file import record_from_line
 from rft_categorizer.split import SplitItem, SplitResult, split_dataset
 from rft_categorizer.split_export import write_split
 from rft_schemas import CategorizedPrompt, SyntheticPrompt
@@ -31,7 +33,10 @@ def read_split_inputs(
     with categorized_path.open(encoding="utf-8") as lines:
         for line in lines:
             if line.strip():
-                record = CategorizedPrompt.model_validate_json(line)
+                value = json.loads(line)
+                # step C's file puts the prompt's fields beside the topic; Kafka nests it
+                record = (CategorizedPrompt.model_validate(value) if "prompt" in value
+                          else record_from_line(value))
                 items.append(SplitItem(record.prompt, "/".join(record.topic_path) or "other"))
     if synthetic_path is not None and synthetic_path.is_file():
         with synthetic_path.open(encoding="utf-8") as lines:

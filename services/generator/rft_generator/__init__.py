@@ -18,11 +18,17 @@ from rft_generator.pool import TopicPool, build_pools, targets_from_coverage
 from rft_generator.runner import GenerationRunner, RunTimings, candidate_id
 from rft_generator.sampling import mmr_select
 from rft_generator.settings import GeneratorSettings
-from rft_generator.topic_check import PrototypeTopicChecker, ScoringTopicChecker, TopicChecker
+from rft_generator.topic_check import (
+    CategorizerTopicChecker,
+    PrototypeTopicChecker,
+    ScoringTopicChecker,
+    TopicChecker,
+)
 from rft_generator.views import render_generation_screen
 
 __all__ = [
-    "CandidateRecord", "GenerationResult", "GenerationRunner", "GeneratorSettings", "JobStore",
+    "CandidateRecord", "CategorizerTopicChecker", "GenerationResult", "GenerationRunner",
+    "GeneratorSettings", "JobStore",
     "JobStoreError", "PrototypeTopicChecker", "RunTimings", "ScoringTopicChecker", "TopicChecker",
     "TopicPool", "build_pools", "candidate_id", "mmr_select", "open_job_store", "read_categorized",
     "read_coverage", "render_generation_screen", "run_generation", "structure_policy",

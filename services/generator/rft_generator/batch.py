@@ -24,9 +24,19 @@ from rft_sanitizer import Policy, load_token_counter
 from rft_schemas import CategorizedPrompt, CoverageReport, GenerationJob, GenerationRequest
 
 
+def categorized_from_line(line: dict[str, object]) -> CategorizedPrompt:
+    """A line of step C's categorized_prompts.jsonl (the prompt's fields and the topic fields
+    side by side), or a CategorizedPrompt as it travels on Kafka (the prompt nested)."""
+    if "prompt" in line:
+        return CategorizedPrompt.model_validate(line)
+    from rft_categorizer.categorized_file import record_from_line
+
+    return record_from_line(line)
+
+
 def read_categorized(path: Path) -> list[CategorizedPrompt]:
     with path.open(encoding="utf-8") as lines:
-        return [CategorizedPrompt.model_validate_json(line) for line in lines if line.strip()]
+        return [categorized_from_line(json.loads(line)) for line in lines if line.strip()]
 
 
 def read_coverage(path: Path) -> CoverageReport:

@@ -36,7 +36,7 @@ def user_text(prompt: SanitizedPrompt) -> str:
     """The prompt's last user turn: what a synthetic prompt replaces."""
     for message in reversed(prompt.messages):
         if message.role == "user":
-            return message.text().strip()
+            return str(message.text()).strip()
     return ""
 
 

@@ -5,9 +5,10 @@
 - :class:`PrototypeTopicChecker`: nearest topic prototype (the mean of the topic's categorized
   prompt vectors), softmax over the cosines. It needs nothing but the vectors the job already
   has, so it is the default.
-- :class:`ScoringTopicChecker`: adapts any scorer shaped like the categorizer's
-  ``TopicClassifier.score(vectors) -> TopicScores(paths, probabilities, ...)`` (step C's
-  calibrated model), so a job can re-categorize exactly as step C did when one is fitted.
+- :class:`CategorizerTopicChecker`: step C's own ``assign_topics`` over its calibrated
+  classifier fitted on the topic hierarchy: a candidate is re-categorized exactly as step C
+  categorized the real prompts (used by ``rft generate`` when topic_hierarchy.json is there).
+- :class:`ScoringTopicChecker`: any scorer shaped like ``TopicClassifier.score``.
 """
 
 from __future__ import annotations
@@ -65,3 +66,20 @@ class ScoringTopicChecker:
         probabilities = np.asarray(scores.probabilities)
         best = probabilities.argmax(axis=1)
         return [("/".join(paths[int(b)]), float(probabilities[i, b])) for i, b in enumerate(best)]
+
+
+class CategorizerTopicChecker:
+    """Step C's own decision (``rft_categorizer.categorize.assign_topics``): the calibrated
+    classifier fitted on the hierarchy, scored with the dataset's vectors as its pool, and the
+    same rules (a prompt far from every topic lands in ``other``, confidence 0)."""
+
+    def __init__(self, classifier: Any, pool: Vectors | None = None, rules: Any = None) -> None:
+        self.classifier = classifier
+        self.pool = pool
+        self.rules = rules
+
+    def categorize(self, vectors: Vectors) -> list[tuple[str, float]]:
+        from rft_categorizer.categorize import assign_topics
+
+        assignments = assign_topics(self.classifier, vectors, self.pool, self.rules)
+        return [("/".join(a.path), float(a.confidence)) for a in assignments]

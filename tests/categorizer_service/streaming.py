@@ -62,6 +62,7 @@ async def records_of(
     keep: Callable[[Any], bool],
     until: Callable[[dict[str, Any]], bool],
     timeout_s: float = 90.0,
+    min_total: int = 0,
 ) -> tuple[dict[str, Any], int]:
     """The latest record per key among those ``keep`` accepts, once ``until`` holds; and how
     many such records were on the topic in all (more than the keys: re-deliveries)."""
@@ -76,7 +77,7 @@ async def records_of(
             if keep(record):
                 latest[key] = record
                 total += 1
-        return until(latest)
+        return total >= min_total and until(latest)
 
     await read_topic(bootstrap, topic, done, timeout_s)
     return latest, total

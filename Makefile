@@ -44,7 +44,7 @@ manifests: $(STAMP)
 	$(BIN)/python deploy/k8s/validate.py
 
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
+	$(BIN)/python -m pytest -q --durations=25
 
 test: lint typecheck contracts manifests pytest
 

@@ -36,12 +36,13 @@ class JourneyStep:
 
 def build_steps() -> list[JourneyStep]:
     from rft_cli.steps import sanitize_step
+    from rft_cli.topics_commands import categorize_step, coverage_step, topics_step
 
     return [
         JourneyStep("A", "Sanitize data", sanitize_step),
-        JourneyStep("B", "Define topics", None),
-        JourneyStep("C", "Categorize records", None),
-        JourneyStep("D", "Review coverage", None),
+        JourneyStep("B", "Define topics", topics_step),
+        JourneyStep("C", "Categorize records", categorize_step),
+        JourneyStep("D", "Review coverage", coverage_step),
         JourneyStep("E", "Generate samples", None),
         JourneyStep("F", "Final distribution and split", None),
         JourneyStep("G", "Define grader", None),

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rft_cli import stack
+from rft_cli import grader_commands, stack, topics_commands
 from rft_cli.journey import JourneyContext, run_journey
 from rft_cli.steps import sanitize_step
 from rft_runtime.settings import RuntimeSettings
@@ -34,6 +34,10 @@ def run(
     ),
     dataset: Annotated[str | None, typer.Option(help="dataset name (default: out dir's)")] = None,
     until: Annotated[str, typer.Option(help="stop after this step (A to J)")] = "J",
+    topics: Annotated[
+        Path | None,
+        typer.Option(help="a hand-written topic_hierarchy.json to use instead of discovery"),
+    ] = None,
 ) -> None:
     """Run every built journey step on INPUTS, in one process, on the embedded defaults."""
     until = until.upper()
@@ -42,6 +46,10 @@ def run(
     _check_inputs(inputs)
     out.mkdir(parents=True, exist_ok=True)
     context = _context(inputs, out, dataset)
+    if topics is not None:
+        if not topics.is_file():
+            raise typer.BadParameter(f"no such topics file: {topics}")
+        context.results["topics_file"] = topics
     ran = run_journey(context, until)
     table = Table(title=f"Outputs of steps {', '.join(ran)}", show_header=False)
     for name, path in context.artifacts.items():
@@ -110,6 +118,10 @@ def down() -> None:
     """Stop the local streaming stack started by `rft up`."""
     stopped = stack.down(RuntimeSettings())
     console.print(f"stopped {len(stopped)} processes" if stopped else "nothing was running")
+
+
+grader_commands.register(app)
+topics_commands.register(app)
 
 
 def _check_inputs(inputs: list[Path]) -> None:

@@ -70,7 +70,8 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def onnx_embedder(model_cache: Path) -> Embedder:
-    return load_embedder(EmbedderSettings(backend="onnx"), model_cache)
+    settings = EmbedderSettings(backend="onnx", onnx_cache_dir=model_cache / "models" / "onnx")
+    return load_embedder(settings, model_cache)
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,8 @@ def test_export_is_cached_on_disk_and_the_model_loads_once(
     # The default model is BERT-like: its graph is rewritten with ONNX Runtime's fused kernels.
     assert json.loads((exports[0].parent / "meta.json").read_text())["fused"] is True
     written = exports[0].stat().st_mtime_ns
-    assert load_embedder(EmbedderSettings(backend="onnx"), model_cache) is onnx_embedder
+    same = EmbedderSettings(backend="onnx", onnx_cache_dir=model_cache / "models" / "onnx")
+    assert load_embedder(same, model_cache) is onnx_embedder
     # A second process (a new embedder object) reuses the export instead of writing it again.
     second = OnnxEmbedder.load_or_export(
         DEFAULT_MODEL, resolve_model_source(DEFAULT_MODEL), model_cache / "models" / "onnx"

@@ -114,7 +114,7 @@ def load_embedder(settings: EmbedderSettings, data_dir: Path = Path(".rft")) -> 
     """The process's embedder for these settings, loaded on first use and kept.
 
     ``backend="auto"``: sentence-transformers on a GPU when there is one; on the CPU, the model
-    exported once to ONNX (cached under ``data_dir``) and run by ONNX Runtime, which is faster.
+    exported once to ONNX (cached under ~/.cache/rft/onnx) and run by ONNX Runtime, which is faster.
     A model the ONNX export cannot express falls back to sentence-transformers.
     """
     key = (
@@ -123,7 +123,7 @@ def load_embedder(settings: EmbedderSettings, data_dir: Path = Path(".rft")) -> 
         settings.device,
         settings.batch_size,
         settings.threads,
-        settings.onnx_cache_dir or data_dir,
+        settings.resolved_onnx_cache_dir(),
     )
     with _LOAD_LOCK:
         if key not in _LOADED:
@@ -139,7 +139,7 @@ def _load(settings: EmbedderSettings, data_dir: Path) -> Embedder:
     if backend == "auto":
         backend = "torch" if pick_device(settings.device).startswith("cuda") else "onnx"
     if backend == "onnx":
-        cache_dir = settings.onnx_cache_dir or data_dir / "models" / "onnx"
+        cache_dir = settings.resolved_onnx_cache_dir()
         try:
             return OnnxEmbedder.load_or_export(
                 settings.model,

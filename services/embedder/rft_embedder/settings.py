@@ -41,7 +41,7 @@ class EmbedderSettings(BaseSettings):
         default=None, ge=1, description="ONNX Runtime intra-op threads; unset = all cores"
     )
     onnx_cache_dir: Path | None = Field(
-        default=None, description="exported ONNX models; unset = <RFT_DATA_DIR>/models/onnx"
+        default=None, description="exported ONNX models; unset = ~/.cache/rft/onnx"
     )
     task_text: TaskTextSource = TaskTextSource.LAST_USER_TURN
     max_text_chars: int = Field(
@@ -54,3 +54,7 @@ class EmbedderSettings(BaseSettings):
     drop_near_duplicates: bool = Field(
         default=False, description="drop near-duplicates (as rejections) instead of marking them"
     )
+
+    def resolved_onnx_cache_dir(self) -> Path:
+        # A derived copy of an installed model, not user state: shared by every data dir.
+        return self.onnx_cache_dir or Path.home() / ".cache" / "rft" / "onnx"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rft_embedder import Embedder, prompt_collection_spec
-from rft_generator import GeneratorSettings, JobStore, candidate_id, run_generation
+from rft_generator import GeneratorSettings, JobStore, run_generation
 from rft_runtime.llm import LLMSettings, LocalLLMServer
 from rft_runtime.vectorstore import VectorStore, point_id
 from rft_runtime.vectorstore.edge import EdgeVectorStore
@@ -83,45 +82,6 @@ async def test_job_fills_its_target_with_prompts_that_pass_every_check(
     collection = vector_store.ensure_collection(prompt_collection_spec("drone", 384))
     stored = collection.retrieve([point_id(s.prompt.id) for s in kept])
     assert {p.payload["origin"] for p in stored} == {"synthetic"} and len(stored) == 2
-
-
-async def test_killed_job_resumes_to_the_same_count_without_duplicates(
-    tmp_path: Path, local_llm: LocalLLMServer, categorized: list[CategorizedPrompt],
-    embedder: Embedder, structure_policy: Policy, vector_store: VectorStore,
-) -> None:
-    llm = LLMSettings(base_url=local_llm.base_url)
-    settings = GeneratorSettings(data_dir=tmp_path)
-    first_store = JobStore(tmp_path / "jobs.sqlite")
-    job = asyncio.create_task(run_generation(
-        request("kill", 3, 2), categorized, first_store, vector_store, llm, settings,
-        embedder=embedder, policy=structure_policy,
-    ))
-    deadline = asyncio.get_running_loop().time() + 120
-    while not first_store.attempts_by_topic("kill"):  # the first round is recorded
-        assert asyncio.get_running_loop().time() < deadline and not job.done()
-        await asyncio.sleep(0.05)
-    job.cancel()  # killed in the middle of the next round, LLM requests in flight
-    with pytest.raises(asyncio.CancelledError):
-        await job
-    before = first_store.get("kill")
-    assert before is not None and before.status is JobStatus.RUNNING
-    (partial,) = before.topics
-    assert partial.attempts > 0 and partial.generated < 3
-    recorded_ids = {candidate_id("kill", CAMERA, i) for i in range(partial.attempts)}
-    first_store.close()
-
-    restarted = JobStore(tmp_path / "jobs.sqlite")  # as a restarted service would
-    result = await run_generation(
-        request("kill", 3, 2), categorized, restarted, vector_store, llm, settings,
-        embedder=embedder, policy=structure_policy,
-    )
-    assert result.job.status is JobStatus.SUCCEEDED, result.job.error
-    kept = read_output(result.output)
-    assert len(kept) == result.job.topics[0].generated == 3
-    assert len({s.prompt.id for s in kept}) == 3
-    assert len({s.prompt.messages[-1].text().lower() for s in kept}) == 3
-    every_attempt = {candidate_id("kill", CAMERA, i) for i in range(result.job.topics[0].attempts)}
-    assert recorded_ids <= every_attempt  # ids of the first run were kept, not renumbered
 
 
 def _closed_port() -> int:

@@ -6,6 +6,7 @@ the LLM client) and runs :class:`GenerationRunner`; the service does the same pe
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,7 +77,9 @@ async def run_generation(
 ) -> GenerationResult:
     """Create (or resume) the job ``request.id`` and run it; write its synthetic_prompts.jsonl."""
     embed_settings = embed_settings or EmbedderSettings()
-    embedder = embedder or load_embedder(embed_settings, settings.data_dir)
+    # Loading, embedding and SQLite work go to threads: a service's event loop keeps answering
+    # HTTP and Kafka heartbeats while a job starts.
+    embedder = embedder or await asyncio.to_thread(load_embedder, embed_settings, settings.data_dir)
     if request.targets is not None:
         targets = dict(request.targets)
     elif coverage is not None:
@@ -88,15 +91,18 @@ async def run_generation(
             request.dataset, embedder.dimensions, embed_settings.collection_prefix
         )
     )
-    pools, leaf_vectors = build_pools(categorized, targets, collection, embedder, embed_settings)
+    pools, leaf_vectors = await asyncio.to_thread(
+        build_pools, categorized, targets, collection, embedder, embed_settings
+    )
     checker = checker or PrototypeTopicChecker(leaf_vectors, settings.prototype_temperature)
-    store.create(request, targets)
+    await asyncio.to_thread(store.create, request, targets)
+    policy = policy or await asyncio.to_thread(structure_policy, settings)
     async with LLMClient(llm) as client:
         runner = GenerationRunner(
             store, client, embedder, collection, pools, checker,
-            policy or structure_policy(settings), settings, embed_settings, publish,
+            policy, settings, embed_settings, publish,
         )
         job = await runner.run(request.id, max_rounds=max_rounds)
     path = output or settings.resolved_output_dir() / request.id / "synthetic_prompts.jsonl"
-    written = write_synthetic_prompts(store, request.id, path)
+    written = await asyncio.to_thread(write_synthetic_prompts, store, request.id, path)
     return GenerationResult(job, path, written, runner.timings)

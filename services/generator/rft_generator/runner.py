@@ -212,7 +212,7 @@ class GenerationRunner:
                     parsed.text, parsed.failure.value if parsed.failure else None,
                 ))
         began = time.perf_counter()
-        accepted = self._validate(job, drafts)
+        accepted = await asyncio.to_thread(self._validate, job, drafts)
         self.timings.validation_s += time.perf_counter() - began
         if request.quality.judge_min_score is not None and accepted:
             began = time.perf_counter()
@@ -220,9 +220,9 @@ class GenerationRunner:
             self.timings.llm_s += time.perf_counter() - began
         self._cap_at_targets(asks, drafts)
         records = [self._record(job, model, d) for d in drafts]
-        self.store.record(job.id, records)
+        await asyncio.to_thread(self.store.record, job.id, records)
         kept = [d for d in drafts if d.failure is None and d.prompt is not None]
-        self._store_vectors(kept)
+        await asyncio.to_thread(self._store_vectors, kept)
         await self._publish(job.id)
         self.timings.rounds += 1
 
@@ -360,11 +360,11 @@ class GenerationRunner:
 
     async def _catch_up(self, job: GenerationJob) -> None:
         """After a crash: accepted prompts whose vectors or messages may not have gone out."""
-        accepted = self.store.accepted(job.id)
+        accepted = await asyncio.to_thread(self.store.accepted, job.id)
         if accepted:
             texts = [task_text(s.prompt, self.embed_settings.task_text,
                                self.embed_settings.max_text_chars) for s in accepted]
-            vectors = self.embedder.embed(texts)
+            vectors = await asyncio.to_thread(self.embedder.embed, texts)
             self.collection.upsert([
                 synthetic_point(s.prompt, "/".join(s.topic_path), v)
                 for s, v in zip(accepted, vectors, strict=True)

@@ -1,0 +1,135 @@
+"""``python -m rft_generator`` on the real broker and the real local model: a request from
+rft.generation.requests.v1 becomes a job; SIGKILL mid-job and a restart finish it with the same
+count and no prompt written twice; accepted prompts reach rft.prompts.sanitized.v1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rft_categorizer.categorized_file import write_categorized
+from rft_runtime.kafka.broker import LocalBroker, free_port
+from rft_runtime.llm import LocalLLMServer
+from rft_schemas import CategorizedPrompt, GenerationRequest, SanitizedPrompt, SyntheticPrompt
+from rft_schemas.kafka_topics import GENERATION_REQUESTS, SANITIZED_PROMPTS
+from tests.integration.kafka_io import produce, read_topic
+
+pytestmark = pytest.mark.broker
+
+
+class GeneratorProcess:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.env = {**os.environ, **env, "RFT_HTTP_PORT": str(self.port)}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - starting it is instant
+            [sys.executable, "-m", "rft_generator"], env=self.env
+        )
+        async with httpx.AsyncClient() as client:
+            for _ in range(1200):
+                try:
+                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                assert self.process.poll() is None, "the generator service exited"
+                await asyncio.sleep(0.1)
+        raise TimeoutError("the generator service never became ready")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=60)
+
+
+async def job_state(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    response = await client.get(url)
+    assert response.status_code == 200, response.text
+    state: dict[str, Any] = response.json()
+    return state
+
+
+async def test_service_killed_mid_job_resumes_on_restart_without_writing_a_prompt_twice(
+    tmp_path: Path, kafka_broker: LocalBroker, local_llm: LocalLLMServer,
+    categorized: list[CategorizedPrompt], request: pytest.FixtureRequest,
+) -> None:
+    (tmp_path / "drone").mkdir()
+    write_categorized(tmp_path / "drone" / "categorized_prompts.jsonl", categorized)
+    env = {
+        "RFT_KAFKA_BOOTSTRAP": kafka_broker.bootstrap, "RFT_DATA_DIR": str(tmp_path),
+        "RFT_LLM_BASE_URL": local_llm.base_url, "RFT_LOG_LEVEL": "WARNING",
+        "RFT_EMBEDDER_BACKEND": "onnx",
+        "RFT_EMBEDDER_ONNX_CACHE_DIR": str(request.config.cache.mkdir("rft-onnx")),
+    }
+    generation = GenerationRequest(
+        id="svc-1", dataset="drone", targets={"drone/camera": 3}, max_tokens=40,
+        candidates_per_request=2, max_attempts_per_prompt=10, temperature=0.7, seed=9,
+    )
+    service = GeneratorProcess(env)
+    await service.start()
+    try:
+        await produce(kafka_broker.bootstrap, GENERATION_REQUESTS.name,
+                      [(generation.id, generation.model_dump_json().encode())])
+        job_url = f"{service.url}/v1/generation-jobs/svc-1"
+        async with httpx.AsyncClient(timeout=30) as client:
+            deadline = asyncio.get_running_loop().time() + 240
+            while True:  # kill as soon as the first round is recorded
+                response = await client.get(job_url)
+                if response.status_code == 200 and response.json()["topics"][0]["attempts"]:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, response.text
+                await asyncio.sleep(0.1)
+            service.kill()
+            killed_at = response.json()
+            assert killed_at["job"]["status"] == "running"
+            assert killed_at["topics"][0]["generated"] < 3
+
+            service = GeneratorProcess(env)
+            await service.start()  # resumes the running job by itself
+            job_url = f"{service.url}/v1/generation-jobs/svc-1"
+            while (state := await job_state(client, job_url))["job"]["status"] == "running":
+                assert asyncio.get_running_loop().time() < deadline + 240, state
+                await asyncio.sleep(0.5)
+            assert state["job"]["status"] == "succeeded", state["job"]["error"]
+            assert state["topics"][0]["generated"] == 3
+            assert "drone/camera:" in state["screen"]
+            assert (await client.get(f"{service.url}/v1/generation-jobs/nope")).status_code == 404
+            missing = await client.post(f"{service.url}/v1/generation-jobs",
+                                        json={"id": "x", "dataset": "elsewhere"})
+            assert missing.status_code == 409 and "no categorized prompts" in missing.text
+    finally:
+        service.stop()
+
+    output = tmp_path / "generator" / "svc-1" / "synthetic_prompts.jsonl"
+    kept = [SyntheticPrompt.model_validate_json(x) for x in output.read_text().splitlines()]
+    assert len(kept) == 3 and len({s.prompt.id for s in kept}) == 3
+    assert len({s.prompt.messages[-1].text().lower() for s in kept}) == 3
+    ids = {s.prompt.id for s in kept}
+
+    def synthetic_ids(records: list[tuple[str, bytes]]) -> set[str]:
+        prompts = [SanitizedPrompt.model_validate(json.loads(v)) for _, v in records]
+        return {p.id for p in prompts if p.origin == "synthetic"}
+
+    streamed = await read_topic(kafka_broker.bootstrap, SANITIZED_PROMPTS.name,
+                                lambda records: ids <= synthetic_ids(records), timeout_s=60)
+    assert synthetic_ids(streamed) == ids  # re-sends after the kill are upserts by key

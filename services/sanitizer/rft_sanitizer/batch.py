@@ -19,11 +19,13 @@ from rft_sanitizer.pipeline import ReportBuilder, Sanitizer
 from rft_sanitizer.reader import read_traces
 from rft_sanitizer.settings import SanitizerSettings
 from rft_sanitizer.tokens import TokenCounter, load_token_counter
-from rft_schemas.traces import RawTrace, Rejection, SanitizeReport
+from rft_schemas.traces import RawTrace, Rejection, SanitizedPrompt, SanitizeReport
 
 PROMPTS_FILE = "sanitized_prompts.jsonl"
 REJECTED_FILE = "rejected.jsonl"
 REPORT_FILE = "sanitize_report.json"
+_PROMPT_JSON = SanitizedPrompt.__pydantic_serializer__.to_json
+_REJECTION_JSON = Rejection.__pydantic_serializer__.to_json
 
 
 def sanitize_files(
@@ -53,10 +55,11 @@ def sanitize_files(
             for batch in batches(_records(paths, settings), settings.batch_size):
                 for outcome in sanitizer.process_batch(batch):
                     report.add(outcome)
+                    # to_json gives model_dump_json's bytes without the str round trip
                     if outcome.rejection is not None:
-                        rejected_out.write(outcome.rejection.model_dump_json().encode() + b"\n")
+                        rejected_out.write(_REJECTION_JSON(outcome.rejection) + b"\n")
                     for prompt in outcome.prompts:
-                        prompts_out.write(prompt.model_dump_json().encode() + b"\n")
+                        prompts_out.write(_PROMPT_JSON(prompt) + b"\n")
                 if progress is not None:
                     progress(len(batch))
         result = report.report()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections import Counter
 from dataclasses import dataclass, field
 
 import orjson
@@ -162,21 +161,21 @@ def _sanitize(record: RawTrace, policy: Policy) -> Accepted | Rejection:
             kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(redactor.counts.items()))
             raise _Refused(Problem(RejectionReason.CONTAINS_SECRET, f"found {kinds}"))
     prompts: list[SanitizedPrompt] = []
-    dropped: Counter[str] = Counter()
+    dropped: dict[str, int] = {}
     last_problem: Problem | None = None
     specs = tool_dicts(conversation.tools)
     rendered_tools = _RenderedTools(canonical_tools(specs), tools_segment(specs))
     for cut in cuts:
         built = _prompt(record, adapted, rendered_tools, cut, policy, dict(redactor.counts))
         if isinstance(built, Problem):
-            dropped[built.reason.value] += 1
+            dropped[built.reason.value] = dropped.get(built.reason.value, 0) + 1
             last_problem = last_problem or built
         else:
             prompts.append(built)
     if not prompts:
         assert last_problem is not None
         raise _Refused(last_problem)
-    return Accepted(prompts=prompts, dropped=dict(dropped), redactions=dict(redactor.counts))
+    return Accepted(prompts=prompts, dropped=dropped, redactions=dict(redactor.counts))
 
 
 def _redact(cuts: list[Cut], redactor: Redactor) -> list[Cut]:
@@ -212,7 +211,7 @@ def _prompt(
     redactions: dict[str, int],
 ) -> SanitizedPrompt | Problem:
     segments = render_segments(cut.prompt, tools.segment)
-    lower, upper = policy.counter.bounds(sum(len(s.encode()) for s in segments))
+    lower, upper = policy.counter.bounds(len("".join(segments).encode()))
     token_count: int | None = None
     if policy.count_all_tokens or lower < policy.min_tokens or upper > policy.max_tokens:
         token_count = policy.counter.count_segments(segments)

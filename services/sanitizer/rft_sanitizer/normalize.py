@@ -11,6 +11,7 @@ import hashlib
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 
 from rft_schemas.conversation import Message, ToolSpec
 
@@ -26,8 +27,15 @@ def _arguments(arguments: str) -> Any:
         return " ".join(arguments.split())
 
 
+_TOOL_LIST = TypeAdapter(list[ToolSpec])
+
+
 def tool_dicts(tools: list[ToolSpec] | None) -> list[dict[str, Any]]:
-    return [t.model_dump(mode="json", exclude_none=True) for t in tools or ()]
+    """Each spec's ``model_dump(mode="json", exclude_none=True)``, in one serializer call."""
+    if not tools:
+        return []
+    dumped: list[dict[str, Any]] = _TOOL_LIST.dump_python(tools, mode="json", exclude_none=True)
+    return dumped
 
 
 def canonical_tools(specs: list[dict[str, Any]]) -> list[bytes]:

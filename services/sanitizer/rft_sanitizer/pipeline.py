@@ -70,10 +70,11 @@ class Sanitizer:
         kept = [p for p, c in zip(accepted.prompts, claims, strict=True) if c.owned_by(record.id)]
         duplicates = [c for c in claims if not c.owned_by(record.id)]
         if kept:
-            dropped = Counter(accepted.dropped)
+            dropped = dict(accepted.dropped)
             if duplicates:
-                dropped[RejectionReason.DUPLICATE.value] += len(duplicates)
-            return RecordOutcome(kept, None, dict(dropped), accepted.redactions)
+                reason = RejectionReason.DUPLICATE.value
+                dropped[reason] = dropped.get(reason, 0) + len(duplicates)
+            return RecordOutcome(kept, None, dropped, accepted.redactions)
         first = duplicates[0]
         refused = rejection(
             record,
@@ -110,8 +111,10 @@ class ReportBuilder:
             return
         self.valid += 1
         self.prompts += len(outcome.prompts)
-        self.dropped.update(outcome.dropped)
-        self.redactions.update(outcome.redactions)
+        if outcome.dropped:  # most records drop and redact nothing: spare Counter.update
+            self.dropped.update(outcome.dropped)
+        if outcome.redactions:
+            self.redactions.update(outcome.redactions)
         self.formats[outcome.prompts[0].lineage.format.value] += 1
         for prompt in outcome.prompts:
             if prompt.token_count is None:

@@ -180,10 +180,10 @@ def split_in(
     synthetic = out_dir / SYNTHETIC
     result, paths = split_files(
         out_dir / CATEGORIZED, synthetic if synthetic.is_file() else None, out_dir, embedder,
-        dataset, **options,  # type: ignore[arg-type]
+        dataset, **options,
     )
     show.print(render_split_screen(result.manifest))
-    return paths
+    return {str(name): Path(path) for name, path in paths.items()}
 
 
 @app.command()

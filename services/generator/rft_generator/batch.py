@@ -79,7 +79,9 @@ async def run_generation(
     embed_settings = embed_settings or EmbedderSettings()
     # Loading, embedding and SQLite work go to threads: a service's event loop keeps answering
     # HTTP and Kafka heartbeats while a job starts.
-    embedder = embedder or await asyncio.to_thread(load_embedder, embed_settings, settings.data_dir)
+    if embedder is None:
+        embedder = await asyncio.to_thread(load_embedder, embed_settings, settings.data_dir)
+    assert embedder is not None
     if request.targets is not None:
         targets = dict(request.targets)
     elif coverage is not None:

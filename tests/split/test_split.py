@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import datasets
 import numpy as np
 import pytest
 from numpy.typing import NDArray
@@ -135,7 +136,6 @@ def test_planted_near_duplicates_end_on_one_side_and_every_move_is_recorded(
 def test_files_are_rft_shaped_and_load_with_hugging_face_datasets(
     real: tuple[list[SplitItem], NDArray[np.float32]], tmp_path: Path
 ) -> None:
-    datasets = pytest.importorskip("datasets")
     items, vectors = real
     result = split_dataset(items, vectors, "drone", seed=1)
     paths = write_split(result, tmp_path)

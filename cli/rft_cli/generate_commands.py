@@ -155,6 +155,9 @@ def generate(
     novelty_max_cosine: float = 0.92,
     topic_min_confidence: float = 0.5,
     judge_min_score: Annotated[float | None, typer.Option(help="LLM judge threshold")] = None,
+    max_attempts_per_prompt: Annotated[
+        float, typer.Option(help="a topic stops after target x this many candidates")
+    ] = 8.0,
     seed: int = 0,
 ) -> None:
     """Step E: synthetic prompts for the coverage gaps -> OUT/synthetic_prompts.jsonl."""
@@ -162,6 +165,7 @@ def generate(
     result = generate_in(
         out, dataset or out.resolve().name, runtime, console, parse_targets(target or []),
         few_shot=few_shot, temperature=temperature, max_tokens=max_tokens, seed=seed,
+        max_attempts_per_prompt=max_attempts_per_prompt,
         quality=QualitySettings(novelty_max_cosine=novelty_max_cosine,
                                 topic_min_confidence=topic_min_confidence,
                                 judge_min_score=judge_min_score),
@@ -206,7 +210,9 @@ def split(
 
 
 def generate_step(context: JourneyContext) -> None:
-    result = generate_in(context.out_dir, context.dataset, context.settings, context.console)
+    # The local 135M model passes validation less often than a served model: a wider budget.
+    result = generate_in(context.out_dir, context.dataset, context.settings, context.console,
+                         max_tokens=64, max_attempts_per_prompt=8.0)
     context.results["generate"] = result.job
     context.artifacts[SYNTHETIC] = result.output
 

@@ -222,3 +222,9 @@ def split_step(context: JourneyContext) -> None:
     context.results["split"] = json.loads(paths[MANIFEST_FILE].read_text())
     for name in (TRAIN_FILE, VALID_FILE, MANIFEST_FILE, "hf_dataset"):
         context.artifacts[name] = paths[name]
+
+
+def register(parent: typer.Typer) -> None:
+    """Add `rft generate` and `rft split` to the main command."""
+    parent.command()(generate)
+    parent.command()(split)

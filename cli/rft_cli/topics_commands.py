@@ -181,7 +181,7 @@ def discover_hierarchy(
 
 
 def _point(prompt: SanitizedPrompt) -> str:
-    return point_id(prompt.id)
+    return str(point_id(prompt.id))
 
 
 @contextmanager

@@ -23,7 +23,7 @@ _CATEGORY_FIELDS = [
 
 
 def categorized_line(record: CategorizedPrompt) -> dict[str, Any]:
-    line = record.prompt.model_dump(mode="json", exclude_none=True)
+    line: dict[str, Any] = record.prompt.model_dump(mode="json", exclude_none=True)
     line["topic"] = topic_key(record.topic_path)
     line.update(record.model_dump(mode="json", include=set(_CATEGORY_FIELDS)))
     return line

@@ -35,6 +35,8 @@ class JourneyStep:
 
 
 def build_steps() -> list[JourneyStep]:
+    from rft_cli.generate_commands import generate_step, split_step
+    from rft_cli.grader_commands import dry_run_step, grader_step
     from rft_cli.steps import sanitize_step
     from rft_cli.topics_commands import categorize_step, coverage_step, topics_step
 
@@ -43,10 +45,10 @@ def build_steps() -> list[JourneyStep]:
         JourneyStep("B", "Define topics", topics_step),
         JourneyStep("C", "Categorize records", categorize_step),
         JourneyStep("D", "Review coverage", coverage_step),
-        JourneyStep("E", "Generate samples", None),
-        JourneyStep("F", "Final distribution and split", None),
-        JourneyStep("G", "Define grader", None),
-        JourneyStep("H", "Dry run", None),
+        JourneyStep("E", "Generate samples", generate_step),
+        JourneyStep("F", "Final distribution and split", split_step),
+        JourneyStep("G", "Define grader", grader_step),
+        JourneyStep("H", "Dry run", dry_run_step),
         JourneyStep("I", "Train", None),
         JourneyStep("J", "Results and deploy", None),
     ]

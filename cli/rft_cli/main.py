@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rft_cli import grader_commands, stack, topics_commands
+from rft_cli import generate_commands, grader_commands, stack, topics_commands
 from rft_cli.journey import JourneyContext, run_journey
 from rft_cli.steps import sanitize_step
 from rft_runtime.settings import RuntimeSettings
@@ -120,6 +120,7 @@ def down() -> None:
     console.print(f"stopped {len(stopped)} processes" if stopped else "nothing was running")
 
 
+generate_commands.register(app)
 grader_commands.register(app)
 topics_commands.register(app)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+
 from rft_schemas import (
     Conversation,
     GraderConfig,

@@ -19,10 +19,14 @@ from pathlib import Path
 import httpx
 
 from rft_runtime.kafka.broker import LocalBroker, free_port
+from rft_runtime.llm.local_server import LocalLLMServer
 from rft_runtime.settings import RuntimeSettings
 
-# Services that run a Kafka stage today, in pipeline order; later issues add theirs here.
-STREAMING_SERVICES: tuple[str, ...] = ("sanitizer",)
+# The streaming services, in pipeline order. Without a Qdrant server the three that share
+# vectors run as one process (rft_cli.colocated): Qdrant Edge opens a directory once per process.
+SEPARATE_SERVICES: tuple[str, ...] = ("sanitizer", "grader")
+VECTOR_SERVICES: tuple[str, ...] = ("embedder", "categorizer", "generator")
+START_TIMEOUT_S = 300.0  # a first start converts the LLM checkpoint and exports the ONNX model
 
 
 @dataclass
@@ -54,9 +58,13 @@ def alive(pid: int) -> bool:
     return True
 
 
-def wait_healthy(url: str, timeout_s: float) -> None:
+def wait_healthy(
+    url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process behind {url} exited with {process.returncode}")
         try:
             if httpx.get(url, timeout=1.0).status_code == 200:
                 return
@@ -67,9 +75,7 @@ def wait_healthy(url: str, timeout_s: float) -> None:
         time.sleep(0.2)
 
 
-def up(settings: RuntimeSettings, services: tuple[str, ...] = STREAMING_SERVICES) -> list[
-    StackProcess
-]:
+def up(settings: RuntimeSettings) -> list[StackProcess]:
     running = [p for p in read_state(settings) if alive(p.pid)]
     if running:
         raise RuntimeError(
@@ -78,32 +84,28 @@ def up(settings: RuntimeSettings, services: tuple[str, ...] = STREAMING_SERVICES
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     started: list[StackProcess] = []
-    bootstrap = settings.kafka_bootstrap
-    if not bootstrap:
-        broker = LocalBroker(log_path=logs / "broker.log")
-        bootstrap = broker.start()
-        assert broker.process is not None
-        started.append(
-            StackProcess("broker", broker.process.pid, broker.port, str(broker.log_path))
-        )
+    env = {**os.environ, "RFT_DATA_DIR": str(settings.data_dir.resolve())}
     try:
-        for name in services:
-            port = free_port()
-            log_file = logs / f"{name}.log"
-            env = {
-                **os.environ,
-                "RFT_KAFKA_BOOTSTRAP": bootstrap,
-                "RFT_HTTP_PORT": str(port),
-                "RFT_DATA_DIR": str(settings.data_dir.resolve()),
-                "RFT_SERVICE_NAME": name,
-            }
-            with open(log_file, "ab") as out:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", f"rft_{name.replace('-', '_')}"],
-                    stdout=out, stderr=out, env=env, start_new_session=True,
-                )
-            started.append(StackProcess(name, process.pid, port, str(log_file)))
-            wait_healthy(f"http://127.0.0.1:{port}/healthz", 60)
+        if not settings.kafka_bootstrap:
+            broker = LocalBroker(log_path=logs / "broker.log")
+            env["RFT_KAFKA_BOOTSTRAP"] = broker.start()
+            assert broker.process is not None
+            started.append(
+                StackProcess("broker", broker.process.pid, broker.port, _log(logs, "broker"))
+            )
+        if not settings.llm_base_url:
+            llm = LocalLLMServer(log_path=logs / "llm.log")
+            env["RFT_LLM_BASE_URL"] = llm.start(START_TIMEOUT_S)
+            assert llm.process is not None
+            started.append(StackProcess("llm", llm.process.pid, llm.port, _log(logs, "llm")))
+        for name in SEPARATE_SERVICES:
+            started += _start(name, [f"rft_{name}"], {"RFT_HTTP_PORT": name}, env, logs)
+        if settings.qdrant_url:
+            for name in VECTOR_SERVICES:
+                started += _start(name, [f"rft_{name}"], {"RFT_HTTP_PORT": name}, env, logs)
+        else:
+            ports = {f"RFT_COLOCATED_{n.upper()}_PORT": n for n in VECTOR_SERVICES}
+            started += _start("vector-services", ["rft_cli.colocated"], ports, env, logs)
     except Exception:
         stop_processes(started)
         raise
@@ -112,11 +114,41 @@ def up(settings: RuntimeSettings, services: tuple[str, ...] = STREAMING_SERVICES
     return started
 
 
+def _log(logs: Path, name: str) -> str:
+    return str(logs / f"{name}.log")
+
+
+def _start(
+    process_name: str,
+    module: list[str],
+    port_variables: dict[str, str],
+    env: dict[str, str],
+    logs: Path,
+) -> list[StackProcess]:
+    """Start one process serving one or more services; wait until each answers /healthz."""
+    ports = {service: free_port() for service in port_variables.values()}
+    child_env = {**env, **{var: str(ports[svc]) for var, svc in port_variables.items()}}
+    child_env["RFT_SERVICE_NAME"] = process_name
+    with open(_log(logs, process_name), "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *module],
+            stdout=out, stderr=out, env=child_env, start_new_session=True,
+        )
+    entries = [StackProcess(svc, process.pid, port, _log(logs, process_name))
+               for svc, port in ports.items()]
+    for entry in entries:
+        wait_healthy(f"http://127.0.0.1:{entry.port}/healthz", START_TIMEOUT_S, process)
+    return entries
+
+
 def stop_processes(processes: list[StackProcess], timeout_s: float = 30.0) -> None:
-    # Services first (they finish and commit their batch), the broker last.
-    for process in sorted(processes, key=lambda p: p.name == "broker"):
-        if not alive(process.pid):
+    # Services first (they finish and commit their batch), the broker last. Colocated services
+    # share a pid: it is stopped once.
+    stopped: set[int] = set()
+    for process in sorted(processes, key=lambda p: (p.name == "broker", p.name == "llm")):
+        if process.pid in stopped or not alive(process.pid):
             continue
+        stopped.add(process.pid)
         os.kill(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         while alive(process.pid) and time.monotonic() < deadline:

@@ -77,30 +77,35 @@ def test_bad_arguments_name_the_problem(tmp_path):
 
 
 @pytest.mark.broker
-def test_up_starts_broker_and_services_and_down_stops_them(tmp_path):
+def test_up_starts_broker_llm_and_every_service_and_down_stops_them(tmp_path):
     state = tmp_path / "state"
-    started = rft("up", data_dir=state, timeout=180)
+    started = rft("up", data_dir=state, timeout=600)
+    stack_file = state / "stack.json"
+    processes = json.loads(stack_file.read_text()) if stack_file.exists() else []
     try:
         assert started.returncode == 0, started.stderr + started.stdout
-        processes = json.loads((state / "stack.json").read_text())
-        names = {p["name"] for p in processes}
-        assert {"broker", "sanitizer"} <= names
-        sanitizer = next(p for p in processes if p["name"] == "sanitizer")
-        base = f"http://127.0.0.1:{sanitizer['port']}"
-        ready = httpx.get(f"{base}/readyz", timeout=10)
-        for _ in range(100):
-            if ready.status_code == 200:
-                break
-            ready = httpx.get(f"{base}/readyz", timeout=10)
-        assert ready.status_code == 200, ready.text
+        ports = {p["name"]: p["port"] for p in processes}
+        assert set(ports) == {
+            "broker", "llm", "sanitizer", "grader", "embedder", "categorizer", "generator"
+        }
+        for name in ("sanitizer", "grader", "embedder", "categorizer", "generator"):
+            health = httpx.get(f"http://127.0.0.1:{ports[name]}/healthz", timeout=10)
+            assert health.status_code == 200, name
+        assert httpx.get(f"http://127.0.0.1:{ports['llm']}/health", timeout=10).is_success
+        base = f"http://127.0.0.1:{ports['sanitizer']}"
         body = (DATA / "toy_chat_fine_tuning.jsonl").read_bytes()
         upload = httpx.post(f"{base}/v1/datasets/stack/traces", content=body, timeout=60)
         assert upload.status_code == 200 and upload.json()["input"] == 5
+        embedded = httpx.post(
+            f"http://127.0.0.1:{ports['embedder']}/v1/embed", json={"texts": ["land the drone"]},
+            timeout=60,
+        )
+        assert embedded.status_code == 200 and embedded.json()["dimensions"] == 384
     finally:
-        stopped = rft("down", data_dir=state, timeout=120)
+        stopped = rft("down", data_dir=state, timeout=180)
     assert stopped.returncode == 0, stopped.stderr
     assert "stopped" in stopped.stdout
     assert not (state / "stack.json").exists()
-    for process in processes:
+    for pid in {p["pid"] for p in processes}:
         with pytest.raises(ProcessLookupError):
-            os.kill(process["pid"], 0)
+            os.kill(pid, 0)

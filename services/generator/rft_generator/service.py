@@ -48,16 +48,20 @@ def build_service(
     runtime: RuntimeSettings | None = None,
     settings: GeneratorSettings | None = None,
     llm: LLMSettings | None = None,
+    *,
+    vector_store: VectorStore | None = None,
 ) -> tuple[FastAPI, list[KafkaStage[Any]], RuntimeSettings]:
+    """``vector_store`` may be shared with the embedder and categorizer stages of the same
+    process (Qdrant Edge opens a directory once per process)."""
     runtime = runtime or RuntimeSettings(service_name="generator")
     settings = settings or GeneratorSettings()
     if "data_dir" not in settings.model_fields_set:
         settings = settings.model_copy(update={"data_dir": runtime.data_dir})
     endpoint = LLMEndpoint(llm or LLMSettings())
     store = open_job_store(settings.resolved_job_store_url())
-    vector_stores: list[VectorStore] = []
+    vector_stores: list[VectorStore] = [vector_store] if vector_store is not None else []
 
-    def vector_store() -> VectorStore:
+    def shared_vector_store() -> VectorStore:
         if not vector_stores:
             vector_stores.append(open_vector_store(runtime))
         return vector_stores[0]
@@ -76,7 +80,9 @@ def build_service(
             await started.send_all(prompt_outputs(prompts))
 
         publish = send
-    scheduler = JobScheduler(store, vector_store, lambda: endpoint.settings, settings, publish)
+    scheduler = JobScheduler(
+        store, shared_vector_store, lambda: endpoint.settings, settings, publish
+    )
     managed.append(scheduler)  # after the endpoint and producer: resumed jobs need both
     stages: list[KafkaStage[Any]] = []
     if runtime.kafka_bootstrap:

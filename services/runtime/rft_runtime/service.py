@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -31,6 +32,15 @@ class _Server(uvicorn.Server):
         yield
 
 
+@dataclass(frozen=True)
+class HttpApp:
+    """One HTTP app and where it listens."""
+
+    app: FastAPI
+    host: str
+    port: int
+
+
 async def serve(
     app: FastAPI,
     stages: Sequence[KafkaStage[Any]],
@@ -39,35 +49,61 @@ async def serve(
     *,
     handle_signals: bool = True,
 ) -> None:
+    await serve_many(
+        [HttpApp(app, settings.http_host, settings.http_port)],
+        stages,
+        stop,
+        handle_signals=handle_signals,
+    )
+
+
+async def serve_many(
+    apps: Sequence[HttpApp],
+    stages: Sequence[KafkaStage[Any]],
+    stop: asyncio.Event | None = None,
+    *,
+    handle_signals: bool = True,
+) -> None:
+    """Several services in one process, each app on its own port (they share what the process
+    holds open, such as a Qdrant Edge directory, which only one process may open)."""
     stop = stop or asyncio.Event()
     if handle_signals:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-    server = _Server(
-        uvicorn.Config(
-            app,
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,  # rft_runtime.http.access_log writes structured request lines
-            lifespan="on",
+    servers = [
+        _Server(
+            uvicorn.Config(
+                entry.app,
+                host=entry.host,
+                port=entry.port,
+                log_config=None,
+                access_log=False,  # rft_runtime.http.access_log writes structured request lines
+                lifespan="on",
+            )
         )
-    )
+        for entry in apps
+    ]
     stage_tasks = [asyncio.create_task(stage.run(stop), name=stage.name) for stage in stages]
-    http_task = asyncio.create_task(server.serve(), name="http")
-    log.info("service started", extra={"port": settings.http_port, "stages": len(stages)})
+    http_tasks = [
+        asyncio.create_task(server.serve(), name=f"http:{entry.port}")
+        for server, entry in zip(servers, apps, strict=True)
+    ]
+    log.info(
+        "service started", extra={"ports": [a.port for a in apps], "stages": len(stages)}
+    )
     stop_task = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait(
-        [stop_task, http_task, *stage_tasks], return_when=asyncio.FIRST_COMPLETED
+        [stop_task, *http_tasks, *stage_tasks], return_when=asyncio.FIRST_COMPLETED
     )
     stop.set()
     for task in done:
         if task is not stop_task and task.exception() is not None:
             log.error("task failed", extra={"task": task.get_name()}, exc_info=task.exception())
     await asyncio.gather(*stage_tasks, return_exceptions=True)
-    server.should_exit = True
-    await http_task
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*http_tasks, return_exceptions=True)
     log.info("service stopped")
 
 

@@ -136,6 +136,10 @@ def generate_in(
                                     "the recommendation from")
         targets = targets_from_coverage(read_coverage(coverage))
         note = "coverage's recommendation"
+        cap = GeneratorSettings().max_new_per_topic
+        if cap is not None:
+            targets = {topic: min(count, cap) for topic, count in targets.items()}
+            note += f", at most {cap} per topic (RFT_GENERATOR_MAX_NEW_PER_TOPIC)"
     seed = int(options.pop("seed", 0))  # type: ignore[call-overload]
     request = GenerationRequest.model_validate({
         "id": job_id_for(dataset, targets, seed), "dataset": dataset, "targets": targets,

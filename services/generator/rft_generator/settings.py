@@ -38,6 +38,11 @@ class GeneratorSettings(BaseSettings):
         default=600, ge=20, description="a longer user turn is wrong_shape"
     )
     previews_per_topic: int = Field(default=3, ge=0)
+    max_new_per_topic: int | None = Field(
+        default=None,
+        ge=1,
+        description="caps coverage's recommendation per topic (a budget for CPU-only runs)",
+    )
     tokenizer: str = Field(default="smollm2-135m-instruct", description="as the sanitizer's")
     min_tokens: int = Field(default=4, ge=0, description="structure check: shorter is too_short")
     max_tokens: int = Field(default=8192, ge=1, description="structure check: longer is too_long")

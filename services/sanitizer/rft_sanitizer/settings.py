@@ -50,9 +50,14 @@ class SanitizerSettings(BaseSettings):
     )
     excerpt_chars: int = Field(default=300, ge=0, description="record excerpt kept in a rejection")
     batch_size: int = Field(default=512, ge=1, description="records per dedup-store transaction")
+    tokenizer_cache: Path | None = Field(
+        default=None, description="tokenizer.json files built from model files; ~/.cache/rft"
+    )
 
     def resolved_dedup_store(self) -> Path:
         return self.dedup_store or self.data_dir / "sanitizer" / "dedup.sqlite"
 
     def tokenizer_cache_dir(self) -> Path:
-        return self.data_dir / "tokenizers"
+        # Built once from an installed model file, not user state: shared by every data dir
+        # (like the LLM checkpoint and the ONNX export).
+        return self.tokenizer_cache or Path.home() / ".cache" / "rft" / "tokenizers"

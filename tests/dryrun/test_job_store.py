@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rft_grader.dryrun.prompts import DryRunPrompt
 from rft_grader.dryrun.rollouts import rollout_requests
 from rft_grader.jobs import JobSpec, JobStore
@@ -23,8 +25,16 @@ def score(request, reward: float = 0.5) -> Score:
                  sample_index=request.sample_index, reward=reward)
 
 
-def test_a_score_delivered_twice_counts_once_and_pending_is_what_has_no_score(tmp_path: Path):
-    store = JobStore(tmp_path / "jobs.sqlite")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store embedded (SQLite) and as a cluster keeps it (PostgreSQL): one behaviour."""
+    if request.param == "sqlite":
+        return str(tmp_path / "jobs.sqlite")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_a_score_delivered_twice_counts_once_and_pending_is_what_has_no_score(store_target):
+    store = JobStore(store_target)
     reqs = requests()
     spec = JobSpec(dataset="d", model="m", grader_name="g", samples_per_prompt=2)
     assert store.create("job", spec, reqs) is True
@@ -35,7 +45,8 @@ def test_a_score_delivered_twice_counts_once_and_pending_is_what_has_no_score(tm
     assert [r.id for r in store.pending("job")] == sorted(r.id for r in reqs[2:])
     assert [s.reward for s in store.scores("job") if s.rollout_id == reqs[0].id] == [0.5]
 
-    reopened = JobStore(tmp_path / "jobs.sqlite")
+    store.close()
+    reopened = JobStore(store_target)
     job = reopened.get("job")
     assert job is not None and job.status is DryRunStatus.RUNNING
     assert (job.done, job.total) == (2, 6)

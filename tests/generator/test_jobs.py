@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rft_embedder import Embedder, prompt_collection_spec
-from rft_generator import GeneratorSettings, JobStore, run_generation
+from rft_generator import GeneratorSettings, open_job_store, run_generation
 from rft_runtime.llm import LLMSettings, LocalLLMServer
 from rft_runtime.vectorstore import VectorStore, point_id
 from rft_runtime.vectorstore.edge import EdgeVectorStore
@@ -56,7 +56,8 @@ async def test_job_fills_its_target_with_prompts_that_pass_every_check(
         published.extend(prompts)
 
     result = await run_generation(
-        request("fill", 2, 8), categorized, JobStore(tmp_path / "jobs.sqlite"), vector_store,
+        request("fill", 2, 8), categorized,
+        open_job_store(f"sqlite:///{tmp_path / 'jobs.sqlite'}"), vector_store,
         LLMSettings(base_url=local_llm.base_url), GeneratorSettings(data_dir=tmp_path),
         embedder=embedder, policy=structure_policy, publish=publish,
     )
@@ -92,9 +93,9 @@ def _closed_port() -> int:
 
 async def test_endpoint_down_fails_the_job_clearly_and_it_resumes_without_loss(
     tmp_path: Path, local_llm: LocalLLMServer, categorized: list[CategorizedPrompt],
-    embedder: Embedder, structure_policy: Policy, vector_store: VectorStore,
+    embedder: Embedder, structure_policy: Policy, vector_store: VectorStore, job_store_url: str,
 ) -> None:
-    store = JobStore(tmp_path / "jobs.sqlite")
+    store = open_job_store(job_store_url)
     settings = GeneratorSettings(data_dir=tmp_path)
     common = {"embedder": embedder, "policy": structure_policy}
     up = LLMSettings(base_url=local_llm.base_url)

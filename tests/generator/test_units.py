@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rft_embedder import Embedder
-from rft_generator import JobStore, JobStoreError, candidate_id, mmr_select, open_job_store
+from rft_generator import JobStoreError, candidate_id, mmr_select, open_job_store
 from rft_generator.job_store import CandidateRecord
 from rft_generator.prompting import parse_request, synthetic_messages
 from rft_generator.validation import check_structure, novelty_check, topic_check
@@ -109,8 +108,8 @@ def test_novelty_and_topic_checks_name_their_failure() -> None:
     assert topic_check("drone/camera", 0.8, "drone", 0.5)[1] is None
 
 
-def test_job_store_is_durable_and_writes_a_candidate_once(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "jobs.sqlite")
+def test_job_store_is_durable_and_writes_a_candidate_once(job_store_url: str) -> None:
+    store = open_job_store(job_store_url)
     request = GenerationRequest(id="j1", dataset="drone", targets={"drone/camera": 2})
     store.create(request, {"drone/camera": 2})
     store.create(request, {"drone/camera": 2})  # a second submit changes nothing
@@ -118,19 +117,21 @@ def test_job_store_is_durable_and_writes_a_candidate_once(tmp_path: Path) -> Non
                             "wrong_topic") for i in range(3)]
     store.record("j1", rows)
     store.record("j1", rows)
+    store.set_status("j1", JobStatus.RUNNING, model="m")
     store.close()
-    again = JobStore(tmp_path / "jobs.sqlite")
+    again = open_job_store(job_store_url)
     job = again.get("j1")
-    assert job is not None and job.status is JobStatus.QUEUED
+    assert job is not None and job.status is JobStatus.RUNNING and job.generator_model == "m"
     (topic,) = job.topics
     assert (topic.target, topic.attempts, topic.failures) == (2, 3, {"wrong_topic": 3})
-    assert again.job_ids([JobStatus.QUEUED]) == ["j1"]
+    assert again.job_ids([JobStatus.QUEUED, JobStatus.RUNNING]) == ["j1"]
+    assert again.job_ids([JobStatus.SUCCEEDED]) == []
+    assert again.get("nope") is None
 
 
-def test_postgresql_job_store_is_refused_with_the_way_out() -> None:
-    with pytest.raises(JobStoreError, match="not implemented yet"):
-        open_job_store("postgresql://db/rft")
-    assert isinstance(open_job_store("sqlite:////tmp/rft-test-jobs.sqlite"), JobStore)
+def test_a_job_store_url_of_another_kind_is_refused_with_the_choices() -> None:
+    with pytest.raises(JobStoreError, match="use sqlite:///path or postgresql://"):
+        open_job_store("mysql://db/rft")
 
 
 def test_step_c_classifier_recategorizes_candidates_as_step_c_would(

@@ -4,10 +4,13 @@ trace re-processed after a crash still owns its prompt."""
 from __future__ import annotations
 
 import multiprocessing
+import random
 from dataclasses import replace
 from pathlib import Path
 
-from rft_sanitizer.dedup import ClaimRequest, SQLiteDedupStore, open_dedup_store
+import pytest
+
+from rft_sanitizer.dedup import ClaimRequest, open_dedup_store
 from rft_sanitizer.pipeline import ReportBuilder, Sanitizer
 from rft_sanitizer.settings import ExtractionPolicy
 
@@ -16,8 +19,16 @@ def request(prompt: str, trace: str) -> ClaimRequest:
     return ClaimRequest("ds", prompt, trace, f"file.jsonl:{trace}")
 
 
-def test_first_writer_wins_and_the_owner_keeps_its_claim(tmp_path: Path):
-    store = SQLiteDedupStore(tmp_path / "dedup.sqlite")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request, tmp_path: Path) -> str:
+    """Where the store lives: one behaviour for the embedded default and the cluster's store."""
+    if request.param == "sqlite":
+        return str(tmp_path / "dedup.sqlite")
+    return request.getfixturevalue("postgres_url")
+
+
+def test_first_writer_wins_and_the_owner_keeps_its_claim(store_target: str):
+    store = open_dedup_store(store_target)
     first, second, again = store.claim_many(
         [request("p1", "t1"), request("p1", "t2"), request("p1", "t1")]
     )
@@ -25,42 +36,45 @@ def test_first_writer_wins_and_the_owner_keeps_its_claim(tmp_path: Path):
     assert second.owner_source == "file.jsonl:t1"
 
 
-def test_claims_survive_a_restart(tmp_path: Path):
-    path = tmp_path / "dedup.sqlite"
-    store = open_dedup_store(path)
+def test_claims_survive_a_restart(store_target: str):
+    store = open_dedup_store(store_target)
     store.claim_many([request("p1", "t1")])
     store.close()
-    reopened = open_dedup_store(path)
+    reopened = open_dedup_store(store_target)
     (claim,) = reopened.claim_many([request("p1", "t9")])
     assert claim.owner_trace == "t1"
     assert reopened.kept("ds") == 1
 
 
-def test_datasets_do_not_share_prompts(tmp_path: Path):
-    store = SQLiteDedupStore(tmp_path / "dedup.sqlite")
+def test_datasets_do_not_share_prompts(store_target: str):
+    store = open_dedup_store(store_target)
     a, b = store.claim_many(
         [ClaimRequest("a", "p1", "t1", "x"), ClaimRequest("b", "p1", "t2", "y")]
     )
     assert a.owned_by("t1") and b.owned_by("t2")
 
 
-def _claim_all(path: str, worker: int, prompts: int, queue) -> None:
-    store = SQLiteDedupStore(Path(path))
+def _claim_all(target: str, worker: int, prompts: int, queue) -> None:
+    store = open_dedup_store(target)
     owners = {}
+    # Each worker walks the prompts in its own order, so batches overlap in every way.
+    order = list(range(prompts))
+    random.Random(worker).shuffle(order)
     for start in range(0, prompts, 50):
-        batch = [request(f"p{i}", f"w{worker}-t{i}") for i in range(start, start + 50)]
+        batch = [request(f"p{i}", f"w{worker}-t{i}") for i in order[start:start + 50]]
         for claim in store.claim_many(batch):
             owners[claim.prompt_id] = claim.owner_trace
     store.close()
     queue.put(owners)
 
 
-def test_several_processes_agree_on_one_owner_per_prompt(tmp_path: Path):
-    path = str(tmp_path / "dedup.sqlite")
-    SQLiteDedupStore(Path(path)).close()
+def test_several_replicas_agree_on_one_owner_per_prompt(store_target: str):
+    open_dedup_store(store_target).close()
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    workers = [context.Process(target=_claim_all, args=(path, w, 300, queue)) for w in range(3)]
+    workers = [
+        context.Process(target=_claim_all, args=(store_target, w, 300, queue)) for w in range(3)
+    ]
     for process in workers:
         process.start()
     results = [queue.get(timeout=120) for _ in workers]
@@ -68,9 +82,10 @@ def test_several_processes_agree_on_one_owner_per_prompt(tmp_path: Path):
         process.join(timeout=60)
     for prompt in (f"p{i}" for i in range(300)):
         owners = {result[prompt] for result in results}
-        assert len(owners) == 1, prompt  # every process saw the same single winner
+        assert len(owners) == 1, prompt  # every replica saw the same single winner
     winners = {results[0][f"p{i}"].split("-")[0] for i in range(300)}
     assert winners <= {"w0", "w1", "w2"}
+    assert open_dedup_store(store_target).kept("ds") == 300
 
 
 def test_reprocessing_a_trace_after_a_crash_is_not_a_duplicate_of_itself(
@@ -80,10 +95,10 @@ def test_reprocessing_a_trace_after_a_crash_is_not_a_duplicate_of_itself(
         {"role": "system", "content": "You are a support agent for an airline with tools."},
         {"role": "user", "content": "Please check booking ABC123 for me."}]})
     copy = trace(record.payload, line=7)
-    store = SQLiteDedupStore(tmp_path / "dedup.sqlite")
+    store = open_dedup_store(tmp_path / "dedup.sqlite")
     (first,) = Sanitizer(policy, store).process_batch([record])
     store.close()  # the process dies after claiming, before writing its output
-    restarted = SQLiteDedupStore(tmp_path / "dedup.sqlite")
+    restarted = open_dedup_store(tmp_path / "dedup.sqlite")
     redelivered, duplicate = Sanitizer(policy, restarted).process_batch([record, copy])
     assert first.prompts and redelivered.prompts
     assert redelivered.prompts[0].id == first.prompts[0].id
@@ -102,7 +117,7 @@ def test_per_user_turn_drops_only_the_prompts_already_kept(tmp_path: Path, trace
                              {"role": "user", "content": follow_up}]}
 
     per_turn = replace(policy, extraction=ExtractionPolicy.PER_USER_TURN)
-    sanitizer = Sanitizer(per_turn, SQLiteDedupStore(tmp_path / "dedup.sqlite"))
+    sanitizer = Sanitizer(per_turn, open_dedup_store(tmp_path / "dedup.sqlite"))
     first, second = sanitizer.process_batch([
         trace(chat("Move it to Friday, please.")),
         trace(chat("Cancel it and refund me, please."), line=2),

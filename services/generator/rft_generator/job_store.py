@@ -2,21 +2,18 @@
 
 A candidate row is written once, keyed by its deterministic id (job, topic, attempt index), in
 the same transaction as the rest of its round: a round is either wholly recorded or redone, and
-a prompt is never written twice. SQLite (WAL) by default; a ``postgresql://`` URL is the
-extension point for a cluster and is refused with a clear error until an adapter exists.
+a prompt is never written twice. SQLite (WAL) by default; a ``postgresql://`` URL keeps the jobs
+in PostgreSQL, so a job outlives its pod and any replica can resume it.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
+from rft_runtime.sql import SQLStore, SQLStoreError, open_sql_store
 from rft_schemas import GenerationJob, GenerationRequest, JobStatus, SyntheticPrompt, TopicProgress
 
 _SCHEMA = """
@@ -67,45 +64,29 @@ class CandidateRecord:
 
 
 def open_job_store(url: str) -> JobStore:
-    if url.startswith("sqlite:///"):
-        return JobStore(Path(url.removeprefix("sqlite:///")))
-    if url.startswith(("postgresql://", "postgres://")):
-        raise JobStoreError(
-            "a PostgreSQL job store is the documented extension point but is not implemented "
-            "yet: unset RFT_GENERATOR_JOB_STORE_URL to use SQLite under RFT_DATA_DIR"
-        )
-    raise JobStoreError(f"unsupported job store URL {url!r}: use sqlite:///path")
+    """``sqlite:///path`` or ``postgresql://...``."""
+    if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise JobStoreError(f"unsupported job store URL {url!r}: use sqlite:///path or postgresql://")
+    try:
+        return JobStore(open_sql_store(url))
+    except SQLStoreError as exc:
+        raise JobStoreError(str(exc)) from exc
 
 
 class JobStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def __init__(self, store: SQLStore) -> None:
+        self.store = store
+        store.create_schema(_SCHEMA)
 
     def create(self, request: GenerationRequest, targets: dict[str, int]) -> GenerationJob:
         """Create the job, or return the stored one: submitting a job id twice is a no-op."""
         now = _now()
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO jobs VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)",
-                (request.id, request.model_dump_json(), json.dumps(targets), JobStatus.QUEUED,
-                 now, now),
+        with self.store.transaction() as tx:
+            tx.execute(
+                "INSERT INTO jobs (id, request, targets, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (request.id, request.model_dump_json(), json.dumps(targets),
+                 JobStatus.QUEUED.value, now, now),
             )
         job = self.get(request.id)
         assert job is not None
@@ -114,76 +95,75 @@ class JobStore:
     def set_status(
         self, job_id: str, status: JobStatus, error: str | None = None, model: str | None = None
     ) -> None:
-        with self._transaction() as db:
-            db.execute(
+        with self.store.transaction() as tx:
+            tx.execute(
                 "UPDATE jobs SET status = ?, error = ?, generator_model = COALESCE(?, "
                 "generator_model), updated_at = ? WHERE id = ?",
-                (status, error, model, _now(), job_id),
+                (JobStatus(status).value, error, model, _now(), job_id),
             )
 
     def job_ids(self, statuses: Sequence[JobStatus]) -> list[str]:
         marks = ",".join("?" * len(statuses))
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT id FROM jobs WHERE status IN ({marks}) ORDER BY created_at", list(statuses)
-            ).fetchall()
+        rows = self.store.query(
+            f"SELECT id FROM jobs WHERE status IN ({marks}) ORDER BY created_at",
+            [JobStatus(s).value for s in statuses],
+        )
         return [row[0] for row in rows]
 
     def record(self, job_id: str, candidates: Sequence[CandidateRecord]) -> None:
         """Write one round's candidates at once; a candidate already stored is left as it is."""
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO candidates (id, job_id, topic, attempt, accepted, reason, "
-                "preview, synthetic) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        with self.store.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO candidates (id, job_id, topic, attempt, accepted, reason, "
+                "preview, synthetic) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
                     (c.id, job_id, c.topic, c.attempt, int(c.accepted), c.reason, c.preview,
                      c.synthetic.model_dump_json() if c.synthetic else None)
                     for c in candidates
                 ],
             )
-            db.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (_now(), job_id))
+            tx.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (_now(), job_id))
 
     def mark_published(self, ids: Sequence[str]) -> None:
-        with self._transaction() as db:
-            db.executemany("UPDATE candidates SET published = 1 WHERE id = ?", [(i,) for i in ids])
+        with self.store.transaction() as tx:
+            tx.executemany("UPDATE candidates SET published = 1 WHERE id = ?", [(i,) for i in ids])
 
     def accepted(self, job_id: str, unpublished_only: bool = False) -> list[SyntheticPrompt]:
         query = "SELECT synthetic FROM candidates WHERE job_id = ? AND accepted = 1"
         if unpublished_only:
             query += " AND published = 0"
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY topic, attempt", (job_id,)).fetchall()
+        rows = self.store.query(query + " ORDER BY topic, attempt", (job_id,))
         return [SyntheticPrompt.model_validate_json(row[0]) for row in rows]
 
     def attempts_by_topic(self, job_id: str) -> dict[str, tuple[int, int]]:
         """topic -> (candidates validated, candidates accepted)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT topic, COUNT(*), SUM(accepted) FROM candidates WHERE job_id = ? "
-                "GROUP BY topic",
-                (job_id,),
-            ).fetchall()
+        rows = self.store.query(
+            "SELECT topic, COUNT(*), SUM(accepted) FROM candidates WHERE job_id = ? "
+            "GROUP BY topic",
+            (job_id,),
+        )
         return {topic: (int(n), int(ok or 0)) for topic, n, ok in rows}
 
     def get(self, job_id: str, previews: int = 3) -> GenerationJob | None:
-        with self._lock:
-            row = self._db.execute(
+        with self.store.transaction() as tx:  # one consistent view of the job and its rounds
+            rows = tx.execute(
                 "SELECT request, targets, status, error, generator_model, created_at, updated_at "
                 "FROM jobs WHERE id = ?",
                 (job_id,),
-            ).fetchone()
-            if row is None:
+            )
+            if not rows:
                 return None
-            counts = self._db.execute(
+            (row,) = rows
+            counts = tx.execute(
                 "SELECT topic, accepted, reason, COUNT(*) FROM candidates WHERE job_id = ? "
                 "GROUP BY topic, accepted, reason",
                 (job_id,),
-            ).fetchall()
-            shown = self._db.execute(
+            )
+            shown = tx.execute(
                 "SELECT topic, preview FROM candidates WHERE job_id = ? AND accepted = 1 "
                 "ORDER BY topic, attempt",
                 (job_id,),
-            ).fetchall()
+            )
         targets: dict[str, int] = json.loads(row[1])
         progress = {t: TopicProgress(topic=t, target=n) for t, n in targets.items()}
         for topic, accepted, reason, n in counts:
@@ -210,8 +190,7 @@ class JobStore:
         )
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.store.close()
 
 
 def _now() -> str:

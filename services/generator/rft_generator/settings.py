@@ -14,8 +14,8 @@ class GeneratorSettings(BaseSettings):
     data_dir: Path = Field(default=Path(".rft"), description="job store and outputs live here")
     job_store_url: str | None = Field(
         default=None,
-        description="sqlite:///path (default data_dir/generator/jobs.sqlite); postgresql://... is "
-        "the extension point for a cluster (not implemented yet: refused with a clear error)",
+        description="sqlite:///path (default data_dir/generator/jobs.sqlite), or postgresql://... "
+        "so jobs outlive a pod and any replica resumes them",
     )
     output_dir: Path | None = Field(
         default=None, description="synthetic_prompts.jsonl per job; unset = data_dir/generator"

@@ -1,4 +1,4 @@
-"""The durable dry-run job store (SQLite under RFT_DATA_DIR).
+"""The durable dry-run job store: SQLite under RFT_DATA_DIR, or PostgreSQL by URL.
 
 A job keeps its spec and its rollout requests; which requests are done is derived from the
 scores recorded, keyed by the stable rollout id, so a score delivered twice (at-least-once
@@ -9,21 +9,19 @@ is left. The report is stored with the job once every request has its score.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rft_runtime.sql import SQLStore, open_sql_store
 from rft_schemas.rollouts import DryRunJob, DryRunReport, DryRunStatus, RolloutRequest, Score
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, dataset TEXT NOT NULL, spec TEXT NOT NULL, total INTEGER NOT NULL,
-    published INTEGER NOT NULL DEFAULT 0, report TEXT, created REAL NOT NULL
+    published INTEGER NOT NULL DEFAULT 0, report TEXT, created DOUBLE PRECISION NOT NULL
 );
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY, job_id TEXT NOT NULL, body TEXT NOT NULL
@@ -50,117 +48,101 @@ class JobSpec:
 
 
 class JobStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = sqlite3.connect(self.path, timeout=30)
-            try:
-                with db:
-                    yield db
-            finally:
-                db.close()
+    def __init__(self, target: str | Path | SQLStore) -> None:
+        """``target``: a SQLite path, a ``sqlite:///`` or ``postgresql://`` URL, or a store."""
+        self.store = target if not isinstance(target, (str, Path)) else open_sql_store(target)
+        self.store.create_schema(SCHEMA)
 
     def create(self, job_id: str, spec: JobSpec, requests: list[RolloutRequest]) -> bool:
         """Store a job and its requests; False when the same job exists already."""
-        with self._connect() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO jobs (id, dataset, spec, total, created) "
-                "VALUES (?, ?, ?, ?, ?)",
+        with self.store.transaction() as tx:
+            created = tx.execute(
+                "INSERT INTO jobs (id, dataset, spec, total, created) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING RETURNING id",
                 (job_id, spec.dataset, json.dumps(spec.__dict__), len(requests), time.time()))
-            if cursor.rowcount == 0:
+            if not created:
                 return False
-            db.executemany("INSERT OR IGNORE INTO requests (id, job_id, body) VALUES (?, ?, ?)",
-                           [(r.id, job_id, r.model_dump_json()) for r in requests])
+            tx.executemany(
+                "INSERT INTO requests (id, job_id, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [(r.id, job_id, r.model_dump_json()) for r in requests])
         return True
 
     def mark_published(self, job_id: str) -> None:
-        with self._connect() as db:
-            db.execute("UPDATE jobs SET published = 1 WHERE id = ?", (job_id,))
+        with self.store.transaction() as tx:
+            tx.execute("UPDATE jobs SET published = 1 WHERE id = ?", (job_id,))
 
     def published(self, job_id: str) -> bool:
-        with self._connect() as db:
-            row = db.execute("SELECT published FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return bool(row and row[0])
+        rows = self.store.query("SELECT published FROM jobs WHERE id = ?", (job_id,))
+        return bool(rows and rows[0][0])
 
     def record(self, scores: Iterable[Score]) -> set[str]:
         """Keep the first score of each rollout; returns the jobs that got a new one."""
         touched: set[str] = set()
-        with self._connect() as db:
+        with self.store.transaction() as tx:
             for score in scores:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO scores (rollout_id, job_id, body) VALUES (?, ?, ?)",
-                    (score.rollout_id, score.job_id, score.model_dump_json()))
-                if cursor.rowcount:
+                if tx.execute(
+                    "INSERT INTO scores (rollout_id, job_id, body) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING RETURNING job_id",
+                    (score.rollout_id, score.job_id, score.model_dump_json()),
+                ):
                     touched.add(score.job_id)
         return touched
 
     def scored(self, rollout_ids: list[str]) -> set[str]:
         if not rollout_ids:
             return set()
-        with self._connect() as db:
-            marks = ",".join("?" * len(rollout_ids))
-            rows = db.execute(f"SELECT rollout_id FROM scores WHERE rollout_id IN ({marks})",
-                              rollout_ids).fetchall()
+        marks = ",".join("?" * len(rollout_ids))
+        rows = self.store.query(
+            f"SELECT rollout_id FROM scores WHERE rollout_id IN ({marks})", rollout_ids)
         return {row[0] for row in rows}
 
     def pending(self, job_id: str) -> list[RolloutRequest]:
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT body FROM requests r WHERE job_id = ? AND NOT EXISTS "
-                "(SELECT 1 FROM scores s WHERE s.rollout_id = r.id) ORDER BY id",
-                (job_id,)).fetchall()
+        rows = self.store.query(
+            "SELECT body FROM requests r WHERE job_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM scores s WHERE s.rollout_id = r.id) ORDER BY id",
+            (job_id,))
         return [RolloutRequest.model_validate_json(row[0]) for row in rows]
 
     def scores(self, job_id: str) -> list[Score]:
-        with self._connect() as db:
-            rows = db.execute("SELECT body FROM scores WHERE job_id = ?", (job_id,)).fetchall()
+        rows = self.store.query("SELECT body FROM scores WHERE job_id = ?", (job_id,))
         return [Score.model_validate_json(row[0]) for row in rows]
 
     def spec(self, job_id: str) -> JobSpec | None:
-        with self._connect() as db:
-            row = db.execute("SELECT spec FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return JobSpec(**json.loads(row[0])) if row else None
+        rows = self.store.query("SELECT spec FROM jobs WHERE id = ?", (job_id,))
+        return JobSpec(**json.loads(rows[0][0])) if rows else None
 
     def progress(self, job_id: str) -> tuple[int, int]:
         """(scored, total) of a job's requests."""
-        with self._connect() as db:
-            total = db.execute("SELECT total FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            done = db.execute("SELECT COUNT(*) FROM scores WHERE job_id = ?",
-                              (job_id,)).fetchone()
-        return int(done[0]), int(total[0]) if total else 0
+        with self.store.transaction() as tx:
+            total = tx.execute("SELECT total FROM jobs WHERE id = ?", (job_id,))
+            ((done,),) = tx.execute("SELECT COUNT(*) FROM scores WHERE job_id = ?", (job_id,))
+        return int(done), int(total[0][0]) if total else 0
 
     def finish(self, job_id: str, report: DryRunReport) -> None:
-        with self._connect() as db:
-            db.execute("UPDATE jobs SET report = ? WHERE id = ?",
+        with self.store.transaction() as tx:
+            tx.execute("UPDATE jobs SET report = ? WHERE id = ?",
                        (report.model_dump_json(), job_id))
 
     def unfinished(self) -> list[tuple[str, bool]]:
         """(job id, requests published) of every job without a report."""
-        with self._connect() as db:
-            rows = db.execute("SELECT id, published FROM jobs WHERE report IS NULL "
-                              "ORDER BY created").fetchall()
+        rows = self.store.query(
+            "SELECT id, published FROM jobs WHERE report IS NULL ORDER BY created")
         return [(row[0], bool(row[1])) for row in rows]
 
     def get(self, job_id: str) -> DryRunJob | None:
-        with self._connect() as db:
-            row = db.execute("SELECT dataset, total, report, created FROM jobs WHERE id = ?",
-                             (job_id,)).fetchone()
-            if row is None:
+        with self.store.transaction() as tx:
+            rows = tx.execute("SELECT dataset, total, report, created FROM jobs WHERE id = ?",
+                              (job_id,))
+            if not rows:
                 return None
-            done = db.execute("SELECT COUNT(*) FROM scores WHERE job_id = ?",
-                              (job_id,)).fetchone()[0]
-        dataset, total, report, created = row
+            ((done,),) = tx.execute("SELECT COUNT(*) FROM scores WHERE job_id = ?", (job_id,))
+        dataset, total, report, created = rows[0]
         extra: dict[str, Any] = {}
         if report is not None:
             extra["report"] = DryRunReport.model_validate_json(report)
         return DryRunJob(id=job_id, dataset=dataset, total=total, done=done,
                          status=DryRunStatus.DONE if report else DryRunStatus.RUNNING,
                          created_at=created, **extra)
+
+    def close(self) -> None:
+        self.store.close()

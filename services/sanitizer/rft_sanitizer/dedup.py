@@ -7,11 +7,11 @@ at-least-once redelivery the Kafka stage relies on) finds its own claim and keep
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from rft_runtime.sql import SQLStore, open_sql_store
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class ClaimRequest:
 
 
 class DedupStore(Protocol):
-    """What the sanitizer needs of a store; SQLite here, PostgreSQL by the same three calls."""
+    """What the sanitizer needs of a store."""
 
     def claim_many(self, requests: list[ClaimRequest]) -> list[Claim]:
         """Claim each prompt id for its trace (in order, atomically); return the owners."""
@@ -53,69 +53,55 @@ CREATE TABLE IF NOT EXISTS kept_prompts (
     trace_id  TEXT NOT NULL,
     source    TEXT NOT NULL,
     PRIMARY KEY (dataset, prompt_id)
-) WITHOUT ROWID
+)
 """
 
 
-class SQLiteDedupStore:
-    """One SQLite file shared by every sanitizer process on a machine (WAL, busy timeout)."""
+class SQLDedupStore:
+    """Kept prompt ids in SQLite (one machine) or PostgreSQL (replicas on several machines)."""
 
-    def __init__(self, path: Path, timeout_s: float = 30.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        # Shells call from worker threads (asyncio.to_thread); the lock serialises them.
-        self._db = sqlite3.connect(
-            path, timeout=timeout_s, isolation_level=None, check_same_thread=False
-        )
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode loses no committed claim on a process crash, only on power loss.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+    def __init__(self, store: SQLStore) -> None:
+        self.store = store
+        store.create_schema(_SCHEMA)
 
     def claim_many(self, requests: list[ClaimRequest]) -> list[Claim]:
         if not requests:
             return []
-        with self._lock:
-            return self._claim_many(requests)
-
-    def _claim_many(self, requests: list[ClaimRequest]) -> list[Claim]:
-        db = self._db
-        # BEGIN IMMEDIATE takes the write lock first: between two processes' batches, the
-        # insert-or-ignore and the read of the owner see one consistent table.
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany(
-                "INSERT OR IGNORE INTO kept_prompts (dataset, prompt_id, trace_id, source) "
-                "VALUES (?, ?, ?, ?)",
-                [(r.dataset, r.prompt_id, r.trace_id, r.source) for r in requests],
+        # One order for every writer: two replicas' batches that share prompts then lock rows
+        # in the same order and wait for each other instead of deadlocking (PostgreSQL).
+        # Within a batch the earlier request wins, as it would across batches.
+        first: dict[tuple[str, str], ClaimRequest] = {}
+        for r in requests:
+            first.setdefault((r.dataset, r.prompt_id), r)
+        ordered = [first[key] for key in sorted(first)]
+        owners: dict[tuple[str, str], Claim] = {}
+        with self.store.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO kept_prompts (dataset, prompt_id, trace_id, source) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(r.dataset, r.prompt_id, r.trace_id, r.source) for r in ordered],
             )
-            claims = []
-            for r in requests:
-                row = db.execute(
+            for r in ordered:
+                # Read committed: a row another replica committed first is seen here.
+                ((trace_id, source),) = tx.execute(
                     "SELECT trace_id, source FROM kept_prompts WHERE dataset = ? AND prompt_id = ?",
                     (r.dataset, r.prompt_id),
-                ).fetchone()
-                claims.append(Claim(r.prompt_id, row[0], row[1]))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return claims
+                )
+                owners[(r.dataset, r.prompt_id)] = Claim(r.prompt_id, trace_id, source)
+        return [owners[(r.dataset, r.prompt_id)] for r in requests]
 
     def kept(self, dataset: str) -> int:
-        row = self._db.execute(
+        ((count,),) = self.store.query(
             "SELECT COUNT(*) FROM kept_prompts WHERE dataset = ?", (dataset,)
-        ).fetchone()
-        return int(row[0])
+        )
+        return int(count)
 
     def close(self) -> None:
-        self._db.close()
+        self.store.close()
 
 
 def open_dedup_store(target: str | Path) -> DedupStore:
-    """A store from a path (SQLite) or a URL. PostgreSQL is not implemented yet."""
-    text = str(target)
-    if text.startswith(("postgres://", "postgresql://")):
-        raise NotImplementedError("a PostgreSQL dedup store is not implemented yet; use a path")
-    return SQLiteDedupStore(Path(text.removeprefix("sqlite:///")))
+    """A store from a path or ``sqlite:///`` URL (SQLite, WAL: every process of one machine)
+    or a ``postgresql://`` URL (every replica, wherever it runs)."""
+    # NORMAL sync: a claim lost to a power cut is re-made when its trace is redelivered.
+    return SQLDedupStore(open_sql_store(target, durable=False))

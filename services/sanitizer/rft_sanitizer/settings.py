@@ -41,9 +41,10 @@ class SanitizerSettings(BaseSettings):
         description="'smollm2-135m-instruct' (the local default model, offline from its GGUF), "
         "a Hugging Face tokenizer name available offline, or a path to a tokenizer.json",
     )
-    dedup_store: Path | None = Field(
+    dedup_store: str | None = Field(
         default=None,
-        description="SQLite file of kept prompt ids; unset = data_dir/sanitizer/dedup.sqlite",
+        description="kept prompt ids: a SQLite path, or a postgresql:// URL that every replica "
+        "shares; unset = data_dir/sanitizer/dedup.sqlite",
     )
     max_record_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="a longer record is too_large, unread"
@@ -54,7 +55,7 @@ class SanitizerSettings(BaseSettings):
         default=None, description="tokenizer.json files built from model files; ~/.cache/rft"
     )
 
-    def resolved_dedup_store(self) -> Path:
+    def resolved_dedup_store(self) -> str | Path:
         return self.dedup_store or self.data_dir / "sanitizer" / "dedup.sqlite"
 
     def tokenizer_cache_dir(self) -> Path:

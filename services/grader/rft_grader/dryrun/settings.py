@@ -21,6 +21,11 @@ class DryRunSettings(GraderSettings):
         default=32, ge=1, description="rollouts in flight: the server batches what it is given"
     )
     dryrun_histogram_bins: int = Field(default=20, ge=2)
+    dryrun_job_store: str | None = Field(
+        default=None,
+        description="dry-run jobs: a SQLite path, or a postgresql:// URL so a job outlives its "
+        "pod; unset = data_dir/grader/jobs.sqlite",
+    )
     dryrun_max_flat_share: float = Field(
         default=0.8, ge=0, le=1,
         description="NO-GO when more prompts than this scored the same on every sample",
@@ -37,3 +42,6 @@ class DryRunSettings(GraderSettings):
                                       "answer is one small JSON object (raise for reasoning "
                                       "judges)",
     )
+
+    def resolved_dryrun_job_store(self) -> str:
+        return self.dryrun_job_store or str(self.data_dir / "grader" / "jobs.sqlite")

@@ -1,0 +1,193 @@
+"""One small SQL interface over SQLite (the embedded default) and PostgreSQL (a cluster's store).
+
+The stores that must outlive a process (the sanitizer's kept prompts, the generator's jobs) are
+written once against :class:`SQLStore`: statements use ``?`` placeholders and the SQL both
+engines share (``INSERT ... ON CONFLICT DO NOTHING``, no engine-specific types). A path or a
+``sqlite:///`` URL opens SQLite; a ``postgresql://`` URL opens PostgreSQL through psycopg 3
+(extra ``rft-runtime[postgres]``), so several replicas on several machines share one store.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+Row = tuple[Any, ...]
+Params = Sequence[Any]
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class SQLStoreError(RuntimeError):
+    pass
+
+
+class Transaction(Protocol):
+    def execute(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one statement; the rows it returns (none for a write)."""
+        ...
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+
+
+class SQLStore(Protocol):
+    engine: str
+
+    def transaction(self) -> Any:
+        """A context manager yielding a :class:`Transaction`; commits on exit, rolls back on
+        an exception. Writers are serialised: on SQLite by its write lock (taken first), on
+        PostgreSQL by row locks, so a store is safe to share between threads and processes."""
+        ...
+
+    def query(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    def create_schema(self, ddl: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_sql_store(target: str | Path, durable: bool = True) -> SQLStore:
+    """A store from a file path, a ``sqlite:///path`` URL or a ``postgresql://`` URL.
+
+    ``durable`` asks SQLite to sync every commit (``synchronous=FULL``); off, a commit survives a
+    process crash but not a power loss. PostgreSQL is as durable as its server is configured.
+    """
+    text = str(target)
+    if text.startswith(POSTGRES_SCHEMES):
+        return PostgresStore(text)
+    if "://" in text and not text.startswith("sqlite:///"):
+        raise SQLStoreError(f"unsupported store URL {text!r}: use a path, sqlite:///path or postgresql://")
+    return SQLiteStore(Path(text.removeprefix("sqlite:///")), durable=durable)
+
+
+def _statements(ddl: str) -> list[str]:
+    return [s.strip() for s in ddl.split(";") if s.strip()]
+
+
+class _SQLiteTransaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, params: Params = ()) -> list[Row]:
+        return self._db.execute(sql, params).fetchall()
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        self._db.executemany(sql, rows)
+
+
+class SQLiteStore:
+    """One SQLite file (WAL) shared by every process on a machine."""
+
+    engine = "sqlite"
+
+    def __init__(self, path: Path, durable: bool = True, timeout_s: float = 30.0) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # Callers use worker threads (asyncio.to_thread); the lock serialises them.
+        self._db = sqlite3.connect(
+            path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+        )
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self._lock:
+            # IMMEDIATE takes the write lock first: between two processes, each transaction's
+            # insert-or-ignore and the reads after it see one consistent table.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteTransaction(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def create_schema(self, ddl: str) -> None:
+        with self._lock:
+            for statement in _statements(ddl):
+                self._db.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def _to_pyformat(sql: str) -> str:
+    # The shared SQL has no literal '?' or '%'; refuse rather than mistranslate one.
+    if "%" in sql:
+        raise SQLStoreError(f"a literal % in shared SQL is not supported: {sql!r}")
+    return _PLACEHOLDER.sub("%s", sql)
+
+
+class _PostgresTransaction:
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Params = ()) -> list[Row]:
+        self._cursor.execute(_to_pyformat(sql), tuple(params))
+        return list(self._cursor.fetchall()) if self._cursor.description else []
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if rows:
+            self._cursor.executemany(_to_pyformat(sql), [tuple(r) for r in rows])
+
+
+class PostgresStore:
+    """A PostgreSQL database shared by every replica, through one psycopg connection."""
+
+    engine = "postgresql"
+
+    def __init__(self, url: str, connect_timeout_s: int = 10) -> None:
+        try:
+            import psycopg
+        except ModuleNotFoundError:
+            raise SQLStoreError(
+                "a postgresql:// store needs psycopg: pip install 'rft-runtime[postgres]'"
+            ) from None
+        self.url = url
+        try:
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout_s)
+        except psycopg.OperationalError as exc:
+            raise SQLStoreError(f"cannot reach PostgreSQL at {_redacted(url)}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self._lock, self._db.transaction(), self._db.cursor() as cursor:
+            yield _PostgresTransaction(cursor)
+
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
+        with self._lock, self._db.cursor() as cursor:
+            cursor.execute(_to_pyformat(sql), tuple(params))
+            return list(cursor.fetchall())
+
+    def create_schema(self, ddl: str) -> None:
+        # Replicas start together: the advisory lock makes their CREATE ... IF NOT EXISTS
+        # one after the other (PostgreSQL's catalog can refuse two at once).
+        with self.transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext(current_database()))")
+            for statement in _statements(ddl):
+                tx.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for error messages."""
+    return re.sub(r"://([^:@/]+):[^@/]*@", r"://\1:***@", url)

@@ -1,0 +1,74 @@
+"""One SQL interface, two engines: the same statements behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from rft_runtime.processes import free_port
+from rft_runtime.sql import SQLStoreError, open_sql_store
+
+DDL = """
+CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS items_n ON items (n)
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "store.sqlite")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_insert_or_ignore_returns_only_the_new_rows(target: str) -> None:
+    store = open_sql_store(target)
+    store.create_schema(DDL)
+    with store.transaction() as tx:
+        first = tx.execute("INSERT INTO items VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                           ("a", 1))
+        again = tx.execute("INSERT INTO items VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                           ("a", 2))
+    assert first == [("a",)] and again == []
+    assert store.query("SELECT id, n FROM items") == [("a", 1)]
+
+
+def test_a_failed_transaction_leaves_nothing_behind(target: str) -> None:
+    store = open_sql_store(target)
+    store.create_schema(DDL)
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.executemany("INSERT INTO items VALUES (?, ?)", [("a", 1), ("b", 2)])
+        raise RuntimeError("the process fails mid-transaction")
+    assert store.query("SELECT COUNT(*) FROM items") == [(0,)]
+
+
+def test_replicas_starting_together_create_the_schema_once(target: str) -> None:
+    errors: list[BaseException] = []
+
+    def start_replica() -> None:
+        try:
+            open_sql_store(target).create_schema(DDL)
+        except BaseException as exc:
+            errors.append(exc)
+
+    replicas = [threading.Thread(target=start_replica) for _ in range(4)]
+    for replica in replicas:
+        replica.start()
+    for replica in replicas:
+        replica.join(timeout=60)
+    assert errors == []
+    assert open_sql_store(target).query("SELECT COUNT(*) FROM items") == [(0,)]
+
+
+def test_an_unreachable_postgres_names_the_server_but_not_the_password() -> None:
+    url = f"postgresql://rft:s3cret@127.0.0.1:{free_port()}/rft"
+    with pytest.raises(SQLStoreError, match="cannot reach PostgreSQL") as error:
+        open_sql_store(url)
+    assert "s3cret" not in str(error.value) and "rft:***@127.0.0.1" in str(error.value)
+
+
+def test_a_store_url_of_another_kind_is_refused() -> None:
+    with pytest.raises(SQLStoreError, match="unsupported store URL"):
+        open_sql_store("mysql://db/rft")

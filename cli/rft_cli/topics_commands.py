@@ -41,6 +41,7 @@ from rft_categorizer.editing import (
 from rft_categorizer.labeling import TopicLabeler
 from rft_categorizer.llm_labeler import LLMTopicLabeler
 from rft_categorizer.runner import CategorizeRunner
+from rft_categorizer.second_opinion import needs_second_opinion, second_opinion
 from rft_categorizer.settings import CategorizerSettings
 from rft_categorizer.templates import (
     HierarchyFileError,
@@ -132,9 +133,11 @@ def _embed_with_progress(
 
 
 @contextmanager
-def _labeler(use_llm: bool, out: Console) -> Iterator[LLMSettings | None]:
+def _labeler(
+    use_llm: bool, out: Console, purpose: str = "topic names"
+) -> Iterator[LLMSettings | None]:
     """The configured LLM, or the local default model started for the block; None (keyword
-    labels) when it is off or cannot start."""
+    labels, no second opinions) when it is off or cannot start."""
     if not use_llm:
         yield None
         return
@@ -142,7 +145,7 @@ def _labeler(use_llm: bool, out: Console) -> Iterator[LLMSettings | None]:
         try:
             settings = stack.enter_context(llm_endpoint(LLMSettings()))
         except Exception as error:  # no model on disk, no port...: names come from keywords
-            out.print(f"[yellow]LLM unavailable ({error}); naming topics by keywords[/yellow]")
+            out.print(f"[yellow]LLM unavailable ({error}): no LLM {purpose}[/yellow]")
             settings = None
         yield settings
 
@@ -209,6 +212,40 @@ def _bucket(confidence: float) -> str:
     return "medium" if confidence >= REVIEW else "review"
 
 
+def llm_second_opinion(
+    runner: CategorizeRunner,
+    hierarchy: TopicHierarchy,
+    records: list[CategorizedPrompt],
+    texts: list[str],
+    out: Console,
+) -> list[CategorizedPrompt]:
+    """Ask the LLM about the records under the review threshold (RFT_CATEGORIZE_LLM_SECOND_
+    OPINION); its changes are stored like any decision. Without an LLM, nothing changes."""
+    below = runner.settings.categorize_review_below
+    unsure = sum(needs_second_opinion(r, below) for r in records)
+    if not unsure:
+        return records
+
+    async def review(llm: LLMSettings) -> list[CategorizedPrompt]:
+        async with LLMClient(llm) as client:
+            return await second_opinion(
+                records, texts, hierarchy, LLMTopicLabeler(client), below=below
+            )
+
+    with _labeler(True, out, purpose="second opinions") as llm:
+        if llm is None:
+            return records
+        with out.status(f"Asking the LLM about {unsure:,} low-confidence prompts..."):
+            reviewed = asyncio.run(review(llm))
+    pairs = list(zip(records, reviewed, strict=True))
+    changed = [new for old, new in pairs if new != old]
+    moved = sum(new.topic_path != old.topic_path for old, new in pairs)
+    runner.write_topics(hierarchy.dataset, changed)
+    out.print(f"LLM second opinion: {unsure:,} asked, {len(changed):,} answered, {moved:,} moved "
+              "to their runner-up topic")
+    return reviewed
+
+
 def render_categorize_screen(records: list[CategorizedPrompt], total: int) -> Table:
     counts = {"high": 0, "medium": 0, "review": 0}
     for record in records:
@@ -234,9 +271,11 @@ def categorize_dir(
     hierarchy = read_hierarchy(out_dir, dataset)
     prompts = _read_sanitized(out_dir, dataset)
     with local_topics(runtime) as local:
-        kept, _ = _embed_with_progress(local, prompts, out)
+        kept, texts = _embed_with_progress(local, prompts, out)
         with confidence_progress(out, len(kept)) as advance:
             records = categorize_all(local.runner, hierarchy, kept, advance)
+        if local.runner.settings.categorize_llm_second_opinion:
+            records = llm_second_opinion(local.runner, hierarchy, records, texts, out)
     write_categorized(out_dir / CATEGORIZED, records)
     out.print(render_categorize_screen(records, len(prompts)))
     return records

@@ -158,3 +158,11 @@ def test_parse_choice_accepts_only_a_listed_topic():
     assert parse_choice('{"topic": "shipping"}', keys) is None
     assert parse_choice("It is billing/refunds.", keys) == "billing/refunds"
     assert parse_choice("billing/refunds or orders", keys) is None
+
+
+def test_parse_choice_reads_what_small_models_write():
+    keys = ["flight/movement", "lights"]
+    # cut at the token limit mid-object, with both keys in the text
+    cut = '```json\n{\n  "topic": "flight/movement",\n  "description": "drone lights: on",\n "}'
+    assert parse_choice(cut, keys) == "flight/movement"
+    assert parse_choice('{"topic": "lights: the LED lights"}', keys) == "lights"

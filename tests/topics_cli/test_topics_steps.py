@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from rft_cli.journey import JourneyContext
 from rft_cli.topics_commands import categorize_step, coverage_step, register, topics_step
 from rft_runtime.kafka.broker import free_port
+from rft_runtime.llm import LocalLLMServer
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas.topics import CoverageReport, TopicHierarchy
 from rft_schemas.traces import SanitizedPrompt
@@ -145,3 +146,33 @@ def test_commands_load_edit_categorize_review_and_coverage(
     camera = next(t for t in report["topics"] if t["path"] == ["camera"])
     assert camera["target"] == 60 and report["target_policy"] == "user"
     assert camera["recommended_generate"] == max(60 - camera["count"], 0)
+
+
+def test_llm_second_opinion_reviews_only_the_unsure_prompts_with_the_real_model(
+    drone_sanitized: Path, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    local_llm: LocalLLMServer,
+) -> None:
+    topics_file = tmp_path / "my_topics.json"
+    topics_file.write_text(json.dumps(DRONE_TOPICS))
+    context = context_for(tmp_path / "out", drone_sanitized, model_dir, "drone")
+    context.results["topics_file"] = topics_file
+    topics_step(context)
+    categorize_step(context)
+    path = context.out_dir / "categorized_prompts.jsonl"
+    before = {row["id"]: row for row in map(json.loads, path.open())}
+
+    monkeypatch.setenv("RFT_LLM_BASE_URL", local_llm.base_url)
+    monkeypatch.setenv("RFT_CATEGORIZE_LLM_SECOND_OPINION", "true")
+    categorize_step(context)
+    after = {row["id"]: row for row in map(json.loads, path.open())}
+
+    unsure = {i for i, row in before.items()
+              if row["confidence"] < 0.5 and row["runner_up"] and not row["uncategorized"]}
+    assert unsure, "the drone data has prompts between two topics"
+    reviewed = {i for i, row in after.items() if row["method"] == "llm"}
+    assert reviewed and reviewed <= unsure  # a sure prompt is never sent to the LLM
+    for i in reviewed:  # the LLM picks between the winner and the runner-up, nothing else
+        assert after[i]["topic_path"] in (before[i]["topic_path"], before[i]["runner_up"])
+    assert all(after[i] == before[i] for i in set(before) - reviewed)
+    screen = context.console.export_text()
+    assert f"LLM second opinion: {len(unsure)} asked, {len(reviewed)} answered" in screen

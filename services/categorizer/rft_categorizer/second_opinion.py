@@ -8,10 +8,11 @@ fences; an answer naming no candidate leaves the record as it was.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from rft_categorizer.coverage import topic_key
+from rft_categorizer.coverage import OTHER_TOPIC, topic_key
 from rft_categorizer.editing import HierarchyEditError, find_topic
 from rft_categorizer.labeling import ChatMessage, json_objects
 from rft_schemas.topics import CategorizationMethod, CategorizedPrompt, TopicHierarchy
@@ -27,11 +28,12 @@ def judge_messages(
     prompt_text: str, candidates: Sequence[tuple[str, str]]
 ) -> list[ChatMessage]:
     listing = "\n".join(f"- {key}: {description}" for key, description in candidates)
+    keys = ", ".join(key for key, _ in candidates)
     return [
         {
             "role": "system",
-            "content": 'Pick the topic of a user request. Answer with JSON only: {"topic": "<one '
-            'of the listed topic keys>"}',
+            "content": f"Pick the topic of a user request, one of: {keys}. Answer with JSON "
+            'only, as {"topic": "<topic>"}.',
         },
         {
             "role": "user",
@@ -40,14 +42,29 @@ def judge_messages(
     ]
 
 
+_TOPIC_FIELD = re.compile(r'"topic"\s*:\s*"([^"]*)"')
+
+
 def parse_choice(answer: str, keys: Sequence[str]) -> str | None:
-    """The candidate key the answer names (in a JSON object, or failing that, alone in the text)."""
-    for candidate in json_objects(answer):
-        value = candidate.get("topic")
-        if isinstance(value, str) and value.strip() in keys:
-            return value.strip()
-    named = [k for k in keys if k in answer]
-    return named[0] if len(named) == 1 else None
+    """The candidate key the answer names: a JSON ``topic`` that is a key (or a key followed by
+    its description, as small models write it), or failing that, one key alone in the text."""
+    values = [c.get("topic") for c in json_objects(answer)]
+    # An object cut at the token limit does not parse; its "topic" field may still be whole.
+    values += _TOPIC_FIELD.findall(answer)
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        named = value.strip().split(":", 1)[0].strip()
+        if named in keys:
+            return named
+    named_in_text = [k for k in keys if k in answer]
+    return named_in_text[0] if len(named_in_text) == 1 else None
+
+
+def needs_second_opinion(record: CategorizedPrompt, below: float) -> bool:
+    """Unsure between two topics: not confident, with a runner-up, and not far from every
+    topic (an uncategorized prompt is for a person to place)."""
+    return record.confidence < below and bool(record.runner_up) and not record.uncategorized
 
 
 async def second_opinion(
@@ -68,14 +85,16 @@ async def second_opinion(
     semaphore = asyncio.Semaphore(max_concurrent)
 
     async def review(record: CategorizedPrompt, text: str) -> CategorizedPrompt:
-        if record.confidence >= below or not record.runner_up or record.uncategorized:
+        if not needs_second_opinion(record, below):
             return record
-        options = [record.topic_path, record.runner_up]
         candidates = []
-        for path in options:
+        for path in (record.topic_path, record.runner_up or []):
+            if path == [OTHER_TOPIC]:
+                candidates.append((OTHER_TOPIC, "none of the other topics"))
+                continue
             try:
                 description = find_topic(hierarchy, path).description
-            except HierarchyEditError:
+            except HierarchyEditError:  # the hierarchy changed under the record
                 return record
             candidates.append((topic_key(path), description))
         async with semaphore:

@@ -72,7 +72,13 @@ def build_service(
     managed: list[Managed] = []
     publish: Publish | None = None
     if settings.kafka_bootstrap:
-        stage = build_stage(settings, topics)
+        judge = None
+        llm = llm or LLMSettings()
+        if settings.categorize_llm_second_opinion and llm.base_url:
+            client = LLMClient(llm)
+            managed.append(client)
+            judge = LLMTopicLabeler(client)
+        stage = build_stage(settings, topics, judge)
         stages.append(stage)
         readiness["kafka"] = tcp_reachable(settings.kafka_bootstrap)
 

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 from rft_categorizer.runner import MissingVectorsError
+from rft_categorizer.second_opinion import TopicJudge
 from rft_categorizer.topic_service import TopicService
 from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound, TransientError
 from rft_runtime.settings import RuntimeSettings
@@ -18,11 +19,18 @@ def outputs_of(records: Sequence[CategorizedPrompt]) -> list[Outbound]:
     return [Outbound(CATEGORIZED_PROMPTS.name, r.prompt.id, r) for r in records]
 
 
-def build_stage(settings: RuntimeSettings, topics: TopicService) -> KafkaStage[EmbeddedPrompt]:
+def build_stage(
+    settings: RuntimeSettings, topics: TopicService, judge: TopicJudge | None = None
+) -> KafkaStage[EmbeddedPrompt]:
+    """``judge``: an LLM asked about the low-confidence prompts before they are emitted."""
+
     async def handle(batch: Sequence[Inbound[EmbeddedPrompt]]) -> list[Outbound]:
         records = [item.value for item in batch]
         try:
             categorized = await asyncio.to_thread(topics.categorize_embedded, records)
+            if judge is not None:
+                texts = {r.prompt.id: r.embedded_text for r in records}
+                categorized = await topics.review_uncertain(categorized, texts, judge)
         except MissingVectorsError as error:
             # The embedder emits only after its upsert, so a missing point means a store that
             # is not (yet) the one the embedder wrote to: retry rather than lose the prompts.

@@ -7,7 +7,8 @@ Qdrant Edge, the model): shells call them from worker threads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rft_categorizer.categorize import set_topic_manually
@@ -18,6 +19,7 @@ from rft_categorizer.hierarchy_store import HierarchyStore
 from rft_categorizer.labeling import TopicLabeler
 from rft_categorizer.record_store import RecordStore
 from rft_categorizer.runner import CategorizeRunner
+from rft_categorizer.second_opinion import TopicJudge, second_opinion
 from rft_schemas.topics import (
     CategorizationMethod,
     CategorizedPrompt,
@@ -78,6 +80,31 @@ class TopicService:
             out.extend(fresh)
             out.extend(m for m in manual if m is not None)
         return out
+
+    async def review_uncertain(
+        self, records: Sequence[CategorizedPrompt], texts: Mapping[str, str], judge: TopicJudge
+    ) -> list[CategorizedPrompt]:
+        """The LLM's second opinion on the records under the review threshold (``texts``:
+        prompt id -> the embedded text); what it changes is stored like any decision."""
+        reviewed = {r.prompt.id: r for r in records}
+        below = self.runner.settings.categorize_review_below
+        for dataset in dict.fromkeys(r.prompt.dataset for r in records):
+            hierarchy = await asyncio.to_thread(self.hierarchies.current, dataset)
+            mine = [r for r in records if r.prompt.dataset == dataset]
+            if hierarchy is None:
+                continue
+            answers = await second_opinion(
+                mine, [texts.get(r.prompt.id, "") for r in mine], hierarchy, judge, below=below
+            )
+            changed = [new for old, new in zip(mine, answers, strict=True) if new != old]
+            if changed:
+                await asyncio.to_thread(self._store_decisions, dataset, changed)
+            reviewed.update((r.prompt.id, r) for r in changed)
+        return [reviewed[r.prompt.id] for r in records]
+
+    def _store_decisions(self, dataset: str, records: list[CategorizedPrompt]) -> None:
+        self.runner.write_topics(dataset, records)
+        self.records.set_categorized(records)
 
     def set_hierarchy(self, hierarchy: TopicHierarchy) -> Recategorized:
         """Save ``hierarchy`` as the next version and re-categorize every prompt of the dataset

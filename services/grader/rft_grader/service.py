@@ -20,19 +20,6 @@ from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.llm import LLMClient, LLMSettings
 
 
-class _ClosingClient:
-    """Closes the LLM client's connections with the app."""
-
-    def __init__(self, client: LLMClient) -> None:
-        self.client = client
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        await self.client.aclose()
-
-
 def build_service(
     settings: DryRunSettings | None = None, llm: LLMSettings | None = None
 ) -> tuple[FastAPI, list[KafkaStage[Any]], DryRunSettings]:
@@ -47,7 +34,7 @@ def build_service(
 
     stages: list[KafkaStage[Any]] = []
     readiness: dict[str, ReadinessCheck] = {}
-    managed: list[Managed] = [_ClosingClient(client)]
+    managed: list[Managed] = [client]
     publish: Publish | None = None
     if settings.kafka_bootstrap:
         producer = ManagedProducer(settings)

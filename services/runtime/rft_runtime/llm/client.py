@@ -242,6 +242,13 @@ class LLMClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    # A service's app manages the client like its other resources (rft_runtime.http.Managed).
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.aclose()
+
     async def __aenter__(self) -> LLMClient:
         return self
 

@@ -10,6 +10,7 @@ import pytest
 
 from rft_embedder import Embedder, prompt_collection_spec
 from rft_generator import GeneratorSettings, open_job_store, run_generation
+from rft_generator.validation import quality_check
 from rft_runtime.llm import LLMSettings, LocalLLMServer
 from rft_runtime.vectorstore import VectorStore, point_id
 from rft_runtime.vectorstore.edge import EdgeVectorStore
@@ -19,6 +20,7 @@ from rft_schemas import (
     GenerationFailure,
     GenerationRequest,
     JobStatus,
+    QualitySettings,
     RejectionReason,
     SanitizedPrompt,
     SyntheticPrompt,
@@ -115,3 +117,36 @@ async def test_endpoint_down_fails_the_job_clearly_and_it_resumes_without_loss(
     assert resumed.job.status is JobStatus.SUCCEEDED and resumed.job.error is None
     kept = read_output(resumed.output)
     assert len(kept) == 2 and kept[: len(kept_before)] == kept_before
+
+
+async def test_the_quality_judge_scores_what_passed_the_other_checks_with_the_real_model(
+    tmp_path: Path, local_llm: LocalLLMServer, categorized: list[CategorizedPrompt],
+    embedder: Embedder, structure_policy: Policy, vector_store: VectorStore,
+) -> None:
+    judged = request("judged", 2, 8).model_copy(
+        update={"quality": QualitySettings(judge_min_score=0.1)}
+    )
+    result = await run_generation(
+        judged, categorized, open_job_store(f"sqlite:///{tmp_path / 'jobs.sqlite'}"),
+        vector_store, LLMSettings(base_url=local_llm.base_url),
+        GeneratorSettings(data_dir=tmp_path), embedder=embedder, policy=structure_policy,
+    )
+    assert result.job.status is JobStatus.SUCCEEDED, result.job.error
+    kept = read_output(result.output)
+    assert len(kept) == 2
+    for synthetic in kept:
+        checks = {c.name: c for c in synthetic.validation}
+        assert list(checks) == ["structure", "novelty", "topic", "quality"]
+        assert checks["quality"].passed and checks["quality"].score is not None
+        assert checks["quality"].score >= 0.1
+    (progress,) = result.job.topics
+    assert set(progress.failures) <= KNOWN_REASONS
+
+
+def test_a_judge_answer_without_a_score_or_below_the_bar_is_a_counted_failure() -> None:
+    check, failure = quality_check(None, 0.5)
+    assert not check.passed and failure is GenerationFailure.LOW_QUALITY
+    assert check.detail == "no score in the judge's answer"
+    assert quality_check(0.4, 0.5)[1] is GenerationFailure.LOW_QUALITY
+    passed, none = quality_check(0.5, 0.5)
+    assert passed.passed and passed.score == 0.5 and none is None

@@ -172,6 +172,63 @@ def test_otel_span_with_legacy_indexed_prompt_attributes():
     assert messages[2].tool_calls[0].id == "c1"
 
 
+def _event(name: str, **fields: object) -> dict:
+    return {"timeUnixNano": "1724000000000000000", "name": name,
+            "attributes": [_string(key, value) for key, value in fields.items()]}
+
+
+def test_otel_span_with_one_event_per_message():
+    record = _otlp([_string("gen_ai.operation.name", "chat")])
+    chat = record["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
+    chat["events"] = [
+        _event("gen_ai.system.message", content="Be brief."),
+        _event("gen_ai.user.message", content="Weather in Paris?"),
+        _event("gen_ai.assistant.message", tool_calls=[
+            {"id": "call_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]),
+        _event("gen_ai.tool.message", id="call_1", content="18C"),
+        # the log-record form: the fields in a body
+        _event("gen_ai.user.message", body={"content": "And tomorrow?"}),
+        _event("gen_ai.choice", index=0, finish_reason="stop",
+               message={"role": "assistant", "content": "Rain."}),
+        _event("exception", message="ignored: not a gen_ai event"),
+    ]
+    messages = adapt(record).conversation.messages
+    assert [m.role for m in messages] == ["system", "user", "assistant", "tool", "user",
+                                          "assistant"]
+    assert messages[2].tool_calls[0].function.arguments == '{"city":"Paris"}'
+    assert (messages[3].tool_call_id, messages[3].content) == ("call_1", "18C")
+    assert (messages[4].content, messages[5].content) == ("And tomorrow?", "Rain.")
+
+
+def test_otel_span_with_prompt_and_completion_content_events():
+    record = _otlp([_string("gen_ai.system", "openai")])
+    chat = record["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
+    chat["events"] = [
+        _event("gen_ai.content.prompt", **{"gen_ai.prompt": [
+            {"role": "system", "content": "You book tables."},
+            {"role": "user", "content": "A table for two at eight"}]}),
+        _event("gen_ai.content.completion", **{"gen_ai.completion": [
+            {"index": 0, "message": {"role": "assistant", "tool_calls": [
+                {"id": "c1", "function": {"name": "book", "arguments": '{"people": 2}'}}]}}]}),
+    ]
+    adapted = adapt(record)
+    messages = adapted.conversation.messages
+    assert [m.role for m in messages] == ["system", "user", "assistant"]
+    assert messages[2].tool_calls[0].id == "c1"
+    assert adapted.item_fields["gen_ai.system"] == "openai"
+
+
+def test_otel_event_with_a_broken_message_is_a_rejection_with_its_place():
+    record = _otlp([_string("gen_ai.operation.name", "chat")])
+    chat = record["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
+    chat["events"] = [_event("gen_ai.content.prompt", **{"gen_ai.prompt": "{not json"})]
+    with pytest.raises(AdaptError) as raised:
+        adapt(record)
+    assert raised.value.reason is RejectionReason.INVALID_RECORD
+    assert "events[0].gen_ai.prompt" in str(raised.value)
+
+
 def test_otel_payload_without_gen_ai_spans_is_not_a_conversation():
     with pytest.raises(AdaptError) as raised:
         adapt(_otlp([_string("http.method", "GET")]))

@@ -1,9 +1,13 @@
 """OpenTelemetry GenAI spans in OTLP JSON, as an OTel Collector's Kafka exporter (``otlp_json``
 encoding) writes them: one ExportTraceServiceRequest (``resourceSpans``) per record.
 
-Two generations of the ``gen_ai.*`` conventions are read:
+Three generations of the ``gen_ai.*`` conventions are read:
 - current: ``gen_ai.input.messages`` / ``gen_ai.output.messages`` / ``gen_ai.system_instructions``
   / ``gen_ai.tool.definitions`` (messages of typed ``parts``: text, tool_call, tool_call_response);
+- span events: one event per message (``gen_ai.system|user|assistant|tool.message`` and
+  ``gen_ai.choice``, fields as event attributes or in a ``body`` attribute), or the older
+  ``gen_ai.content.prompt`` / ``gen_ai.content.completion`` events holding ``gen_ai.prompt`` /
+  ``gen_ai.completion`` as JSON lists of OpenAI-style messages;
 - legacy indexed attributes: ``gen_ai.prompt.<i>.role|content|tool_call_id`` and
   ``gen_ai.completion.<i>.role|content|tool_calls.<j>.id|name|arguments``.
 
@@ -49,7 +53,7 @@ def adapt(record: dict[str, Any]) -> Adapted:
                 if not isinstance(span, dict):
                     continue
                 attributes = _attributes(span.get("attributes"))
-                size = _input_size(attributes)
+                size = _input_size(attributes) or _event_count(span)
                 if size and (best is None or size > best[0]):
                     best = (size, span, attributes, resource)
     if best is None:
@@ -61,8 +65,10 @@ def adapt(record: dict[str, Any]) -> Adapted:
     _, span, attributes, resource = best
     if "gen_ai.input.messages" in attributes:
         messages, tools = _current(attributes)
-    else:
+    elif _input_size(attributes):
         messages, tools = _indexed(attributes)
+    else:
+        messages, tools = _event_messages(span), None
     item_fields: dict[str, Any] = {
         "trace_id": span.get("traceId"),
         "span_id": span.get("spanId"),
@@ -227,3 +233,89 @@ def _indexed(attributes: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Any
             ]
         messages.append(message)
     return messages, None
+
+
+_MESSAGE_EVENTS = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+    "gen_ai.choice": "assistant",
+}
+_CONTENT_EVENTS = {"gen_ai.content.prompt": "gen_ai.prompt",
+                   "gen_ai.content.completion": "gen_ai.completion"}
+
+
+def _events(span: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """(name, fields, path) of the span's gen_ai events, a ``body`` attribute merged in."""
+    out = []
+    events = span.get("events")
+    for i, event in enumerate(events if isinstance(events, list) else ()):
+        if not isinstance(event, dict):
+            continue
+        name = event.get("name")
+        if name not in _MESSAGE_EVENTS and name not in _CONTENT_EVENTS:
+            continue
+        path = f"events[{i}]"
+        fields = _attributes(event.get("attributes"))
+        body = _json(fields.pop("body", None), f"{path}.body")
+        if isinstance(body, dict):
+            fields = {**fields, **body}
+        out.append((name, fields, path))
+    return out
+
+
+def _event_count(span: dict[str, Any]) -> int:
+    return len(_events(span))
+
+
+def _event_messages(span: dict[str, Any]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    for name, fields, path in _events(span):
+        if name in _CONTENT_EVENTS:
+            key = _CONTENT_EVENTS[name]
+            listed = _json(fields.get(key), f"{path}.{key}")
+            if not isinstance(listed, list):
+                raise AdaptError(RejectionReason.INVALID_RECORD, f"{key} is not a list", path)
+            for j, raw in enumerate(listed):
+                # a completion lists choices ({"message": {...}}) or messages
+                raw = raw.get("message", raw) if isinstance(raw, dict) else raw
+                messages.append(_event_message("assistant", raw, f"{path}.{key}[{j}]"))
+            continue
+        if name == "gen_ai.choice":
+            fields = _json(fields.get("message"), f"{path}.message") or fields
+        messages.append(_event_message(_MESSAGE_EVENTS[name], fields, path))
+    return messages
+
+
+def _event_message(default_role: str, fields: Any, path: str) -> dict[str, Any]:
+    if not isinstance(fields, dict):
+        raise AdaptError(RejectionReason.INVALID_RECORD, "a message is not an object", path)
+    role = check_role(fields.get("role") or default_role, f"{path}.role")
+    content = fields.get("content")
+    message: dict[str, Any] = {
+        "role": role,
+        "content": content if content is None or isinstance(content, str)
+        else orjson.dumps(content).decode(),
+    }
+    if role == "tool":
+        message["tool_call_id"] = fields.get("tool_call_id") or fields.get("id")
+    calls = _json(fields.get("tool_calls"), f"{path}.tool_calls")
+    if isinstance(calls, list) and calls:
+        message["tool_calls"] = [_event_call(call, f"{path}.tool_calls[{k}]")
+                                 for k, call in enumerate(calls)]
+    return message
+
+
+def _event_call(raw: Any, path: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise AdaptError(RejectionReason.INVALID_RECORD, "a tool call is not an object", path)
+    function = raw.get("function") if isinstance(raw.get("function"), dict) else raw
+    return {
+        "id": raw.get("id"),
+        "type": "function",
+        "function": {
+            "name": function.get("name"),
+            "arguments": json_arguments(function.get("arguments", {}), path),
+        },
+    }

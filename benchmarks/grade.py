@@ -34,6 +34,7 @@ from rft_grader import FixedAnswerJudge, Sample, build_grader, grade_many, metri
 from rft_grader.dryrun.prompts import DryRunPrompt
 from rft_grader.dryrun.rollouts import GraderCache, roll_out, rollout_requests, score_rollout
 from rft_grader.presets import preset_source, tool_usage
+from rft_grader.settings import GraderSettings
 from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
 from rft_schemas import Conversation, ToolCall
 
@@ -202,6 +203,7 @@ def grader_benchmark(args: argparse.Namespace) -> None:
                 + 0.3 * dims["result_usage"](ns, item))
 
     rows: list[tuple[str, float, str, float]] = []
+    wordnet_dir = GraderSettings().grader_wordnet_dir
     string_check = {"type": "string_check", "name": "s", "operation": "ilike",
                     "input": "{{sample.output_text}}", "reference": "{{item.reference}}"}
     rows.append(("string_check ilike", grader_rate(string_check, pairs, s), "str.casefold in",
@@ -211,6 +213,8 @@ def grader_benchmark(args: argparse.Namespace) -> None:
         ("fuzzy_match", metrics.fuzzy_match), ("bleu", metrics.bleu), ("gleu", metrics.gleu),
         ("rouge_1", lambda a, b: metrics.rouge("rouge1", a, b)),
         ("rouge_l", lambda a, b: metrics.rouge("rougeL", a, b)),
+        # WordNet from `make install`, loaded once and then cached
+        ("meteor", lambda a, b: metrics.meteor(a, b, wordnet_dir)),
     ]:
         rows.append((f"text_similarity {metric}", grader_rate(similarity(metric), pairs, s),
                      "metric function alone", baseline_rate(similarity_baseline(fn), pairs, s)))

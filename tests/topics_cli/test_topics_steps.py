@@ -35,14 +35,19 @@ def context_for(out: Path, sanitized: Path, data_dir: Path, dataset: str) -> Jou
     )
 
 
+def hand_written_topics_context(sanitized: Path, data_dir: Path, tmp_path: Path) -> JourneyContext:
+    """`rft run --topics my_topics.json` on the drone prompts."""
+    topics_file = tmp_path / "my_topics.json"
+    topics_file.write_text(json.dumps(DRONE_TOPICS))
+    context = context_for(tmp_path / "out", sanitized, data_dir, "drone")
+    context.results["topics_file"] = topics_file
+    return context
+
+
 def test_run_steps_with_a_hand_written_hierarchy_write_self_contained_files(
     drone_sanitized: Path, drone_prompts: list[SanitizedPrompt], model_dir: Path, tmp_path: Path
 ) -> None:
-    topics_file = tmp_path / "my_topics.json"
-    topics_file.write_text(json.dumps(DRONE_TOPICS))
-    context = context_for(tmp_path / "out", drone_sanitized, model_dir, "drone")
-    context.results["topics_file"] = topics_file
-
+    context = hand_written_topics_context(drone_sanitized, model_dir, tmp_path)
     topics_step(context)
     categorize_step(context)
     coverage_step(context)
@@ -152,10 +157,7 @@ def test_llm_second_opinion_reviews_only_the_unsure_prompts_with_the_real_model(
     drone_sanitized: Path, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     local_llm: LocalLLMServer,
 ) -> None:
-    topics_file = tmp_path / "my_topics.json"
-    topics_file.write_text(json.dumps(DRONE_TOPICS))
-    context = context_for(tmp_path / "out", drone_sanitized, model_dir, "drone")
-    context.results["topics_file"] = topics_file
+    context = hand_written_topics_context(drone_sanitized, model_dir, tmp_path)
     topics_step(context)
     categorize_step(context)
     path = context.out_dir / "categorized_prompts.jsonl"

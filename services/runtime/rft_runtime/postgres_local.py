@@ -18,10 +18,9 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from rft_runtime.processes import free_port, stop_process
+from rft_runtime.processes import ChildServer, free_port, stop_process
 
 SUPERUSER = "rft"
 
@@ -43,7 +42,7 @@ def postgres_bin_dir() -> Path:
     return path
 
 
-class LocalPostgres:
+class LocalPostgres(ChildServer):
     def __init__(self, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
         self.host = host
         self.port = free_port(host)
@@ -114,14 +113,3 @@ class LocalPostgres:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
 
-    def __enter__(self) -> LocalPostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

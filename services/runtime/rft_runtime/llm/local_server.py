@@ -12,19 +12,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
 from rft_runtime.llm.settings import LLMSettings
-from rft_runtime.processes import free_port, stop_process
+from rft_runtime.processes import ChildServer, free_port, stop_process
 
 
 class LocalServerError(RuntimeError):
     pass
 
 
-class LocalLLMServer:
+class LocalLLMServer(ChildServer):
     """``start()`` runs the server and waits for ``/health``; ``stop()`` ends it (TERM, then KILL).
 
     The child reads the same ``RFT_LLM_*`` settings (cache dir, batch size, threads) from the
@@ -111,17 +110,6 @@ class LocalLLMServer:
     def stop(self, timeout_s: float = 10.0) -> None:
         stop_process(self.process, timeout_s)
 
-    def __enter__(self) -> LocalLLMServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 @contextmanager

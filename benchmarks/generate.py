@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from rft_embedder import EmbedderSettings, load_embedder
-from rft_generator import GeneratorSettings, JobStore, run_generation
+from rft_generator import GeneratorSettings, open_job_store, run_generation
 from rft_runtime.llm import LLMSettings, LocalLLMServer
 from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_sanitizer import Policy, load_token_counter, sanitize
@@ -61,7 +61,7 @@ async def one_job(
     categorized: list[CategorizedPrompt], llm: LLMSettings, policy: Policy, work: Path,
 ) -> dict[str, float]:
     embedder = load_embedder(EmbedderSettings(backend="onnx"), work / "models")
-    store = JobStore(work / name / "jobs.sqlite")
+    store = open_job_store(f"sqlite:///{work / name / 'jobs.sqlite'}")
     vectors = EdgeVectorStore(work / name / "qdrant")
     settings = GeneratorSettings(data_dir=work / name)
     # Sequential: each topic its own job, one after the other (no two requests in flight).

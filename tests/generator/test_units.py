@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rft_embedder import Embedder
-from rft_generator import JobStoreError, candidate_id, mmr_select, open_job_store
+from rft_generator import (
+    GeneratorSettings,
+    JobStoreError,
+    candidate_id,
+    mmr_select,
+    open_job_store,
+)
 from rft_generator.job_store import CandidateRecord
+from rft_generator.jobs import COVERAGE_FILE, DatasetNotReady, JobScheduler
 from rft_generator.prompting import parse_request, synthetic_messages
 from rft_generator.validation import check_structure, novelty_check, topic_check
+from rft_runtime.llm import LLMSettings
 from rft_sanitizer import Policy
 from rft_schemas import (
     CategorizedPrompt,
+    CoverageReport,
     GenerationFailure,
     GenerationRequest,
     JobStatus,
     SourceLocation,
+    TopicCoverage,
     ValidationCheck,
 )
 
@@ -157,3 +168,25 @@ def test_step_c_classifier_recategorizes_candidates_as_step_c_would(
     ]))
     assert [topic for topic, _ in landed] == ["drone/camera", "drone/flight"]
     assert all(0.5 < confidence <= 1 for _, confidence in landed)
+
+
+def test_a_job_without_targets_takes_step_ds_recommendation(tmp_path: Path) -> None:
+    def row(path: list[str], recommended: int) -> TopicCoverage:
+        return TopicCoverage(path=path, level=len(path), count=3, share=0.1, target=5, gap=2,
+                             recommended_generate=recommended, below_target=recommended > 0)
+
+    report = CoverageReport(dataset="drone", hierarchy_version=1, total=30, topics=[
+        row(["drone"], 4), row(["drone", "camera"], 3), row(["drone", "lights"], 1),
+        row(["drone", "flight"], 0), row(["other"], 2),
+    ])
+    (tmp_path / "drone").mkdir()
+    (tmp_path / "drone" / COVERAGE_FILE).write_text(report.model_dump_json())
+    scheduler = JobScheduler(
+        open_job_store(f"sqlite:///{tmp_path / 'jobs.sqlite'}"), vector_store=lambda: None,
+        llm=LLMSettings, settings=GeneratorSettings(data_dir=tmp_path),
+    )
+    request = GenerationRequest(id="auto", dataset="drone")
+    # the deepest topics that need prompts; 'other' is never a target
+    assert scheduler._targets(request) == {"drone/camera": 3, "drone/lights": 1}
+    with pytest.raises(DatasetNotReady, match="no coverage report"):
+        scheduler._targets(GenerationRequest(id="elsewhere", dataset="bank"))

@@ -30,6 +30,9 @@ class DatasetNotReady(LookupError):
     """The dataset's categorized prompts (or coverage, without targets) are not there yet."""
 
 
+COVERAGE_FILE = "coverage.json"  # what step D writes beside categorized_prompts.jsonl
+
+
 class JobScheduler:
     def __init__(
         self,
@@ -60,7 +63,7 @@ class JobScheduler:
     def _targets(self, request: GenerationRequest) -> dict[str, int]:
         if request.targets is not None:
             return dict(request.targets)
-        path = self._dataset_dir(request.dataset) / "coverage_report.json"
+        path = self._dataset_dir(request.dataset) / COVERAGE_FILE
         if not path.is_file():
             raise DatasetNotReady(f"no targets given and no coverage report at {path}")
         return targets_from_coverage(read_coverage(path))

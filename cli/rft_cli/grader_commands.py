@@ -26,6 +26,7 @@ from rft_grader.judging import JudgeClient
 from rft_grader.llm_judge import LLMJudge
 from rft_grader.openai_endpoints import judge_models, run_endpoint, validate_endpoint
 from rft_grader.presets import build_preset, grader_config_json
+from rft_grader.red_team import RedTeamReport, red_team, red_team_items
 from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
 from rft_schemas import ToolCall
 from rft_schemas.grader import GraderConfig, GraderRunRequest
@@ -158,6 +159,72 @@ def preview(
     console.print(f"mean reward of the references: {mean:.2f}")
 
 
+async def _red_team(grader: dict[str, Any], items: list[dict[str, Any]],
+                    judge: JudgeClient | None, runs: int) -> RedTeamReport:
+    settings = DryRunSettings()
+    built = build_grader(grader, judge=judge, settings=settings)
+    try:
+        return await red_team(built, items, threshold=settings.grader_red_team_threshold,
+                              consistency_runs=runs)
+    finally:
+        built.close()
+
+
+def red_team_prompts(grader: dict[str, Any], prompts: Path, count: int,
+                     runs: int | None) -> RedTeamReport:
+    """The grader against exploit answers built from ``count`` rows of ``prompts``; its judges
+    (if any) grade one reference ``runs`` times (default: the setting) for their spread."""
+    loaded, _ = load_prompts(prompts)
+    if not loaded:
+        raise typer.BadParameter(f"{prompts} holds no prompts")
+    items = red_team_items([p.item for p in loaded], count)
+    with _judge_for(grader) as (judge, _):
+        if runs is None:
+            runs = DryRunSettings().grader_consistency_runs if judge is not None else 0
+        return asyncio.run(_red_team(grader, items, judge, runs))
+
+
+def render_red_team(report: RedTeamReport) -> Table:
+    table = Table("exploit", "samples", "mean reward", "max reward", "verdict", "best-paid answer",
+                  title=f"Red team: {report.grader_name} (flagged above {report.threshold:.2f})")
+    for exploit in report.exploits:
+        shown = exploit.best_paid_answer or json.dumps(exploit.best_paid_tools)
+        verdict = "[red]PAYS THE EXPLOIT[/red]" if exploit.flagged else "[green]ok[/green]"
+        table.add_row(exploit.kind, str(exploit.samples), f"{exploit.mean_reward:.2f}",
+                      f"{exploit.max_reward:.2f}", verdict, " ".join(shown.split())[:60])
+    if report.consistency is not None:
+        c = report.consistency
+        table.caption = (f"judge self-consistency: {c.runs} runs of one reference, mean "
+                         f"{c.mean:.2f}, std {c.std:.2f}, spread {c.spread:.2f}, {c.errors} errors")
+    return table
+
+
+@grader_app.command("red-team")
+def red_team_command(
+    file: Annotated[Path, typer.Argument(help="grader_config.json or one grader")],
+    prompts: Annotated[Path, typer.Option("--prompts", help="train split or sanitized prompts")],
+    count: Annotated[int, typer.Option("-n", min=1, help="rows to build exploits from")] = 8,
+    runs: Annotated[int | None, typer.Option(
+        "--consistency-runs", min=0,
+        help="times one reference is judged (model graders); default: the setting")] = None,
+    out: Annotated[Path | None, typer.Option(help="write red_team_report.json here")] = None,
+) -> None:
+    """Score answers that game the grader (empty, prompt copy, format shells, padding, refusal,
+    wrong tool) and the spread of its judges. Exit 2 when an exploit is paid."""
+    grader = _grader_json(file)
+    issues = validate_endpoint(grader).issues
+    if issues:
+        _print_issues(issues)
+        raise typer.Exit(1)
+    report = red_team_prompts(grader, prompts, count, runs)
+    console.print(render_red_team(report))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / RED_TEAM_FILE).write_text(report.model_dump_json(indent=2) + "\n")
+    if report.flagged:
+        raise typer.Exit(2)
+
+
 def dryrun(
     prompts: Annotated[Path, typer.Argument(help="rft_prompts.train.jsonl (or sanitized "
                                                  "prompts)")],
@@ -208,6 +275,8 @@ def _print_outcome(target: Console, outcome: Any) -> None:
         target.print(f"{name}: {path}")
 
 
+RED_TEAM_FILE = "red_team_report.json"
+
 PRESET_DIMENSIONS = {
     "tool_usage": ["tool_selection (40%) - Right tool?", "tool_input (30%) - Valid parameters?",
                    "result_usage (30%) - Used correctly?"],
@@ -228,8 +297,17 @@ def _train_split(context: JourneyContext) -> Path:
 def grader_step(context: JourneyContext) -> None:
     """Step G in `rft run`: the preset the data calls for (tool usage when the prompts carry
     tools, correctness otherwise), written as grader_config.json."""
-    prompts, _ = load_prompts(_train_split(context))
+    split = _train_split(context)
+    prompts, _ = load_prompts(split)
     preset = preset_for(prompts)
+    config = json.loads(grader_config_json(build_preset(preset)))
+    # The preset's templates must name fields the split's rows carry, or every sample would
+    # score as a template error.
+    fields = sorted({key for p in prompts for key in p.item})
+    issues = validate_endpoint(config, fields).issues
+    if issues:
+        problems = "; ".join(f"{i.path}: {i.message}" for i in issues)
+        raise RuntimeError(f"the {preset} preset does not fit {split.name}: {problems}")
     context.out_dir.mkdir(parents=True, exist_ok=True)
     path = context.out_dir / "grader_config.json"
     path.write_text(grader_config_json(build_preset(preset)))
@@ -237,6 +315,14 @@ def grader_step(context: JourneyContext) -> None:
     for line in PRESET_DIMENSIONS[preset]:
         context.console.print(f"  • {line}")
     context.artifacts["grader_config.json"] = path
+    report = red_team_prompts(config, split, DryRunSettings().grader_red_team_items, None)
+    context.console.print(render_red_team(report))
+    report_path = context.out_dir / RED_TEAM_FILE
+    report_path.write_text(report.model_dump_json(indent=2) + "\n")
+    context.artifacts[RED_TEAM_FILE] = report_path
+    if report.flagged:
+        context.console.print("[yellow]The grader pays an exploit: review it before training "
+                              f"({RED_TEAM_FILE}).[/yellow]")
 
 
 def dry_run_step(context: JourneyContext) -> None:

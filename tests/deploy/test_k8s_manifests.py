@@ -203,9 +203,22 @@ def test_each_stage_scales_on_its_groups_lag_capped_at_the_partition_count(overl
         assert spec["triggers"], service
         for trigger in spec["triggers"]:
             assert trigger["type"] == "kafka"
-            assert trigger["metadata"]["consumerGroup"] == f"rft-{service}"
+            meta = trigger["metadata"]
+            assert meta["consumerGroup"] == k8s.consumer_group(service, meta["topic"])
             assert trigger["metadata"]["topic"] in registered
             assert trigger["metadata"]["bootstrapServers"] == "kafka.rft.svc:9092"
+
+
+def test_the_graders_scaling_watches_the_groups_its_stages_join(tmp_path) -> None:
+    from rft_grader.dryrun import DryRunSettings
+    from rft_grader.service import build_service
+    from rft_runtime.llm import LLMSettings
+
+    settings = DryRunSettings(kafka_bootstrap="127.0.0.1:9", data_dir=tmp_path)
+    _, stages, _ = build_service(settings, LLMSettings(base_url="http://127.0.0.1:9/v1"))
+    joined = {stage.source.name: stage.group_id for stage in stages}
+    triggers = only(rendered("base"), "ScaledObject", "grader")["spec"]["triggers"]
+    assert {t["metadata"]["topic"]: t["metadata"]["consumerGroup"] for t in triggers} == joined
 
 
 def test_stage_deployments_leave_the_replica_count_to_keda(overlay: str) -> None:

@@ -3,6 +3,7 @@ through the journey step `rft run` will call."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -11,10 +12,16 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
+from rft_categorizer.split import SplitItem
+from rft_categorizer.split_export import rft_record
 from rft_cli.grader_commands import dry_run_step, grader_step, register
 from rft_cli.journey import JourneyContext
+from rft_grader import build_grader
 from rft_grader.dryrun import load_prompts
+from rft_grader.presets import build_preset
+from rft_grader.red_team import reference_sample
 from rft_runtime.settings import RuntimeSettings
+from rft_schemas.traces import SanitizedPrompt
 
 
 def cli() -> typer.Typer:
@@ -93,3 +100,49 @@ def test_grader_and_dry_run_steps_choose_the_preset_and_record_the_verdict(
     assert report.dataset == "drone"
     assert {"grader_config.json", "dry_run_report.json", "dry_run.png"} <= set(context.artifacts)
     assert f"[{report.verdict.value}]" in console.export_text()
+
+
+def test_a_train_split_row_is_graded_exactly_as_its_sanitized_prompt(sanitized_prompts, tmp_path):
+    """The split's rows are the graders' item: presets find the reference fields in both."""
+    prompts = [SanitizedPrompt.model_validate_json(line)
+               for line in sanitized_prompts.read_text().splitlines()]
+    train = tmp_path / "rft_prompts.train.jsonl"
+    train.write_text("".join(json.dumps(rft_record(SplitItem(p, "drone"))) + "\n"
+                             for p in prompts))
+    from_split, _ = load_prompts(train)
+    from_sanitized, _ = load_prompts(sanitized_prompts)
+    grader = build_preset("tool_usage")
+    for row, original in zip(from_split, from_sanitized, strict=True):
+        for key in ("messages", "tools", "reference", "reference_tool_calls"):
+            assert row.item[key] == original.item[key], key
+    # the reference continuation pays well, as a grader that reads the right fields must
+    with_calls = [p for p in from_split if p.item["reference_tool_calls"]][:5]
+    assert with_calls
+
+    async def rewards() -> list[float]:
+        built = build_grader(grader)
+        try:
+            return [(await built(reference_sample(p.item), p.item)).reward for p in with_calls]
+        finally:
+            built.close()
+
+    assert min(asyncio.run(rewards())) >= 0.7
+
+
+def test_red_team_command_shows_the_exploits_and_the_judges_spread(llm_env, sanitized_prompts,
+                                                                  tmp_path):
+    grader = tmp_path / "contains.json"
+    grader.write_text(json.dumps({"type": "string_check", "name": "contains",
+                                  "operation": "ilike", "input": "{{sample.output_text}}",
+                                  "reference": "{{item.messages}}"}))
+    result = CliRunner().invoke(cli(), ["grader", "red-team", str(grader), "--prompts",
+                                        str(sanitized_prompts), "-n", "2", "--out",
+                                        str(tmp_path)])
+    # ilike of the answer against the whole prompt: only a copy of the prompt could pass, and
+    # the messages' JSON is not the user's text, so nothing should be paid here
+    report = json.loads((tmp_path / "red_team_report.json").read_text())
+    assert {e["kind"] for e in report["exploits"]} >= {"empty", "prompt_copy", "refusal",
+                                                       "format_shell", "verbose_padding"}
+    assert result.exit_code == (2 if report["flagged"] else 0), result.output
+    assert "Red team: contains" in result.output
+    assert report["consistency"] is None, "no judge in this grader"

@@ -123,9 +123,13 @@ def test_cosine_goes_through_the_embedder() -> None:
     assert grade(similarity("cosine"), Sample("zzz"), REF, embedder=embedder).reward == 0.0
 
 
-def test_cosine_without_an_embedder_is_refused_at_build() -> None:
-    with pytest.raises(ValueError, match="cosine needs an embedder"):
-        build_grader(similarity("cosine"))
+def test_cosine_without_any_embedder_is_a_clear_grader_error(monkeypatch) -> None:
+    import rft_grader.embedding
+
+    monkeypatch.setattr(rft_grader.embedding, "configured_embedder", lambda settings: None)
+    result = grade(similarity("cosine"), Sample("the cat sat on the mat"), REF)
+    assert result.reward == 0.0 and result.errors.other_error
+    assert "RFT_GRADER_EMBEDDER_URL" in result.error_details[0]
 
 
 def score_model(**extra: Any) -> dict[str, Any]:

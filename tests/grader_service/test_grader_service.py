@@ -172,6 +172,23 @@ async def test_http_api_validates_runs_graders_and_runs_a_dry_run_in_process(
                 "grader": {"type": "telepathy", "name": "t"}, "model_sample": "x"})
             assert unknown.status_code == 422
 
+            # Red team: a grader that checks the answer only contains the right word is paid
+            # by an answer that copies a prompt which already names it.
+            contains = {"type": "string_check", "name": "contains", "operation": "ilike",
+                        "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
+            row = {"messages": [{"role": "user", "content": "Is the capital of France Paris?"}],
+                   "answer": "Paris"}
+            teamed = await client.post("/v1/graders:red-team",
+                                       json={"grader": contains, "items": [row]})
+            assert teamed.status_code == 200, teamed.text
+            exploits = {e["kind"]: e for e in teamed.json()["exploits"]}
+            assert teamed.json()["flagged"] and exploits["prompt_copy"]["flagged"]
+            assert "France" in exploits["prompt_copy"]["best_paid_answer"]
+            assert not exploits["empty"]["flagged"] and not exploits["refusal"]["flagged"]
+            bad_team = await client.post("/v1/graders:red-team",
+                                         json={"grader": bad, "items": [row]})
+            assert bad_team.status_code == 400
+
             assert (await client.get("/v1/dry-runs/dr-nope")).status_code == 404
             no_go = await client.post("/v1/dry-runs", json={
                 "dataset": "d", "prompts": drone_records, "grader": bad})

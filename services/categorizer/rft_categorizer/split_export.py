@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rft_categorizer.split import SplitItem, SplitResult
+from rft_schemas.grader_item import grader_item
 
 TRAIN_FILE = "rft_prompts.train.jsonl"
 VALID_FILE = "rft_prompts.valid.jsonl"
@@ -51,17 +52,16 @@ Train: {train} rows. Validation: {valid} rows.
 def rft_record(item: SplitItem) -> dict[str, Any]:
     """One line of an OpenAI RFT dataset file."""
     prompt = item.prompt
-    record: dict[str, Any] = dict(prompt.item_fields)
+    # The row is the grader's item as-is: the same fields the dry run and the reward read.
+    record = grader_item(prompt)
     record.update({
-        "messages": [m.model_dump(mode="json", exclude_none=True) for m in prompt.messages],
         "topic": item.topic,
-        "reference": [m.model_dump(mode="json", exclude_none=True) for m in prompt.reference],
         "lineage": prompt.lineage.model_dump(mode="json", exclude_none=True),
         "origin": prompt.origin,
         "id": prompt.id,
     })
-    if prompt.tools:
-        record["tools"] = [t.model_dump(mode="json", exclude_none=True) for t in prompt.tools]
+    if not record["tools"]:
+        del record["tools"]  # OpenAI's RFT rows omit tools when the agent has none
     return record
 
 

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import JSONResponse
 
-from rft_grader.build import GraderConfigError
+from rft_grader.build import GraderConfigError, build_grader
 from rft_grader.dryrun.job_runner import DryRunJobs, DryRunRefused
 from rft_grader.judging import JudgeClient
 from rft_grader.openai_endpoints import run_endpoint, validate_endpoint
+from rft_grader.red_team import RedTeamReport, red_team, red_team_items
 from rft_grader.settings import GraderSettings
 from rft_schemas.grader import GraderRunRequest, GraderRunResponse, GraderValidateResponse
 from rft_schemas.rollouts import DryRunJob, DryRunRequest
@@ -42,6 +43,26 @@ def build_router(jobs: DryRunJobs, judge: JudgeClient | None,
             return await run_endpoint(request, judge=judge, settings=settings)
         except GraderConfigError as error:
             return issues_response(400, "invalid grader", error.issues)
+
+    @router.post("/graders:red-team", response_model=RedTeamReport)
+    async def red_team_grader(
+        grader: Annotated[dict[str, Any], Body()],
+        items: Annotated[list[dict[str, Any]], Body(min_length=1, max_length=100)],
+        consistency_runs: Annotated[int, Body(ge=0, le=20)] = 0,
+    ) -> RedTeamReport | JSONResponse:
+        """Score exploit answers built from ``items`` (empty, prompt copy, format shells,
+        padding, refusal, wrong tool); flagged when one pays above the threshold. With
+        ``consistency_runs``, the first item's reference is graded that many times."""
+        try:
+            built = build_grader(grader, judge=judge, settings=settings)
+        except GraderConfigError as error:
+            return issues_response(400, "invalid grader", error.issues)
+        try:
+            return await red_team(built, red_team_items(items, len(items)),
+                                  threshold=settings.grader_red_team_threshold,
+                                  consistency_runs=consistency_runs)
+        finally:
+            built.close()
 
     @router.post("/dry-runs", response_model=DryRunJob, status_code=202)
     async def create_dry_run(request: DryRunRequest) -> DryRunJob | JSONResponse:

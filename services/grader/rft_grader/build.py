@@ -60,7 +60,19 @@ def build_grader(config: GraderConfig | Grader | dict[str, Any], *,
     if isinstance(config, GraderConfig):
         config = config.grader
     settings = settings or GraderSettings()
+    if embedder is None and _uses_cosine(config):
+        from rft_grader.embedding import configured_embedder
+
+        embedder = configured_embedder(settings)
     return _build(config, judge, embedder, settings)
+
+
+def _uses_cosine(config: Any) -> bool:
+    if isinstance(config, TextSimilarityGrader):
+        return config.evaluation_metric == "cosine"
+    if isinstance(config, MultiGrader):
+        return any(_uses_cosine(sub) for sub in config.graders.values())
+    return False
 
 
 def _build(config: Any, judge: JudgeClient | None, embedder: Embedder | None,

@@ -7,6 +7,7 @@ exploit more than the threshold on average is flagged, with the best-paid exploi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 from collections.abc import Sequence
@@ -124,7 +125,7 @@ def reference_sample(item: Item) -> Sample:
 async def judge_consistency(grader: BaseGrader, sample: Sample, item: Item,
                             runs: int = 5) -> ConsistencyReport:
     """The same sample graded ``runs`` times: a judge worth trusting gives (nearly) one score."""
-    results = [await grader(sample, item) for _ in range(runs)]
+    results = await asyncio.gather(*(grader(sample, item) for _ in range(runs)))
     rewards = [r.reward for r in results]
     return ConsistencyReport(
         runs=runs, rewards=rewards, mean=statistics.fmean(rewards),
@@ -137,8 +138,10 @@ async def red_team(grader: BaseGrader, items: Sequence[Item], *, threshold: floa
                    consistency_runs: int = 0) -> RedTeamReport:
     scored: dict[str, list[tuple[float, Sample]]] = {}
     for item in items:
-        for kind, sample in exploit_answers(item):
-            result = await grader(sample, item)
+        answers = exploit_answers(item)
+        # One item's exploits at once: a judge server batches what it is given.
+        results = await asyncio.gather(*(grader(sample, item) for _, sample in answers))
+        for (kind, sample), result in zip(answers, results, strict=True):
             scored.setdefault(kind, []).append((result.reward, sample))
     exploits = []
     for kind in EXPLOIT_KINDS:
@@ -158,3 +161,11 @@ async def red_team(grader: BaseGrader, items: Sequence[Item], *, threshold: floa
                                               consistency_runs)
     return RedTeamReport(grader_name=grader.name, threshold=threshold, exploits=exploits,
                          flagged=any(e.flagged for e in exploits), consistency=consistency)
+
+
+def red_team_items(items: Sequence[Item], count: int) -> list[Item]:
+    """The rows exploits are built from: those with a reference continuation first (the
+    consistency check grades the reference), at most ``count``."""
+    with_reference = [i for i in items if i.get("reference") or i.get("reference_tool_calls")]
+    rest = [i for i in items if not (i.get("reference") or i.get("reference_tool_calls"))]
+    return (with_reference + rest)[:count]

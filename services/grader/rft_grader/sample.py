@@ -1,8 +1,7 @@
 """The two namespaces a grader sees: ``sample`` (what the model answered) and ``item`` (the row).
 
-``item`` is the dataset row as OpenAI's RFT sees it: the prompt's item fields plus what this
-platform derives from the trace (``messages``, ``tools`` and the reference continuation).
-A user's own field of the same name wins over a derived one.
+``item`` is the dataset row as OpenAI's RFT sees it; its shape is
+:func:`rft_schemas.grader_item.grader_item`, which the split's files are written with too.
 """
 
 from __future__ import annotations
@@ -12,7 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from rft_schemas import Message, Rollout, SanitizedPrompt, ToolCall
+from rft_schemas import Rollout, SanitizedPrompt, ToolCall
+from rft_schemas.grader_item import grader_item
 
 
 class _NotJson:
@@ -64,34 +64,8 @@ class Sample:
         }
 
 
-def _message_json(message: Message) -> dict[str, Any]:
-    return message.model_dump(mode="json", exclude_none=True)
-
-
-def reference_tool_calls(reference: list[Message]) -> list[dict[str, Any]]:
-    """The tool calls of the first assistant turn of the continuation: what the agent did next."""
-    for message in reference:
-        if message.role == "assistant":
-            return [call.model_dump(mode="json", exclude_none=True)
-                    for call in message.tool_calls or []]
-    return []
-
-
-def reference_text(reference: list[Message]) -> str:
-    """The text of the continuation's assistant turns (tool turns are the environment speaking)."""
-    return "\n".join(m.text() for m in reference if m.role == "assistant" and m.text())
-
-
 def item_from_prompt(prompt: SanitizedPrompt) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "messages": [_message_json(m) for m in prompt.messages],
-        "tools": [t.model_dump(mode="json", exclude_none=True) for t in prompt.tools or []],
-        "reference": reference_text(prompt.reference),
-        "reference_tool_calls": reference_tool_calls(prompt.reference),
-        "reference_messages": [_message_json(m) for m in prompt.reference],
-    }
-    item.update(prompt.item_fields)
-    return item
+    return grader_item(prompt)
 
 
 def item_field_names(prompt: SanitizedPrompt) -> set[str]:

@@ -34,6 +34,17 @@ class GraderSettings(RuntimeSettings):
                     "`python -m rft_grader.wordnet_data install` wrote (~/.cache/rft/wordnet) "
                     "when present, else NLTK's path",
     )
+    grader_embedder_url: str | None = Field(
+        default=None,
+        description="the embedder service for the cosine metric (its POST /v1/embed); unset = "
+                    "the embedder model in this process where the package is installed",
+    )
+    grader_red_team_items: int = Field(
+        default=8, ge=1, description="dataset rows the red team builds exploit answers from"
+    )
+    grader_consistency_runs: int = Field(
+        default=5, ge=2, description="times the same sample is judged for the spread"
+    )
     grader_red_team_threshold: float = Field(
         default=0.3, description="an exploit answer scoring above this flags the grader"
     )

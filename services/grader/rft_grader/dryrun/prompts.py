@@ -1,8 +1,8 @@
 """The dry run's input: prompts of the train split, and the stratified sample of N of them.
 
-A train split line is OpenAI's RFT shape (``messages``, ``tools``, plus item fields, the whole
-line being the grader's ``item``). Until the split step writes one, sanitized_prompts.jsonl
-lines (SanitizedPrompt records) are read too, their item built as the grader core builds it.
+A train split line is OpenAI's RFT shape and the grader's ``item`` as it is (the split writes it
+with :func:`rft_schemas.grader_item.grader_item`); sanitized_prompts.jsonl lines
+(SanitizedPrompt records) are read too, their item built by that same function.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def parse_prompt(record: dict[str, Any]) -> DryRunPrompt:
     tools = [ToolSpec.model_validate(t) for t in record.get("tools") or []] or None
     given = record.get("id")
     prompt_id = given if isinstance(given, str) and given else _content_id(messages, tools)
-    return DryRunPrompt(prompt_id, topic_of(record), messages, tools, dict(record))
+    item = dict(record)
+    item.setdefault("tools", [])  # a row omits tools when the agent has none; the item lists none
+    return DryRunPrompt(prompt_id, topic_of(record), messages, tools, item)
 
 
 def load_prompts(path: Path) -> tuple[list[DryRunPrompt], list[BadLine]]:

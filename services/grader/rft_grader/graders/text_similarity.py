@@ -18,8 +18,6 @@ class TextSimilarity(BaseGrader):
     def __init__(self, config: TextSimilarityGrader, *, embedder: Embedder | None = None,
                  wordnet_dir: Path | None = None, max_chars: int = 5_000) -> None:
         super().__init__(config.name)
-        if config.evaluation_metric == "cosine" and embedder is None:
-            raise ValueError(f"grader {config.name!r}: cosine needs an embedder")
         self.config = config
         self.embedder = embedder
         self.wordnet_dir = wordnet_dir
@@ -45,7 +43,14 @@ class TextSimilarity(BaseGrader):
         elif metric in _ROUGE_KEYS:
             score = metrics.rouge(_ROUGE_KEYS[metric], text, reference)
         else:
-            assert self.embedder is not None
-            vectors = await asyncio.to_thread(self.embedder.encode, [text, reference])
+            if self.embedder is None:
+                out.flag("other_error", "cosine needs the embedder: set RFT_GRADER_EMBEDDER_URL "
+                                        "to the embedder service, or install rft-embedder")
+                return 0.0, {}
+            try:
+                vectors = await asyncio.to_thread(self.embedder.encode, [text, reference])
+            except Exception as exc:  # a service that is down is this sample's error
+                out.flag("other_error", f"embedder: {exc}")
+                return 0.0, {}
             score = metrics.cosine(list(vectors[0]), list(vectors[1]))
         return score, {}

@@ -1,0 +1,73 @@
+"""The embedder behind the ``cosine`` metric: the platform's embedder service over HTTP
+(``RFT_GRADER_EMBEDDER_URL``, its ``POST /v1/embed``), or, on one machine where the embedder
+package is installed (the ``rft`` CLI), the same model loaded in this process on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from rft_grader.judging import Embedder
+from rft_grader.settings import GraderSettings
+
+
+class EmbedderUnavailable(RuntimeError):
+    pass
+
+
+class HttpEmbedder:
+    """``encode`` through the embedder service (called from a worker thread)."""
+
+    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+        self.url = base_url.rstrip("/") + "/v1/embed"
+        self._client = httpx.Client(timeout=timeout_s)
+
+    def encode(self, texts: list[str]) -> list[list[float]]:
+        try:
+            response = self._client.post(self.url, json={"texts": texts})
+            response.raise_for_status()
+            vectors: list[list[float]] = response.json()["vectors"]
+        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            raise EmbedderUnavailable(f"embedder service at {self.url}: {exc}") from exc
+        return vectors
+
+
+class LocalEmbedder:
+    """The embedder package's model in this process, loaded on the first ``encode``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:
+            if self._model is None:
+                from rft_embedder import EmbedderSettings, load_embedder
+
+                self._model = load_embedder(EmbedderSettings(), self.data_dir)
+        vectors = self._model.embed(texts)
+        return [[float(x) for x in row] for row in vectors]
+
+
+def configured_embedder(settings: GraderSettings) -> Embedder | None:
+    """The service by URL, else the in-process model where the embedder package is installed,
+    else None (a cosine grader then reports itself unavailable, sample by sample)."""
+    return _configured(settings.grader_embedder_url, settings.data_dir)
+
+
+@cache
+def _configured(url: str | None, data_dir: Path) -> Embedder | None:
+    # One per process and place: a model load or a connection pool is not per grader.
+    if url:
+        return HttpEmbedder(url)
+    try:
+        import rft_embedder  # noqa: F401
+    except ModuleNotFoundError:
+        return None
+    return LocalEmbedder(data_dir)

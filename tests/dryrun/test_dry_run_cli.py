@@ -18,7 +18,7 @@ from rft_cli.grader_commands import dry_run_step, grader_step, register
 from rft_cli.journey import JourneyContext
 from rft_grader import build_grader
 from rft_grader.dryrun import load_prompts
-from rft_grader.presets import build_preset
+from rft_grader.presets import build_preset, grader_config_json
 from rft_grader.red_team import reference_sample
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas.traces import SanitizedPrompt
@@ -146,3 +146,43 @@ def test_red_team_command_shows_the_exploits_and_the_judges_spread(llm_env, sani
     assert result.exit_code == (2 if report["flagged"] else 0), result.output
     assert "Red team: contains" in result.output
     assert report["consistency"] is None, "no judge in this grader"
+
+
+EXACT = {"type": "string_check", "name": "exact", "operation": "eq",
+         "input": "{{sample.output_text}}", "reference": "{{item.answer}}"}
+
+
+def test_grader_validate_refuses_a_template_naming_a_field_the_data_lacks(sanitized_prompts,
+                                                                         tmp_path):
+    grader = tmp_path / "exact.json"
+    grader.write_text(json.dumps(EXACT))
+    assert CliRunner().invoke(cli(), ["grader", "validate", str(grader)]).exit_code == 0
+    refused = CliRunner().invoke(cli(), ["grader", "validate", str(grader),
+                                         "--prompts", str(sanitized_prompts)])
+    assert refused.exit_code == 1
+    assert "$.reference" in refused.output and "answer" in refused.output
+
+
+def test_grader_run_answers_as_openais_run_endpoint(tmp_path):
+    grader = tmp_path / "exact.json"
+    grader.write_text(json.dumps(EXACT))
+    result = CliRunner().invoke(cli(), ["grader", "run", str(grader), "--sample", "Paris",
+                                        "--item", '{"answer": "Paris"}'])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["reward"] == 1.0
+    assert answer["metadata"]["errors"]["invalid_variable_error"] is False
+    bad = CliRunner().invoke(cli(), ["grader", "run", str(grader), "--sample", "x",
+                                     "--item", "[1]"])
+    assert bad.exit_code != 0 and "--item must be a JSON object" in bad.output
+
+
+def test_grader_preview_pays_the_reference_continuations(sanitized_prompts, tmp_path):
+    grader = tmp_path / "tool_usage.json"
+    grader.write_text(json.dumps(json.loads(grader_config_json(build_preset("tool_usage")))))
+    result = CliRunner().invoke(cli(), ["grader", "preview", str(grader), "--prompts",
+                                        str(sanitized_prompts), "-n", "4"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "reference continuations" in result.output
+    mean = float(result.output.split("mean reward of the references:")[1].split()[0])
+    assert mean >= 0.7

@@ -176,3 +176,29 @@ def test_client_package_does_not_import_torch() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "False"
+
+
+async def test_a_server_slower_than_the_timeout_is_retried_then_answered(
+    scripted_server: Start,
+) -> None:
+    server = scripted_server(
+        lambda k: Reply(200, completion_body(), delay_s=1.0) if k == 0
+        else Reply(200, completion_body())
+    )
+    async with LLMClient(fast_settings(timeout_s=0.3), base_url=server.base_url,
+                         registry=CollectorRegistry()) as client:
+        response = await client.complete(HELLO)
+    assert response.choices[0].message.content == "ok-0"
+    assert len(server.requests) == 2  # the timed-out request, then its retry
+
+
+def test_backoff_is_jittered_under_a_growing_cap_and_honours_retry_after() -> None:
+    client = LLMClient(fast_settings(backoff_base_s=0.1, backoff_max_s=1.0),
+                       base_url="http://127.0.0.1:9/v1", registry=CollectorRegistry())
+    first = [client._backoff_s(0, None) for _ in range(200)]
+    third = [client._backoff_s(2, None) for _ in range(200)]
+    assert all(0 <= d <= 0.1 for d in first) and all(0 <= d <= 0.4 for d in third)
+    assert len(set(first)) > 150, "full jitter: clients that failed together spread out"
+    assert max(third) > 0.2  # the cap grows with the attempt
+    assert all(d >= 0.5 for d in (client._backoff_s(0, 0.5) for _ in range(50)))
+    assert all(d <= 1.0 for d in (client._backoff_s(0, 30.0) for _ in range(50)))

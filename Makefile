@@ -32,10 +32,11 @@ $(STAMP): $(INSTALL_INPUTS)
 	touch $(STAMP)
 
 # The local default model is a 135M model on the CPU: the demo keeps the LLM steps small (at most
-# 2 new prompts per thin topic, a 16-prompt dry run); unset these for full-size runs.
+# 2 new prompts per thin topic, a 16-prompt dry run, a 4-row red team); unset these for full-size runs.
 demo: export RFT_GENERATOR_MAX_NEW_PER_TOPIC ?= 2
 demo: export RFT_DRYRUN_PROMPTS ?= 16
 demo: export RFT_DRYRUN_MAX_TOKENS ?= 64
+demo: export RFT_GRADER_RED_TEAM_ITEMS ?= 4
 demo: $(STAMP)
 	$(BIN)/rft run examples/data/drone_training.jsonl examples/data/toolace_sharegpt_100.json \
 		examples/data/tau2_airline/whissle_airline_run1.json examples/data/toy_chat_fine_tuning.jsonl \

@@ -23,10 +23,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from rft_categorizer.batch import categorize_all, ensure_embedded, read_prompts
-from rft_categorizer.categorize import set_topic_manually
+from rft_categorizer.categorize import set_topic_manually, standing_decision
 from rft_categorizer.categorized_file import read_categorized, write_categorized
 from rft_categorizer.coverage import OTHER_TOPIC, compute_coverage
-from rft_categorizer.coverage_chart import coverage_png, render_coverage_chart
+from rft_categorizer.coverage_chart import coverage_png, render_coverage_chart, render_difficulty
 from rft_categorizer.discovery import discover_topics
 from rft_categorizer.editing import (
     HierarchyEditError,
@@ -129,7 +129,11 @@ def _embed_with_progress(
     local: LocalTopics, prompts: list[SanitizedPrompt], out: Console
 ) -> tuple[list[SanitizedPrompt], list[str]]:
     with record_progress(out, "Embedding prompts", total=len(prompts)) as advance:
-        return ensure_embedded(local.runner, prompts, local.embedder_settings, advance)
+        done = ensure_embedded(local.runner, prompts, local.embedder_settings, advance)
+    if done.newly_embedded:
+        out.print(f"embedded {done.newly_embedded:,} prompts; {done.near_duplicates:,} are "
+                  "near-duplicates of an earlier prompt (marked near_duplicate_of)")
+    return done.prompts, done.texts
 
 
 @contextmanager
@@ -270,10 +274,22 @@ def categorize_dir(
 ) -> list[CategorizedPrompt]:
     hierarchy = read_hierarchy(out_dir, dataset)
     prompts = _read_sanitized(out_dir, dataset)
+    previous_file = out_dir / CATEGORIZED
+    previous = ({r.prompt.id: r for r in read_categorized(previous_file)}
+                if previous_file.is_file() else {})
     with local_topics(runtime) as local:
         kept, texts = _embed_with_progress(local, prompts, out)
         with confidence_progress(out, len(kept)) as advance:
             records = categorize_all(local.runner, hierarchy, kept, advance)
+        # A person's decision (rft review --set) outlives re-categorization while its topic
+        # is still a leaf, as in the service.
+        decisions = [d for r in records
+                     if (d := standing_decision(previous.get(r.prompt.id), hierarchy))]
+        if decisions:
+            decided = {d.prompt.id: d for d in decisions}
+            records = [decided.get(r.prompt.id, r) for r in records]
+            local.runner.write_topics(hierarchy.dataset, decisions)
+            out.print(f"kept {len(decisions):,} manual decisions")
         if local.runner.settings.categorize_llm_second_opinion:
             records = llm_second_opinion(local.runner, hierarchy, records, texts, out)
     write_categorized(out_dir / CATEGORIZED, records)
@@ -301,6 +317,9 @@ def coverage_dir(
     out.print(render_coverage_chart(report, level=1), highlight=False)
     if any(r.level > 1 for r in report.topics):
         out.print(render_coverage_chart(report, level=2), highlight=False)
+    difficulty = render_difficulty(report)
+    if difficulty is not None:
+        out.print(difficulty, highlight=False)
     return report
 
 
@@ -537,6 +556,10 @@ def review(
             raise typer.BadParameter(f"no prompt {prompt} in {path}")
         records = [set_topic_manually(r, chosen) if r.prompt.id == prompt else r for r in records]
         write_categorized(path, records)
+        # Qdrant's payload too: coverage facets over it.
+        with local_topics(RuntimeSettings()) as local:
+            local.runner.write_topics(hierarchy.dataset,
+                                      [r for r in records if r.prompt.id == prompt])
         console.print(f"{prompt}: {topic} (manual, confidence 1)")
         return
     queue = sorted((r for r in records if r.needs_review), key=lambda r: r.confidence)

@@ -94,7 +94,7 @@ class CoverageReport(Contract):
     by_difficulty: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="difficulty bucket -> topic -> count"
     )
-    difficulty_signal: Literal["token_length", "reward", "none"] = Field(
+    difficulty_signal: Literal["token_length", "prompt_length", "reward", "none"] = Field(
         default="none", description="what the difficulty buckets were cut from"
     )
     difficulty_buckets: dict[str, str] = Field(

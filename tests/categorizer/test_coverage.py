@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rft_categorizer.coverage import compute_coverage
-from rft_categorizer.coverage_chart import coverage_png, render_coverage_chart
+from rft_categorizer.coverage_chart import coverage_png, render_coverage_chart, render_difficulty
 from rft_schemas.topics import CategorizationMethod, CategorizedPrompt, TopicHierarchy
 from tests.categorizer.conftest import sanitized
 
@@ -121,3 +121,29 @@ def test_chart_draws_bars_marks_thin_topics_and_recommends(records):
 def test_png_is_written_without_a_display(records):
     png = coverage_png(compute_coverage(HIERARCHY, records))
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_without_token_counts_difficulty_falls_back_to_prompt_length_and_is_shown():
+    def uncounted(i: int, text: str) -> CategorizedPrompt:
+        return CategorizedPrompt(
+            prompt=sanitized(f"p{i}", text), topic_path=["shipping"], confidence=0.9,
+            method=CategorizationMethod.EMBEDDING, hierarchy_version=3,
+        )
+
+    # The sanitizer counts tokens only where they decide a bound: most real prompts have none.
+    texts = ["ship it", "where is my parcel now", "x" * 40, "y" * 80, "z" * 120, "w" * 160]
+    report = compute_coverage(HIERARCHY, [uncounted(i, t) for i, t in enumerate(texts)])
+    assert report.difficulty_signal == "prompt_length"
+    counts = {bucket: sum(topics.values()) for bucket, topics in report.by_difficulty.items()}
+    assert counts == {"easy": 2, "medium": 2, "hard": 2}
+    shown = render_difficulty(report)
+    assert shown is not None and "By difficulty (prompt length):" in shown
+
+
+def test_tau2_rewards_under_reward_info_are_the_difficulty_signal():
+    rewarded = [record(i, ["shipping"], 5, reward_info={"reward": r})
+                for i, r in enumerate([0.0, 1.0, 1.0])]
+    report = compute_coverage(HIERARCHY, rewarded)
+    assert report.difficulty_signal == "reward"
+    assert report.by_difficulty["hard"] == {"shipping": 1}
+    assert report.by_difficulty["easy"] == {"shipping": 2}

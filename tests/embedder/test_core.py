@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from prometheus_client import CollectorRegistry
+
+from rft_categorizer.batch import ensure_embedded
+from rft_categorizer.runner import CategorizeRunner
+from rft_categorizer.settings import CategorizerSettings
 from rft_embedder import EmbedderSettings, embed_prompts, embed_texts, prompt_collection_spec
+from rft_embedder.core import embedding_key
+from rft_embedder.settings import TaskTextSource
+from rft_embedder.stage import build_stage
+from rft_runtime.kafka.stage import Inbound
+from rft_runtime.settings import RuntimeSettings
 from rft_runtime.vectorstore import VectorStore, point_id
 from rft_schemas import RejectionReason, SanitizedPrompt
 from tests.embedder.conftest import RememberingEmbedder
@@ -29,6 +41,7 @@ def test_every_prompt_is_stored_with_its_payload_under_a_deterministic_id(
         "origin": "trace",
         "token_count": drone_prompts[0].token_count,
         "near_duplicate_of": None,
+        "embedding_of": embedding_key(embedder.name, first.embedded_text),
     }
 
 
@@ -141,3 +154,33 @@ def test_ad_hoc_texts_get_json_ready_unit_vectors_closer_for_closer_meaning(
     assert abs(sum(x * x for x in card) - 1.0) < 1e-4
     dot = lambda a, b: sum(x * y for x, y in zip(a, b, strict=True))  # noqa: E731
     assert dot(card, card_again) > dot(card, drone) + 0.2
+
+
+def test_the_stage_counts_near_duplicates_per_dataset_in_its_metrics(
+    drone_prompts: list[SanitizedPrompt], embedder: RememberingEmbedder, store: VectorStore
+) -> None:
+    registry = CollectorRegistry()
+    stage = build_stage(RuntimeSettings(), embedder, store, EmbedderSettings(), registry)
+    topic = "rft.prompts.sanitized.v1"
+    batch = [Inbound(p, p.id, topic, 0, n) for n, p in enumerate(drone_prompts)]
+    outputs = asyncio.run(stage.handler(batch))
+    assert len(outputs) == len(drone_prompts)
+    assert registry.get_sample_value("rft_embedder_near_duplicates_total",
+                                     {"dataset": "drone"}) == 1
+
+
+def test_a_vector_computed_from_another_text_is_embedded_again(
+    drone_prompts: list[SanitizedPrompt], embedder: RememberingEmbedder, store: VectorStore,
+    tmp_path,
+) -> None:
+    runner = CategorizeRunner(embedder, store, CategorizerSettings(data_dir=tmp_path))
+    prompts = drone_prompts[:20]
+    first = ensure_embedded(runner, prompts, EmbedderSettings())
+    assert first.newly_embedded == 20
+    assert ensure_embedded(runner, prompts, EmbedderSettings()).newly_embedded == 0
+    tools = EmbedderSettings(task_text=TaskTextSource.SYSTEM_AND_TOOLS)
+    changed = ensure_embedded(runner, prompts, tools)
+    assert changed.newly_embedded == 20 and changed.texts != first.texts
+    collection = store.ensure_collection(prompt_collection_spec("drone", 384))
+    (point,) = collection.retrieve([point_id(prompts[0].id)])
+    assert point.payload["embedding_of"] == embedding_key(embedder.name, changed.texts[0])

@@ -14,9 +14,12 @@ from typer.testing import CliRunner
 
 from rft_cli.journey import JourneyContext
 from rft_cli.topics_commands import categorize_step, coverage_step, register, topics_step
+from rft_embedder import prompt_collection_spec
 from rft_runtime.kafka.broker import free_port
 from rft_runtime.llm import LocalLLMServer
 from rft_runtime.settings import RuntimeSettings
+from rft_runtime.vectorstore import point_id
+from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_schemas.topics import CoverageReport, TopicHierarchy
 from rft_schemas.traces import SanitizedPrompt
 from tests.categorizer_service.fixtures import DRONE_TOPICS
@@ -144,6 +147,18 @@ def test_commands_load_edit_categorize_review_and_coverage(
     bad = runner.invoke(app, ["review", "--out", str(out), "--set", target["id"],
                               "--topic", "flight"])
     assert bad.exit_code != 0
+    # The decision outlives the next `rft categorize` (which `rft topics edit` asks for)...
+    assert "kept 1 manual decisions" in rft("categorize", "--out", str(out))
+    again = {row["id"]: row for row in map(json.loads, (out / "categorized_prompts.jsonl").open())}
+    assert again[target["id"]]["method"] == "manual" and again[target["id"]]["topic"] == "camera"
+    # ...and Qdrant's payload, which coverage facets over, says the same.
+    store = EdgeVectorStore(tmp_path / "qdrant")
+    try:
+        collection = store.ensure_collection(prompt_collection_spec("drone", 384))
+        (point,) = collection.retrieve([point_id(target["id"])])
+    finally:
+        store.close()
+    assert point.payload["topic_path"] == ["camera"] and point.payload["method"] == "manual"
 
     chart = rft("coverage", "--out", str(out), "--target", "camera=60")
     assert "Current Coverage Distribution" in chart

@@ -8,6 +8,7 @@ re-categorization after an edit share one embedding pass).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from rft_categorizer.categorize import categorize_prompts
 from rft_categorizer.runner import CategorizeRunner
 from rft_embedder import EmbedderSettings, embed_prompts, task_text
+from rft_embedder.core import embedding_key
 from rft_runtime.vectorstore import point_id
 from rft_schemas.topics import CategorizedPrompt, TopicHierarchy
 from rft_schemas.traces import SanitizedPrompt
@@ -27,37 +29,53 @@ def read_prompts(path: Path) -> list[SanitizedPrompt]:
         return [SanitizedPrompt.model_validate_json(line) for line in lines if line.strip()]
 
 
+@dataclass(frozen=True)
+class Embedded:
+    prompts: list[SanitizedPrompt]
+    texts: list[str]
+    newly_embedded: int
+    near_duplicates: int
+    """Of the newly embedded: within the cosine threshold of an earlier prompt (kept, marked,
+    unless the embedder drops them)."""
+
+
 def ensure_embedded(
     runner: CategorizeRunner,
     prompts: Sequence[SanitizedPrompt],
     settings: EmbedderSettings,
     progress: Callable[[int], None] | None = None,
-) -> tuple[list[SanitizedPrompt], list[str]]:
-    """Embed the prompts whose points are missing; return the stored prompts, their texts.
+) -> Embedded:
+    """Embed the prompts whose points are missing or stale (computed from another text or
+    model); return the stored prompts and their texts.
 
     Near-duplicates dropped by setting are left out of the result (they are not stored).
     """
     texts: dict[str, str] = {}
+    newly_embedded = near_duplicates = 0
     for start in range(0, len(prompts), CHUNK):
         chunk = list(prompts[start : start + CHUNK])
         by_dataset: dict[str, list[SanitizedPrompt]] = {}
         for p in chunk:
             by_dataset.setdefault(p.dataset, []).append(p)
         for dataset, group in by_dataset.items():
-            stored = {
-                s.id for s in runner.collection(dataset).retrieve([point_id(p.id) for p in group])
-            }
-            missing = [p for p in group if point_id(p.id) not in stored]
+            points = runner.collection(dataset).retrieve([point_id(p.id) for p in group])
+            stored = {s.id: s.payload.get("embedding_of") for s in points}
+            current = {p.id: _text_of(p, settings) for p in group}
+            name = runner.embedder.name
+            missing = [p for p in group
+                       if stored.get(point_id(p.id)) != embedding_key(name, current[p.id])]
             if missing:
                 outcome = embed_prompts(missing, runner.embedder, runner.store, settings)
                 texts.update((e.prompt.id, e.embedded_text) for e in outcome.embedded)
+                near_duplicates += outcome.near_duplicates
+                newly_embedded += len(outcome.embedded)
             for p in group:
                 if point_id(p.id) in stored:
-                    texts.setdefault(p.id, _text_of(p, settings))
+                    texts.setdefault(p.id, current[p.id])
         if progress:
             progress(len(chunk))
     kept = [p for p in prompts if p.id in texts]
-    return kept, [texts[p.id] for p in kept]
+    return Embedded(kept, [texts[p.id] for p in kept], newly_embedded, near_duplicates)
 
 
 def _text_of(prompt: SanitizedPrompt, settings: EmbedderSettings) -> str:

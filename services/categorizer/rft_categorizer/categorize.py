@@ -15,7 +15,7 @@ import numpy as np
 from rft_categorizer.classifier import ClassifierParams, LeafPath, TopicClassifier, Vectors
 from rft_categorizer.classifier import fit_classifier as _fit
 from rft_categorizer.coverage import OTHER_TOPIC
-from rft_categorizer.editing import find_topic, leaf_paths
+from rft_categorizer.editing import HierarchyEditError, find_topic, leaf_paths
 from rft_schemas.topics import (
     CategorizationMethod,
     CategorizedPrompt,
@@ -167,6 +167,23 @@ def set_topic_manually(record: CategorizedPrompt, path: Sequence[str]) -> Catego
             "needs_review": False,
         }
     )
+
+
+def standing_decision(
+    record: CategorizedPrompt | None, hierarchy: TopicHierarchy
+) -> CategorizedPrompt | None:
+    """A person's decision that still stands under ``hierarchy`` (its topic is still a leaf, or
+    ``other``), moved to the hierarchy's version; None when there is none to keep."""
+    if record is None or record.method is not CategorizationMethod.MANUAL:
+        return None
+    path = list(record.topic_path)
+    if path != [OTHER_TOPIC]:
+        try:
+            if find_topic(hierarchy, path).children:
+                return None
+        except HierarchyEditError:
+            return None
+    return record.model_copy(update={"hierarchy_version": hierarchy.version})
 
 
 def review_queue(records: Sequence[CategorizedPrompt]) -> list[CategorizedPrompt]:

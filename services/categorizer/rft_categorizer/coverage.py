@@ -124,7 +124,12 @@ def _node_paths(hierarchy: TopicHierarchy) -> list[tuple[str, ...]]:
 
 
 def _reward(record: CategorizedPrompt) -> float | None:
-    value = record.prompt.item_fields.get("reward")
+    """The trace's reward: a top-level ``reward``, or tau2's ``reward_info.reward``."""
+    fields = record.prompt.item_fields
+    value = fields.get("reward")
+    info = fields.get("reward_info")
+    if value is None and isinstance(info, dict):
+        value = info.get("reward")
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, int | float) and math.isfinite(value):
@@ -135,7 +140,8 @@ def _reward(record: CategorizedPrompt) -> float | None:
 def _difficulty(
     categorized: Sequence[CategorizedPrompt],
 ) -> tuple[str, dict[str, str], dict[str, dict[str, int]]]:
-    """Difficulty buckets from trace rewards when every record has one, else token length.
+    """Difficulty buckets from trace rewards when every record has one, else token length
+    (in characters where the sanitizer left token counts out).
 
     Rewards in [0, 1] are cut at 1/3 and 2/3 (a low reward means the task was hard for the
     agent that produced the trace); other signals are cut at their tertiles, so each bucket
@@ -152,11 +158,18 @@ def _difficulty(
         # a high reward is an easy task
         labels = ("hard", "medium", "easy")
     else:
-        lengths = [r.prompt.token_count for r in categorized]
-        if not lengths or any(n is None for n in lengths):
+        if not categorized:
             return "none", {}, {}
-        values = [float(n) for n in lengths if n is not None]
-        signal = "token_length"
+        lengths = [r.prompt.token_count for r in categorized]
+        if all(n is not None for n in lengths):
+            values = [float(n) for n in lengths if n is not None]
+            signal = "token_length"
+        else:
+            # The sanitizer counts tokens only where the count decides a bound, so most real
+            # prompts have none; their length in characters orders them the same way, and the
+            # buckets are tertiles of that order.
+            values = [float(_prompt_chars(r)) for r in categorized]
+            signal = "prompt_length"
         low, high = _tertiles(values)
         labels = ("easy", "medium", "hard")
 
@@ -181,3 +194,7 @@ def _tertiles(values: list[float]) -> tuple[float, float]:
         # heavily tied signal: keep the middle bucket non-empty-able instead of collapsing
         high = low + 1
     return low, high
+
+
+def _prompt_chars(record: CategorizedPrompt) -> int:
+    return sum(len(m.text()) for m in record.prompt.messages)

@@ -94,3 +94,15 @@ def coverage_png(report: CoverageReport, level: int = 1) -> bytes:
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
     return buffer.getvalue()
+
+
+def render_difficulty(report: CoverageReport) -> str | None:
+    """One line per difficulty bucket (prompts per bucket, and its range), or None without a
+    signal."""
+    if report.difficulty_signal == "none":
+        return None
+    lines = [f"By difficulty ({report.difficulty_signal.replace('_', ' ')}):"]
+    for bucket, topics in report.by_difficulty.items():
+        described = report.difficulty_buckets.get(bucket, "")
+        lines.append(f"  {bucket:<7}{sum(topics.values()):>6,}  ({described})")
+    return "\n".join(lines)

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rft_categorizer.categorize import set_topic_manually
+from rft_categorizer.categorize import set_topic_manually, standing_decision, topic_texts
 from rft_categorizer.coverage import compute_coverage
 from rft_categorizer.discovery import DiscoveredTopics, discover_topics
 from rft_categorizer.editing import HierarchyEditError, find_topic
@@ -109,6 +109,14 @@ class TopicService:
     def set_hierarchy(self, hierarchy: TopicHierarchy) -> Recategorized:
         """Save ``hierarchy`` as the next version and re-categorize every prompt of the dataset
         from its stored vector. Manual decisions stay when their topic is still a leaf."""
+        # Refuse before saving: a stored hierarchy nothing can be categorized into would make
+        # every later batch of the dataset fail.
+        if not topic_texts(hierarchy):
+            raise ValueError("the hierarchy has no topic to categorize into (only 'other' or "
+                             "nothing): nothing was saved")
+        current = self.hierarchies.current(hierarchy.dataset)
+        if current is not None and _same_topics(current, hierarchy):
+            return Recategorized(current, [])  # an edit that changes nothing is no new version
         saved = self.hierarchies.save(hierarchy)
         return Recategorized(saved, self.recategorize(saved))
 
@@ -117,9 +125,9 @@ class TopicService:
         keep: list[CategorizedPrompt] = []
         todo = []
         for s in stored:
-            record = s.categorized
-            if record is not None and _is_manual(record) and _is_leaf(hierarchy, record.topic_path):
-                keep.append(record.model_copy(update={"hierarchy_version": hierarchy.version}))
+            decision = standing_decision(s.categorized, hierarchy)
+            if decision is not None:
+                keep.append(decision)
             else:
                 todo.append(s)
         fresh = self.runner.categorize(
@@ -196,3 +204,8 @@ def _is_leaf(hierarchy: TopicHierarchy, path: Sequence[str]) -> bool:
         return not find_topic(hierarchy, list(path)).children
     except HierarchyEditError:
         return False
+
+
+def _same_topics(a: TopicHierarchy, b: TopicHierarchy) -> bool:
+    ignore = {"version", "created_at", "source"}
+    return a.model_dump(exclude=ignore) == b.model_dump(exclude=ignore)

@@ -7,6 +7,7 @@ writes the same points and emits the same records.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -53,13 +54,20 @@ class EmbedOutcome:
 
     embedded: list[EmbeddedPrompt] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
-    near_duplicates: int = 0
+    near_duplicates_by_dataset: dict[str, int] = field(default_factory=dict)
     """Near-duplicates found, whether kept (marked) or dropped (rejected)."""
+
+    @property
+    def near_duplicates(self) -> int:
+        return sum(self.near_duplicates_by_dataset.values())
 
     def extend(self, other: EmbedOutcome) -> None:
         self.embedded.extend(other.embedded)
         self.rejected.extend(other.rejected)
-        self.near_duplicates += other.near_duplicates
+        for dataset, count in other.near_duplicates_by_dataset.items():
+            self.near_duplicates_by_dataset[dataset] = (
+                self.near_duplicates_by_dataset.get(dataset, 0) + count
+            )
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,12 @@ def embed_prompts(
             batch = group[start : start + settings.micro_batch_size]
             outcome.extend(_embed_batch(batch, dataset, embedder, collection, settings))
     return outcome
+
+
+def embedding_key(model: str, text: str) -> str:
+    """What a stored vector was computed from (model and text): a vector whose key differs
+    from the current one is stale (another task-text setting, another model)."""
+    return hashlib.sha256(f"{model}\n{text}".encode()).hexdigest()[:16]
 
 
 def _by_dataset(prompts: Sequence[SanitizedPrompt]) -> Iterator[tuple[str, list[SanitizedPrompt]]]:
@@ -127,7 +141,8 @@ def _embed_batch(
         if duplicate_of is None:
             originals.append((prompt.id, row))
         else:
-            outcome.near_duplicates += 1
+            by_dataset = outcome.near_duplicates_by_dataset
+            by_dataset[dataset] = by_dataset.get(dataset, 0) + 1
             if settings.drop_near_duplicates:
                 outcome.rejected.append(_rejection(prompt, text, duplicate_of, original))
                 continue
@@ -141,6 +156,7 @@ def _embed_batch(
                     "origin": prompt.origin,
                     "token_count": prompt.token_count,
                     "near_duplicate_of": duplicate_of,
+                    "embedding_of": embedding_key(embedder.name, text),
                 },
             )
         )

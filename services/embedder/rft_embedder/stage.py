@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from prometheus_client import REGISTRY, CollectorRegistry
+
 from rft_embedder.core import EmbedOutcome, embed_prompts
+from rft_embedder.metrics import near_duplicates_counter
 from rft_embedder.models import Embedder
 from rft_embedder.settings import EmbedderSettings
 from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound, TransientError
@@ -27,7 +30,10 @@ def build_stage(
     embedder: Embedder,
     store: VectorStore,
     settings: EmbedderSettings,
+    registry: CollectorRegistry = REGISTRY,
 ) -> KafkaStage[SanitizedPrompt]:
+    near_duplicates = near_duplicates_counter(registry)
+
     async def handle(batch: Sequence[Inbound[SanitizedPrompt]]) -> list[Outbound]:
         prompts = [item.value for item in batch]
         try:
@@ -36,8 +42,11 @@ def build_stage(
         except (OSError, ConnectionError) as error:
             # Qdrant unreachable: retry the batch, never dead-letter good prompts for it.
             raise TransientError(f"vector store: {error}") from error
+        for dataset, count in outcome.near_duplicates_by_dataset.items():
+            near_duplicates.labels(dataset).inc(count)
         return outputs_of(outcome)
 
     return KafkaStage(
-        "embedder", SANITIZED_PROMPTS, handle, runtime, outputs=[EMBEDDED_PROMPTS, REJECTED]
+        "embedder", SANITIZED_PROMPTS, handle, runtime, outputs=[EMBEDDED_PROMPTS, REJECTED],
+        registry=registry,
     )

@@ -248,3 +248,26 @@ def test_messages_of_the_wrong_type_name_the_path():
         adapt({"messages": [{"role": "user", "content": 5}]})
     assert raised.value.reason is RejectionReason.INVALID_RECORD
     assert raised.value.path.startswith("messages[0].content")
+
+
+@pytest.mark.parametrize("damage", [
+    lambda r: r["resourceSpans"][0].__setitem__("resource", "x"),
+    lambda r: r["resourceSpans"][0].__setitem__("scopeSpans", 5),
+    lambda r: r["resourceSpans"][0]["scopeSpans"][0].__setitem__("spans", {"a": 1}),
+    lambda r: r["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["attributes"].append(
+        {"key": "k", "value": {"arrayValue": [1]}}),
+    lambda r: r["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["attributes"].append(
+        {"key": "k", "value": {"kvlistValue": [1]}}),
+    lambda r: r["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["attributes"].append(
+        _string("gen_ai.system_instructions", [{"type": "text", "content": 5}])),
+])
+def test_otel_fields_of_the_wrong_type_are_read_as_absent_never_a_crash(damage):
+    record = _otlp([_string("gen_ai.input.messages", [
+        {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]}])])
+    damage(record)
+    try:
+        adapted = adapt(record)
+    except AdaptError as refused:  # a rejection with its reason is fine; an exception is not
+        assert refused.reason in set(RejectionReason)
+    else:
+        assert adapted.conversation.messages[-1].content == "Weather in Paris?"

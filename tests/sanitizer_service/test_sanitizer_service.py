@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from rft_runtime.kafka.broker import free_port
 from rft_sanitizer import SanitizerSettings, read_traces, sanitize_files
@@ -203,3 +204,44 @@ async def test_http_upload_report_and_rejected_views_survive_a_restart(kafka_bro
         restarted.stop()
     assert before["input"] == 33
     assert after == before
+
+
+async def test_an_exporters_own_records_on_the_raw_topic_are_sanitized(kafka_broker, tmp_path):
+    """An OTel Collector's Kafka exporter writes OTLP JSON, not the platform's envelope."""
+    dataset = f"otel-{uuid.uuid4().hex[:8]}"
+    span = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b175",
+            "name": "chat gpt-4o", "attributes": [
+                {"key": "gen_ai.input.messages", "value": {"stringValue": json.dumps([
+                    {"role": "user", "parts": [{"type": "text",
+                                                "content": "Book a table for two at eight"}]}
+                ])}}]}
+    otlp = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    service = SanitizerProcess(kafka_broker.bootstrap, tmp_path / "service")
+    await service.start()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(RAW_TRACES.name, json.dumps(otlp).encode(),
+                                            headers=[("rft-dataset", dataset.encode())])
+        await producer.send_and_wait(RAW_TRACES.name, b"\xff not json",
+                                     headers=[("rft-dataset", dataset.encode())])
+    finally:
+        await producer.stop()
+    try:
+        (prompt,) = of_dataset(await read_topic(
+            kafka_broker.bootstrap, SANITIZED_PROMPTS.name,
+            lambda r: bool(of_dataset(r, dataset)), 60), dataset)
+        (rejection,) = of_dataset(await read_topic(
+            kafka_broker.bootstrap, REJECTED.name, lambda r: bool(of_dataset(r, dataset)), 60),
+            dataset)
+        async with httpx.AsyncClient(base_url=service.url) as client:
+            report = (await client.get(f"/v1/datasets/{dataset}/sanitize-report")).json()
+    finally:
+        assert service.stop() == 0
+    assert prompt["messages"][-1]["content"] == "Book a table for two at eight"
+    assert prompt["lineage"]["format"] == "otel_genai"
+    source = prompt["lineage"]["source"]
+    assert (source["uri"], source["partition"], source["offset"]) == (
+        RAW_TRACES.name, sent.partition, sent.offset)
+    assert rejection["reason"] == "invalid_utf8" and rejection["source"]["uri"] == RAW_TRACES.name
+    assert (report["input"], report["valid"]) == (2, 1)

@@ -38,7 +38,7 @@ def build_service(
     managed: list[Managed] = []
     publish: Publish | None = None
     if runtime.kafka_bootstrap:
-        stage = build_stage(runtime, sanitizer, store)
+        stage = build_stage(runtime, sanitizer, store, default_dataset=settings.dataset)
         stages.append(stage)
         readiness["kafka"] = tcp_reachable(runtime.kafka_bootstrap)
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import base64
+from collections.abc import Callable, Sequence
+
+from aiokafka import ConsumerRecord
+from pydantic import ValidationError
 
 from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound
 from rft_runtime.settings import RuntimeSettings
+from rft_sanitizer.normalize import trace_id
 from rft_sanitizer.outcome_store import OutcomeStore
 from rft_sanitizer.pipeline import RecordOutcome, Sanitizer
 from rft_schemas.kafka_topics import RAW_TRACES, REJECTED, SANITIZED_PROMPTS
-from rft_schemas.traces import RawTrace
+from rft_schemas.traces import RawTrace, SourceLocation
 
 
 def outputs_of(outcomes: Sequence[RecordOutcome]) -> list[Outbound]:
@@ -23,8 +28,42 @@ def outputs_of(outcomes: Sequence[RecordOutcome]) -> list[Outbound]:
     return outputs
 
 
+DATASET_HEADER = "rft-dataset"
+
+
+def raw_trace_decoder(default_dataset: str) -> Callable[[ConsumerRecord[bytes, bytes]], RawTrace]:
+    """A RawTrace envelope as the platform's producers write it, or any other record as it is:
+    what a trace system's exporter writes (an OTel Collector's OTLP JSON, a JSONL line), with
+    its topic, partition and offset as its source and the ``rft-dataset`` header (or
+    ``default_dataset``) as its dataset."""
+
+    def decode(record: ConsumerRecord[bytes, bytes]) -> RawTrace:
+        payload = record.value or b""
+        try:
+            return RawTrace.model_validate_json(payload)
+        except ValidationError:
+            pass
+        headers = dict(record.headers or ())
+        dataset = headers.get(DATASET_HEADER, default_dataset.encode()).decode("utf-8", "replace")
+        try:
+            text, encoding = payload.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
+        return RawTrace(
+            id=trace_id(dataset, f"{record.topic}/{record.partition}", record.offset),
+            dataset=dataset,
+            source=SourceLocation(uri=record.topic, partition=record.partition,
+                                  offset=record.offset),
+            payload=text,
+            payload_encoding=encoding,
+        )
+
+    return decode
+
+
 def build_stage(
-    settings: RuntimeSettings, sanitizer: Sanitizer, store: OutcomeStore
+    settings: RuntimeSettings, sanitizer: Sanitizer, store: OutcomeStore,
+    default_dataset: str = "default",
 ) -> KafkaStage[RawTrace]:
     async def handle(batch: Sequence[Inbound[RawTrace]]) -> list[Outbound]:
         traces = [item.value for item in batch]
@@ -35,5 +74,6 @@ def build_stage(
         return outputs_of(outcomes)
 
     return KafkaStage(
-        "sanitizer", RAW_TRACES, handle, settings, outputs=[SANITIZED_PROMPTS, REJECTED]
+        "sanitizer", RAW_TRACES, handle, settings, outputs=[SANITIZED_PROMPTS, REJECTED],
+        decode=raw_trace_decoder(default_dataset),
     )

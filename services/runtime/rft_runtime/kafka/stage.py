@@ -61,6 +61,9 @@ class Inbound(Generic[T]):
 
 
 Handler = Callable[[Sequence[Inbound[T]]], Awaitable[Sequence[Outbound]]]
+Decoder = Callable[[ConsumerRecord[bytes, bytes]], T]
+"""Turns a consumed record into the handler's T; raises ValidationError or ValueError for a
+record that is not one (it then goes to the rejected topic as invalid_record)."""
 
 
 def rejection_for(
@@ -105,10 +108,14 @@ class KafkaStage(Generic[T]):
         registry: CollectorRegistry = REGISTRY,
         retry_backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        decode: Decoder[T] | None = None,
     ) -> None:
+        """``decode``: for a topic that also carries records written by others (an exporter
+        writing OTLP JSON to the raw-traces topic); default: the topic's contract."""
         self.name = name
         self.source = source
         self.handler = handler
+        self.decode = decode
         self.settings = settings
         self.outputs = tuple(outputs)
         self.group_id = group_id or f"rft-{name}"
@@ -171,9 +178,12 @@ class KafkaStage(Generic[T]):
         outputs: list[Outbound] = []
         for record in records:
             try:
-                # The topic's contract is the handler's T: the spec names the model to decode.
-                value = cast(T, self.source.payload.model_validate_json(record.value or b""))
-            except ValidationError as exc:
+                if self.decode is not None:
+                    value = self.decode(record)
+                else:
+                    # The topic's contract is the handler's T: the spec names the model.
+                    value = cast(T, self.source.payload.model_validate_json(record.value or b""))
+            except (ValidationError, ValueError) as exc:
                 outputs.append(self._reject(record, RejectionReason.INVALID_RECORD, str(exc)))
                 continue
             key = record.key.decode("utf-8", errors="replace") if record.key else None

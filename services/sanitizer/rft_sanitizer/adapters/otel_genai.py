@@ -42,14 +42,15 @@ def looks_like(record: dict[str, Any]) -> bool:
 
 def adapt(record: dict[str, Any]) -> Adapted:
     best: tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]] | None = None
-    for resource_spans in record["resourceSpans"]:
+    # Exporters are not validated upstream: a field of the wrong type is read as absent.
+    for resource_spans in _list(record["resourceSpans"]):
         if not isinstance(resource_spans, dict):
             continue
-        resource = _attributes((resource_spans.get("resource") or {}).get("attributes"))
-        for scope_spans in resource_spans.get("scopeSpans") or ():
+        resource = _attributes(_dict(resource_spans.get("resource")).get("attributes"))
+        for scope_spans in _list(resource_spans.get("scopeSpans")):
             if not isinstance(scope_spans, dict):
                 continue
-            for span in scope_spans.get("spans") or ():
+            for span in _list(scope_spans.get("spans")):
                 if not isinstance(span, dict):
                     continue
                 attributes = _attributes(span.get("attributes"))
@@ -99,15 +100,23 @@ def _any_value(value: Any) -> Any:
     if "boolValue" in value:
         return value["boolValue"]
     if "arrayValue" in value:
-        return [_any_value(v) for v in (value["arrayValue"] or {}).get("values") or ()]
+        return [_any_value(v) for v in _list(_dict(value["arrayValue"]).get("values"))]
     if "kvlistValue" in value:
-        return _attributes((value["kvlistValue"] or {}).get("values"))
+        return _attributes(_dict(value["kvlistValue"]).get("values"))
     return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _attributes(raw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for kv in raw or ():
+    for kv in _list(raw):
         if isinstance(kv, dict) and isinstance(kv.get("key"), str):
             out[kv["key"]] = _any_value(kv.get("value"))
     return out
@@ -135,7 +144,7 @@ def _current(attributes: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Any
     messages: list[dict[str, Any]] = []
     system = _json(attributes.get("gen_ai.system_instructions"), "gen_ai.system_instructions")
     if isinstance(system, list):
-        text = "\n".join(p.get("content", "") for p in system if isinstance(p, dict))
+        text = "\n".join(str(p.get("content", "")) for p in system if isinstance(p, dict))
         messages.append({"role": "system", "content": text})
     elif isinstance(system, str):
         messages.append({"role": "system", "content": system})

@@ -80,11 +80,22 @@ def test_replies_out_of_order_match_by_their_ids(trace, policy):
     assert accepted(sanitize(trace(record), policy)).prompts
 
 
-def test_reply_id_naming_no_call_of_the_turn_is_broken_chain(trace, policy):
+def test_reply_whose_id_names_no_call_answers_the_call_at_its_position(trace, policy):
+    # ids are not unique in real data: position decides, ids only where they agree
     record = conversation(
         SYSTEM, user("Check booking ABC123"), assistant(calls=[("a", "lookup", "{}")]),
         tool("x", "zzz"), user("Now cancel it please."))
-    assert rejected(sanitize(trace(record), policy)) is RejectionReason.BROKEN_TOOL_CHAIN
+    assert accepted(sanitize(trace(record), policy)).prompts
+
+
+def test_strict_refuses_a_prompt_holding_a_call_left_unanswered(trace, policy):
+    record = conversation(
+        SYSTEM, user("Check booking ABC123"), assistant(calls=[("a", "lookup", "{}")]),
+        user("###STOP###"))
+    strict = replace(policy, extraction=ExtractionPolicy.STRICT)
+    assert rejected(sanitize(trace(record), strict)) is RejectionReason.BROKEN_TOOL_CHAIN
+    (prompt,) = accepted(sanitize(trace(record), policy)).prompts  # the default cuts before it
+    assert prompt.reference[0].tool_calls
 
 
 def test_call_unanswered_before_the_next_turn_is_broken_chain(trace, policy):

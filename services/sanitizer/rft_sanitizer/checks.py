@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from rft_sanitizer.closing import is_closing_turn
 from rft_schemas.conversation import Conversation, Message
 from rft_schemas.traces import RejectionReason
 
@@ -32,9 +33,12 @@ def check_tool_chain(conversation: Conversation) -> Problem | None:
 
     Tool-call ids repeat in real traces (tau2 reuses them within a conversation, the OpenAI
     cookbook's drone data uses the literal "call_id" everywhere), so a reply is matched to a call
-    by its position in the turn's call list; an id is only used where it names a different call
-    of the same turn (replies written out of order). Calls still unanswered when the trace ends
-    are the reference's business, not an error.
+    by its position in the turn's call list, and position decides: an id is only used where it
+    names another open call of the same turn (replies written out of order); a reply whose id
+    names no open call answers the call at its position. A reply with no call left at its
+    position is broken. Calls still unanswered when the trace ends, or when only closing user
+    turns follow them (``###STOP###``, thanks, goodbye), are the reference's business, not an
+    error: the prompt is cut before them.
     """
     messages = conversation.messages
     tool_names = (
@@ -54,7 +58,7 @@ def check_tool_chain(conversation: Conversation) -> Problem | None:
             if problem:
                 return problem
             continue
-        if calls_turn is not None and not all(answered):
+        if calls_turn is not None and not all(answered) and not _only_closing(messages[i:]):
             missing = answered.count(False)
             return Problem(
                 RejectionReason.BROKEN_TOOL_CHAIN,
@@ -85,16 +89,19 @@ def _match_reply(
     slot = answered.index(False)
     reply_id = reply.tool_call_id
     if reply_id and calls[slot].id and calls[slot].id != reply_id:
+        # Ids are used only where they agree with a call: one naming another open call of the
+        # turn reorders; one naming none (ids are not unique, or rewritten by exports) is
+        # ignored and the position decides.
         by_id = [k for k, c in enumerate(calls) if c.id == reply_id and not answered[k]]
-        if not by_id:
-            return Problem(
-                RejectionReason.BROKEN_TOOL_CHAIN,
-                f"tool reply id {reply_id[:60]!r} names no open call of messages[{turn_index}]",
-                f"messages[{i}]",
-            )
-        slot = by_id[0]
+        if by_id:
+            slot = by_id[0]
     answered[slot] = True
     return None
+
+
+def _only_closing(messages: list[Message]) -> bool:
+    """Whether only closing user turns are left: calls before them end the trace."""
+    return all(m.role == "user" and is_closing_turn(m.text()) for m in messages)
 
 
 def _check_calls(message: Message, i: int, tool_names: set[str] | None) -> Problem | None:

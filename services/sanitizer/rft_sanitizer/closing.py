@@ -4,6 +4,12 @@ Real traces end on thanks and goodbyes, and user simulators end with control mar
 ``###STOP###``, ``###TRANSFER###``, ``###OUT-OF-SCOPE###``). A turn is closing when, once the
 markers are gone, every sentence of it is a courtesy; one sentence that asks or tells something
 makes it meaningful. A bare "yes" answers a question and stays meaningful.
+
+Courtesies are short and whole: "thank you so much for your help", "I appreciate it", "that's
+all, bye". What a thanks is for is a handful of words (at most five) with no request word
+(please, now, could, can, need, ...) among them, so "Thanks for checking, now please cancel
+ABC123" and "I appreciate your help could you cancel the booking" are requests. A question mark
+anywhere makes a turn meaningful ("Thanks for the info?").
 """
 
 from __future__ import annotations
@@ -12,6 +18,14 @@ import re
 
 _MARKER = re.compile(r"###[A-Z][A-Z_-]*###")
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s+|\n+")
+# Clauses of a sentence: "thanks, bye", "thanks and goodbye", "thanks but cancel it".
+_CLAUSE = re.compile(r"[,;]|\s+(?:and|but)\s+")
+# Words that turn the thing thanked for into a request: "thanks for that, now please cancel".
+# ("thanks for all you did" and "thank you for helping me so quickly" stay courtesies.)
+_REQUEST_WORDS = (
+    r"please|pls|now|next|then|also|and|but|can|could|would|will|should|shall|must"
+    r"|need|needs|want|wants|wanna|let|lets|let's|i'd|i'll|i'm|i've|why|when|where|how|which"
+)
 _COURTESY = re.compile(
     r"""^(?:
         (?:ok(?:ay)?|great|perfect|awesome|cool|wonderful|excellent|alright|all\ right|
@@ -20,13 +34,15 @@ _COURTESY = re.compile(
         |(?:great|perfect|ok(?:ay)?|awesome|no)?[\s,]*
          (?:thanks?|thank\ you|thx|ty|cheers|merci|gracias|danke)
          (?:\s+(?:so|very)\s+much|\s+a\ lot|\s+again)?
-         (?:\s+(?:for|with)\b.*)?
-        |(?:i\ )?(?:really\ )?appreciate\ (?:it|that|this|your\b.*|the\b.*|you\b.*)
+         (?:\s+(?:for|with)(?:\s+(?!(?:REQUEST)\b)[\w']+){1,5})?
+        |(?:i\ )?(?:really\ |truly\ )?appreciate\ (?:it|that|this|you|all\ (?:of\ )?this)
+        |(?:i\ )?(?:really\ |truly\ )?appreciate\ (?:your|the|you|all)
+         (?:\s+(?!(?:REQUEST)\b)[\w']+){1,5}
         |have\ a\ (?:great|good|nice|wonderful|lovely|fantastic)\ (?:day|evening|night|weekend|one)
         |(?:good\ ?)?bye(?:\ bye)?|goodbye|see\ you(?:\ later)?|take\ care|talk\ (?:to\ you\ )?later
         |no,?\ that'?s\ (?:all|it|everything)(?:\ (?:i\ needed|for\ (?:now|today)))?
         |that'?s\ all(?:\ i\ needed|\ for\ (?:now|today))?
-    )$""",
+    )$""".replace("REQUEST", _REQUEST_WORDS),
     re.VERBOSE,
 )
 _TRIM = re.compile(r"^[\s\W_]+|[\s\W_]+$")
@@ -42,12 +58,14 @@ def is_closing_turn(text: str) -> bool:
     remaining = strip_markers(text)
     if not remaining:
         return True
+    if "?" in remaining or "\uff1f" in remaining:
+        return False  # a question asks for something, whatever thanks come with it
     for sentence in _SENTENCE_END.split(remaining):
         normalized = _normalized(sentence)
         if not normalized or _COURTESY.match(normalized):
             continue
         # "Thanks, bye!" is two courtesies; "Thanks, but check my bag" is not one
-        clauses = (_normalized(clause) for clause in normalized.split(","))
+        clauses = (_normalized(clause) for clause in _CLAUSE.split(normalized))
         if not all(not c or _COURTESY.match(c) for c in clauses):
             return False
     return True

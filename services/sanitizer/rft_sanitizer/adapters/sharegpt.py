@@ -113,7 +113,12 @@ def _results(value: Any, pending_calls: int) -> list[dict[str, Any]]:
             parsed = None
         if isinstance(parsed, list) and len(parsed) == pending_calls:
             return [{"role": "tool", "content": orjson.dumps(r).decode()} for r in parsed]
-    return [{"role": "tool", "content": value}]
+    # An observation that does not split per call (one text or object, a list of another
+    # length) answers every call: one tool reply per call, each carrying it whole. A single
+    # reply would leave the other calls unanswered before the next turn, which check_tool_chain
+    # rejects; we cannot tell which part answers which call, so none is cut. Without a pending
+    # call, one reply (answering nothing: broken_tool_chain).
+    return [{"role": "tool", "content": value} for _ in range(max(pending_calls, 1))]
 
 
 def _tools(value: Any) -> list[dict[str, Any]] | None:

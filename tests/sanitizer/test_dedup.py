@@ -129,3 +129,15 @@ def test_per_user_turn_drops_only_the_prompts_already_kept(tmp_path: Path, trace
     report.add(second)
     summary = report.report()
     assert (summary.valid, summary.prompts, summary.dropped_prompts) == (2, 3, {"duplicate": 1})
+
+
+def test_a_rerun_by_another_spelling_of_the_path_owns_its_prompts(tmp_path: Path, monkeypatch):
+    from rft_sanitizer import SanitizerSettings, sanitize_files
+
+    data = Path(__file__).resolve().parents[2] / "examples" / "data" / "toy_chat_fine_tuning.jsonl"
+    settings = SanitizerSettings(dataset="toy", data_dir=tmp_path / "state")
+    first = sanitize_files([data], tmp_path / "a", settings)
+    monkeypatch.chdir(data.parent)
+    again = sanitize_files([Path(data.name)], tmp_path / "b", settings)  # relative this time
+    assert first.valid > 0 and again.valid == first.valid
+    assert again.rejected.get("duplicate", 0) == first.rejected.get("duplicate", 0)

@@ -87,7 +87,10 @@ def _save_upload(directory: Path, body: bytes) -> Path:
     """Keep the upload under its content hash: the same body again yields the same trace ids,
     so a retried upload replaces its own outcomes instead of being counted twice."""
     directory.mkdir(parents=True, exist_ok=True)
-    suffix = ".json" if body.lstrip()[:1] == b"[" else ".jsonl"
+    # A JSON document (an array, or an object that may hold records) is read by its content,
+    # as a file would be; anything else line by line. The reader skips a byte-order mark.
+    start = body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
+    suffix = ".json" if start in (b"[", b"{") else ".jsonl"
     path = directory / f"upload-{hashlib.sha256(body).hexdigest()[:24]}{suffix}"
     if not path.exists():
         tmp = path.with_suffix(".partial")

@@ -1,32 +1,36 @@
 """Streaming reader: files of JSON Lines, a JSON array, or a JSON object holding conversations,
 read in constant memory, one :class:`RawTrace` per record (or a Rejection for a record that
-cannot even be held: a line over the size cap, a truncated array).
+cannot even be held: a line or item over the size cap, one nested too deeply, a truncated array).
 
+- A leading UTF-8 byte-order mark is skipped (editors on Windows write one).
 - JSON Lines (whatever the suffix: the BFCL ``.json`` files are JSON Lines) are read line by
   line with a cap; a longer line is skipped in chunks, never held whole.
-- A JSON array is streamed item by item with ijson's C backend.
-- A JSON object is one record, unless a top-level key holds the records (tau2's
-  ``simulations``): then that array is streamed.
+- A JSON array is streamed item by item (:mod:`rft_sanitizer.json_stream`), each item capped
+  on its own and bounded in depth; an item past a bound is skipped, and the rest still read.
+- A JSON object is one record, unless a top-level key holds an array of records (tau2's
+  ``simulations``): then that array is streamed, however large the file or its one line.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Literal
 
-import ijson
 import orjson
 
+from rft_sanitizer import json_stream
+from rft_sanitizer.json_stream import CONTAINER_KEYS, MAX_NESTING, Broken, TooDeep, TooLarge
 from rft_sanitizer.normalize import trace_id
 from rft_sanitizer.trusted import trusted
 from rft_schemas.traces import RawTrace, Rejection, RejectionReason, SourceLocation
 
-# Top-level keys under which exports hold their records.
-CONTAINER_KEYS = ("simulations", "conversations", "data", "records", "items", "traces",
-                  "examples", "dialogues", "samples", "rows")
+__all__ = ["CONTAINER_KEYS", "MAX_NESTING", "read_traces"]
+
 _CHUNK = 1 << 20
+_BOM = b"\xef\xbb\xbf"
 
 
 def read_traces(
@@ -34,22 +38,23 @@ def read_traces(
 ) -> Iterator[RawTrace | Rejection]:
     uri = str(path)
     with path.open("rb") as stream:
+        if stream.read(len(_BOM)) != _BOM:  # a BOM is no part of the first record
+            stream.seek(0)
+        origin = stream.tell()
         start = stream.read(4096).lstrip()[:1]
-        stream.seek(0)
+        stream.seek(origin)
         if path.suffix.lower() in (".jsonl", ".ndjson") or start not in (b"[", b"{"):
             yield from _lines(stream, uri, dataset, max_record_bytes, excerpt_chars)
         elif start == b"[":
-            yield from _array(stream, uri, dataset, "item", max_record_bytes, excerpt_chars)
-        elif _is_json_lines(path, max_record_bytes):
-            yield from _lines(stream, uri, dataset, max_record_bytes, excerpt_chars)
+            yield from _items(stream, uri, dataset, None, max_record_bytes, excerpt_chars)
         else:
-            shape, key = _object_shape(path)
+            shape, key = _object_shape(stream, max_record_bytes)
+            stream.seek(origin)
             if shape == "container":
-                yield from _array(stream, uri, dataset, f"{key}.item", max_record_bytes,
-                                  excerpt_chars)
+                yield from _items(stream, uri, dataset, key, max_record_bytes, excerpt_chars)
             elif shape == "single":
                 yield _whole(stream, uri, dataset, max_record_bytes, excerpt_chars)
-            else:  # not one JSON document: let each line get its own verdict
+            else:  # JSON Lines, or not one JSON document: let each line get its own verdict
                 yield from _lines(stream, uri, dataset, max_record_bytes, excerpt_chars)
 
 
@@ -74,7 +79,7 @@ def _trace(uri: str, dataset: str, position: int, payload: bytes) -> RawTrace:
         text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
     return trusted(
         RawTrace,
-        id=trace_id(dataset, uri, position),
+        id=trace_id(dataset, _identity(uri), position),
         dataset=dataset,
         source=source,
         payload=text,
@@ -83,15 +88,22 @@ def _trace(uri: str, dataset: str, position: int, payload: bytes) -> RawTrace:
 
 
 def _refusal(
-    uri: str, dataset: str, position: int, reason: RejectionReason, detail: str, excerpt: bytes
+    uri: str,
+    dataset: str,
+    position: int,
+    reason: RejectionReason,
+    detail: str,
+    excerpt: bytes,
+    path: str | None = None,
 ) -> Rejection:
-    tid = trace_id(dataset, uri, position)
+    tid = trace_id(dataset, _identity(uri), position)
     return Rejection(
         id=tid,
         dataset=dataset,
         reason=reason,
         detail=detail,
         source=SourceLocation(uri=uri, line=position),
+        path=path,
         excerpt=excerpt.decode("utf-8", errors="backslashreplace"),
         trace_id=tid,
     )
@@ -124,58 +136,68 @@ def _lines(
         yield _trace(uri, dataset, number, stripped)
 
 
-def _is_json_lines(path: Path, cap: int) -> bool:
-    """An object file is JSON Lines when its first line is a whole JSON value and more follows."""
-    with path.open("rb") as stream:
-        first = stream.readline(cap + 1)
-        if len(first) > cap:
-            return True  # a single huge first line: the line reader refuses it cleanly
-        try:
-            orjson.loads(first)
-        except orjson.JSONDecodeError:
-            return False
-        rest = stream.read(4096)
-    return bool(rest.strip())
+def _object_shape(
+    stream: IO[bytes], cap: int
+) -> tuple[Literal["container", "single", "lines"], str | None]:
+    """How to read the object file at the stream's position: ("container", key) when a
+    top-level key holds an array of records, ("single", None) for one record, ("lines", None)
+    for JSON Lines or for what is not one JSON document."""
+    origin = stream.tell()
+    first = stream.readline(cap + 1)
+    over = len(first) > cap
+    if not over and _is_json(first) and stream.read(4096).strip():
+        return "lines", None  # a whole JSON value on the first line, and more after it
+    # One JSON document (pretty, or compact on one line however long: a first line over the
+    # cap may still hold records, each under it): its start tells, read up to a decision and
+    # never past a token over the cap (a huge JSON Lines record ends there as lines).
+    stream.seek(origin)
+    shape, key = json_stream.classify_object(stream, cap)
+    if shape == "container":
+        return "container", key
+    if shape == "single" or (shape == "undecided" and not over):
+        return "single", None  # a document over the cap: _whole refuses it as too_large
+    return "lines", None
 
 
-def _object_shape(path: Path) -> tuple[str, str | None]:
-    """One streaming pass over an object file: ("container", key) when a known top-level key
-    holds an array of records, ("single", None) for one whole JSON document, else ("broken", None).
-    """
-    current = None
-    with path.open("rb") as stream:
-        try:
-            for prefix, event, value in ijson.parse(stream):
-                if prefix == "" and event == "map_key":
-                    current = value
-                elif event == "start_array" and prefix == current and prefix in CONTAINER_KEYS:
-                    return "container", str(prefix)
-        except (ijson.JSONError, UnicodeDecodeError):
-            return "broken", None
-    return "single", None
+def _is_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
-def _array(
+def _items(
     stream: IO[bytes],
     uri: str,
     dataset: str,
-    prefix: str,
+    key: str | None,
     cap: int,
     excerpt_chars: int,
 ) -> Iterator[RawTrace | Rejection]:
+    """The items of the top-level array, or of the array under top-level ``key``, at their
+    index; an item past a bound is refused alone, a break in the document ends the file."""
     index = -1
-    items: Iterator[Any] = ijson.items(stream, prefix, use_float=True)
-    while True:
-        try:
-            item = next(items)
-        except StopIteration:
-            return
-        except (ijson.JSONError, UnicodeDecodeError) as exc:
+    for item in json_stream.items(stream, key, cap, excerpt_chars):
+        if isinstance(item, Broken):
             # The stream cannot be resynchronized after a syntax error: the rest is one rejection.
-            yield _refusal(uri, dataset, index + 1, RejectionReason.INVALID_JSON,
-                           f"the JSON array breaks after item {index}: {exc}"[:500], b"")
+            where = (f"at byte {item.end:,} (the end of the file)" if item.start == item.end
+                     else f"between bytes {item.start:,} and {item.end:,} of the file")
+            detail = f"the JSON array breaks after item {index}, {where}: {item.error}"
+            yield _refusal(uri, dataset, index + 1, RejectionReason.INVALID_JSON, detail[:500],
+                           b"")
             return
         index += 1
+        if isinstance(item, TooDeep):
+            yield _refusal(uri, dataset, index, RejectionReason.TOO_DEEPLY_NESTED,
+                           f"item {index} nests deeper than {MAX_NESTING} levels at {item.path}",
+                           b"", path=item.path)
+            continue
+        if isinstance(item, TooLarge):
+            yield _refusal(uri, dataset, index, RejectionReason.TOO_LARGE,
+                           f"item of more than {item.size:,} bytes, over the {cap:,}-byte cap",
+                           item.head)
+            continue
         try:
             payload = orjson.dumps(item)
         except (orjson.JSONEncodeError, TypeError, RecursionError) as exc:
@@ -189,3 +211,10 @@ def _array(
                            payload[:excerpt_chars])
             continue
         yield _trace(uri, dataset, index, payload)
+
+
+@lru_cache(maxsize=64)
+def _identity(uri: str) -> str:
+    """The file as trace ids know it: `data/x.jsonl` and `/abs/data/x.jsonl` are one file, so a
+    re-run by another spelling of the path owns its prompts again."""
+    return str(Path(uri).resolve())

@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from rft_sanitizer.adapters import AdaptError, adapt, detect_format
+from rft_sanitizer.core import Accepted, sanitize
 from rft_schemas.traces import RejectionReason, TraceFormat
 
 
@@ -271,3 +272,23 @@ def test_otel_fields_of_the_wrong_type_are_read_as_absent_never_a_crash(damage):
         assert refused.reason in set(RejectionReason)
     else:
         assert adapted.conversation.messages[-1].content == "Weather in Paris?"
+
+
+def _chat_span(trace: str, text: str, attributes: list[dict] | None = None) -> dict:
+    return {"traceId": trace, "spanId": trace[:16], "name": "chat", "attributes": attributes or [
+        _string("gen_ai.input.messages", [
+            {"role": "user", "parts": [{"type": "text", "content": text}]}])]}
+
+
+def test_an_export_request_with_several_traces_gives_a_prompt_per_trace(trace, policy):
+    record = {"resourceSpans": [{"scopeSpans": [{"spans": [
+        _chat_span("a" * 32, "Book a table for two at eight"),
+        _chat_span("b" * 32, "Move my flight to Friday, please"),
+        _chat_span("c" * 32, "", [_string("gen_ai.input.messages", "{broken")]),
+    ]}]}]}
+    outcome = sanitize(trace(record), policy)
+    assert isinstance(outcome, Accepted)
+    assert sorted(p.messages[-1].content for p in outcome.prompts) == [
+        "Book a table for two at eight", "Move my flight to Friday, please"]
+    assert {p.item_fields["trace_id"] for p in outcome.prompts} == {"a" * 32, "b" * 32}
+    assert outcome.dropped == {"invalid_record": 1}  # the third trace, counted, not fatal

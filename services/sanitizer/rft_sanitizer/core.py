@@ -146,6 +146,37 @@ def _sanitize(record: RawTrace, policy: Policy) -> Accepted | Rejection:
         adapted = adapt(value)
     except AdaptError as exc:
         raise _Refused(Problem(exc.reason, exc.detail, exc.path)) from None
+    if not adapted.others and not adapted.failed:
+        return _conversation_prompts(record, adapted, policy)
+    # Several conversations in one record: each is judged alone; a refused one is counted as
+    # dropped, and the record is refused only when none of them gives a prompt.
+    prompts: list[SanitizedPrompt] = []
+    dropped: dict[str, int] = {}
+    redactions: dict[str, int] = {}
+    first_problem: Problem | None = None
+    for error in adapted.failed:
+        dropped[error.reason.value] = dropped.get(error.reason.value, 0) + 1
+        first_problem = first_problem or Problem(error.reason, error.detail, error.path)
+    for one in (adapted, *adapted.others):
+        try:
+            accepted = _conversation_prompts(record, one, policy)
+        except _Refused as refused:
+            reason = refused.problem.reason.value
+            dropped[reason] = dropped.get(reason, 0) + 1
+            first_problem = first_problem or refused.problem
+            continue
+        prompts.extend(accepted.prompts)
+        for counts, more in ((dropped, accepted.dropped), (redactions, accepted.redactions)):
+            for key, n in more.items():
+                counts[key] = counts.get(key, 0) + n
+    if not prompts:
+        assert first_problem is not None
+        raise _Refused(first_problem)
+    return Accepted(prompts=prompts, dropped=dropped, redactions=redactions)
+
+
+def _conversation_prompts(record: RawTrace, adapted: Adapted, policy: Policy) -> Accepted:
+    """The prompts of one conversation; raises _Refused with the reason it gives none."""
     conversation = adapted.conversation
     for check in (check_has_user, check_tool_chain, check_content):
         problem = check(conversation)

@@ -34,6 +34,10 @@ class Adapted:
     item_fields: dict[str, Any] = field(default_factory=dict)
     # Formats whose records are prompts already (BFCL's question lists) are taken whole.
     whole_prompt: bool = False
+    # More conversations of the same record: an OTLP export request carries several traces;
+    # ``failed`` are those of them that could not be read (each counted, none fatal).
+    others: list[Adapted] = field(default_factory=list)
+    failed: list[AdaptError] = field(default_factory=list)
 
 
 def json_arguments(arguments: Any, path: str) -> str:

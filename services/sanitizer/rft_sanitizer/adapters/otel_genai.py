@@ -12,8 +12,8 @@ Three generations of the ``gen_ai.*`` conventions are read:
   ``gen_ai.completion.<i>.role|content|tool_calls.<j>.id|name|arguments``.
 
 An agent's trace holds one chat span per model call, and each later call carries the history
-before it, so the record's conversation is the chat span with the longest input, followed by its
-output.
+before it, so a trace's conversation is its chat span with the longest input, followed by its
+output. An export request may batch several traces: each gives its own conversation.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def looks_like(record: dict[str, Any]) -> bool:
 
 
 def adapt(record: dict[str, Any]) -> Adapted:
-    best: tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]] | None = None
+    """One conversation per trace of the export request (its chat span with the longest
+    input); the first is the record's, the rest ride along in ``others``."""
+    best: dict[Any, tuple[int, dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
     # Exporters are not validated upstream: a field of the wrong type is read as absent.
     for resource_spans in _list(record["resourceSpans"]):
         if not isinstance(resource_spans, dict):
@@ -55,15 +57,36 @@ def adapt(record: dict[str, Any]) -> Adapted:
                     continue
                 attributes = _attributes(span.get("attributes"))
                 size = _input_size(attributes) or _event_count(span)
-                if size and (best is None or size > best[0]):
-                    best = (size, span, attributes, resource)
-    if best is None:
+                trace = span.get("traceId")
+                trace = trace if isinstance(trace, str) else None
+                if size and (trace not in best or size > best[trace][0]):
+                    best[trace] = (size, span, attributes, resource)
+    if not best:
         raise AdaptError(
             RejectionReason.NOT_A_CONVERSATION,
             "no span carries gen_ai input messages",
             "resourceSpans",
         )
-    _, span, attributes, resource = best
+    adapted: list[Adapted] = []
+    failed: list[AdaptError] = []
+    for _, span, attributes, resource in best.values():
+        try:
+            adapted.append(_span_conversation(span, attributes, resource))
+        except AdaptError as error:
+            if len(best) == 1:
+                raise
+            failed.append(error)
+    if not adapted:
+        raise failed[0]
+    first, *others = adapted
+    first.others.extend(others)
+    first.failed.extend(failed)
+    return first
+
+
+def _span_conversation(
+    span: dict[str, Any], attributes: dict[str, Any], resource: dict[str, Any]
+) -> Adapted:
     if "gen_ai.input.messages" in attributes:
         messages, tools = _current(attributes)
     elif _input_size(attributes):
@@ -125,7 +148,10 @@ def _attributes(raw: Any) -> dict[str, Any]:
 def _input_size(attributes: dict[str, Any]) -> int:
     messages = attributes.get("gen_ai.input.messages")
     if messages is not None:
-        parsed = _json(messages, "gen_ai.input.messages")
+        try:
+            parsed = _json(messages, "gen_ai.input.messages")
+        except AdaptError:
+            return 1  # a chat span still: reading its conversation names the problem
         return len(parsed) + 1 if isinstance(parsed, list) else 1
     return sum(1 for k in attributes if k.startswith("gen_ai.prompt.") and k.endswith(".role"))
 

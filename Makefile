@@ -46,7 +46,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy schemas/rft_schemas services/runtime/rft_runtime
+	$(BIN)/mypy schemas/rft_schemas services/runtime/rft_runtime services/sanitizer/rft_sanitizer
 
 contracts: $(STAMP)
 	$(BIN)/python -m rft_schemas.export --check

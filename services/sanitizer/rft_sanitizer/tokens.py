@@ -132,9 +132,10 @@ def smollm2_gguf_path() -> Path:
     from rft_runtime.llm.model_store import ModelFilesMissingError, gguf_path
 
     try:
-        return gguf_path()
+        path: Path = gguf_path()
     except ModelFilesMissingError as exc:
         raise TokenizerUnavailable(f"the local default tokenizer: {exc}") from exc
+    return path
 
 
 def tokenizer_from_gguf(path: Path) -> Tokenizer:

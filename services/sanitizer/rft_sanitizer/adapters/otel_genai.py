@@ -345,7 +345,8 @@ def _event_message(default_role: str, fields: Any, path: str) -> dict[str, Any]:
 def _event_call(raw: Any, path: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise AdaptError(RejectionReason.INVALID_RECORD, "a tool call is not an object", path)
-    function = raw.get("function") if isinstance(raw.get("function"), dict) else raw
+    nested = raw.get("function")
+    function: dict[str, Any] = nested if isinstance(nested, dict) else raw
     return {
         "id": raw.get("id"),
         "type": "function",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 
 import pytest
 
-from rft_runtime.processes import free_port
-from rft_runtime.sql import SQLStoreError, open_sql_store
+from rft_runtime.postgres_local import LocalPostgres
+from rft_runtime.processes import free_port, stop_process
+from rft_runtime.sql import SQLStoreError, StoreUnavailable, open_sql_store
 
 DDL = """
 CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, n INTEGER NOT NULL);
@@ -72,3 +74,18 @@ def test_an_unreachable_postgres_names_the_server_but_not_the_password() -> None
 def test_a_store_url_of_another_kind_is_refused() -> None:
     with pytest.raises(SQLStoreError, match="unsupported store URL"):
         open_sql_store("mysql://db/rft")
+
+
+def test_a_postgres_outage_is_reported_as_unavailable_and_the_store_reconnects(
+    tmp_path: Path,
+) -> None:
+    with LocalPostgres(log_path=tmp_path / "pg.log") as server:
+        store = open_sql_store(server.create_database("outage"))
+        store.create_schema(DDL)
+        stop_process(server.process, 10.0, first_signal=signal.SIGINT)  # the server goes away
+        with pytest.raises(StoreUnavailable), store.transaction() as tx:
+            tx.execute("INSERT INTO items VALUES (?, ?)", ("a", 1))
+        server.restart()
+        with store.transaction() as tx:  # the same store object, a new connection
+            tx.execute("INSERT INTO items VALUES (?, ?)", ("a", 1))
+        assert store.query("SELECT id FROM items") == [("a",)]

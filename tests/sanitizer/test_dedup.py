@@ -141,3 +141,30 @@ def test_a_rerun_by_another_spelling_of_the_path_owns_its_prompts(tmp_path: Path
     again = sanitize_files([Path(data.name)], tmp_path / "b", settings)  # relative this time
     assert first.valid > 0 and again.valid == first.valid
     assert again.rejected.get("duplicate", 0) == first.rejected.get("duplicate", 0)
+
+
+def test_a_dedup_store_outage_is_retried_not_dead_lettered(tmp_path: Path, trace, policy):
+    """The Kafka stage turns a store that is down into a retry of the batch."""
+    import asyncio
+    import signal
+
+    from rft_runtime.kafka.stage import Inbound, TransientError
+    from rft_runtime.postgres_local import LocalPostgres
+    from rft_runtime.processes import stop_process
+    from rft_runtime.settings import RuntimeSettings
+    from rft_sanitizer.outcome_store import OutcomeStore
+    from rft_sanitizer.stage import build_stage
+
+    record = trace({"messages": [
+        {"role": "system", "content": "You are a support agent for an airline with tools."},
+        {"role": "user", "content": "Please check booking ABC123 for me."}]})
+    batch = [Inbound(record, record.id, "rft.traces.raw.v1", 0, 7)]
+    with LocalPostgres(log_path=tmp_path / "pg.log") as server:
+        sanitizer = Sanitizer(policy, open_dedup_store(server.create_database("dedup")))
+        stage = build_stage(RuntimeSettings(), sanitizer, OutcomeStore(tmp_path / "o.sqlite"))
+        stop_process(server.process, 10.0, first_signal=signal.SIGINT)
+        with pytest.raises(TransientError, match="store"):
+            asyncio.run(stage.handler(batch))
+        server.restart()
+        outputs = asyncio.run(stage.handler(batch))
+    assert [o.topic for o in outputs] == ["rft.prompts.sanitized.v1"]

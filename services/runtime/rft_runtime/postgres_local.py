@@ -71,14 +71,25 @@ class LocalPostgres(ChildServer):
              "-E", "UTF8", "--no-sync", "--no-instructions"],
             check=True, capture_output=True, timeout=timeout_s, **self._run_as,
         )
+        self._launch(timeout_s)
+        return self.url
+
+    def _launch(self, timeout_s: float) -> None:
+        assert self.root is not None
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [str(bin_dir / "postgres"), "-D", str(data), "-h", self.host, "-p", str(self.port),
-             "-k", str(self.root), "-c", "fsync=off", "-c", "full_page_writes=off"],
+            [str(postgres_bin_dir() / "postgres"), "-D", str(self.root / "data"),
+             "-h", self.host, "-p", str(self.port), "-k", str(self.root),
+             "-c", "fsync=off", "-c", "full_page_writes=off"],
             stdout=log, stderr=log, start_new_session=True, **self._run_as,
         )
         self._wait_until_ready(timeout_s)
-        return self.url
+
+    def restart(self, down_for_s: float = 0.0, timeout_s: float = 60.0) -> None:
+        """Stop the server (its data stays) and start it again: an outage, for tests."""
+        stop_process(self.process, 10.0, first_signal=signal.SIGINT)
+        time.sleep(down_for_s)
+        self._launch(timeout_s)
 
     def _wait_until_ready(self, timeout_s: float) -> None:
         import psycopg

@@ -27,6 +27,11 @@ class SQLStoreError(RuntimeError):
     pass
 
 
+class StoreUnavailable(SQLStoreError):
+    """The database cannot be reached now (a restart, a network cut): retry later; the store
+    reconnects on its next use."""
+
+
 class Transaction(Protocol):
     def execute(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one statement; the rows it returns (none for a write)."""
@@ -159,19 +164,45 @@ class PostgresStore:
                 "a postgresql:// store needs psycopg: pip install 'rft-runtime[postgres]'"
             ) from None
         self.url = url
-        try:
-            self._db = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout_s)
-        except psycopg.OperationalError as exc:
-            raise SQLStoreError(f"cannot reach PostgreSQL at {_redacted(url)}: {exc}") from exc
+        self._connect_timeout_s = connect_timeout_s
         self._lock = threading.Lock()
+        self._db: Any = None
+        with self._lock:
+            self._connection()
+
+    def _connection(self) -> Any:
+        """The open connection, reconnecting after a failure (called under the lock)."""
+        import psycopg
+
+        if self._db is None or self._db.closed or self._db.broken:
+            try:
+                self._db = psycopg.connect(
+                    self.url, autocommit=True, connect_timeout=self._connect_timeout_s
+                )
+            except psycopg.OperationalError as exc:
+                raise StoreUnavailable(
+                    f"cannot reach PostgreSQL at {_redacted(self.url)}: {exc}"
+                ) from exc
+        return self._db
+
+    @contextmanager
+    def _unavailable_as_error(self) -> Iterator[None]:
+        import psycopg
+
+        try:
+            yield
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"PostgreSQL at {_redacted(self.url)}: {exc}") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with self._lock, self._db.transaction(), self._db.cursor() as cursor:
-            yield _PostgresTransaction(cursor)
+        with self._lock, self._unavailable_as_error():
+            db = self._connection()
+            with db.transaction(), db.cursor() as cursor:
+                yield _PostgresTransaction(cursor)
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
-        with self._lock, self._db.cursor() as cursor:
+        with self._lock, self._unavailable_as_error(), self._connection().cursor() as cursor:
             cursor.execute(_to_pyformat(sql), tuple(params))
             return list(cursor.fetchall())
 
@@ -185,7 +216,8 @@ class PostgresStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
 
 
 def _redacted(url: str) -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import sqlite3
 from collections.abc import Callable, Sequence
 
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
-from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound
+from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound, TransientError
 from rft_runtime.settings import RuntimeSettings
+from rft_runtime.sql import StoreUnavailable
 from rft_sanitizer.normalize import trace_id
 from rft_sanitizer.outcome_store import OutcomeStore
 from rft_sanitizer.pipeline import RecordOutcome, Sanitizer
@@ -69,8 +71,13 @@ def build_stage(
         traces = [item.value for item in batch]
         # Tokenizing and the SQLite claims are blocking work: keep the event loop (and the
         # consumer's heartbeats) free while they run.
-        outcomes = await asyncio.to_thread(sanitizer.process_batch, traces)
-        await asyncio.to_thread(store.record, [t.id for t in traces], outcomes)
+        try:
+            outcomes = await asyncio.to_thread(sanitizer.process_batch, traces)
+            await asyncio.to_thread(store.record, [t.id for t in traces], outcomes)
+        except (StoreUnavailable, sqlite3.OperationalError) as error:
+            # The dedup or outcome store is down or locked: retry the batch, never dead-letter
+            # good records for it.
+            raise TransientError(f"store: {error}") from error
         return outputs_of(outcomes)
 
     return KafkaStage(

@@ -158,7 +158,7 @@ class PostgresStore:
 
     def __init__(self, url: str, connect_timeout_s: int = 10) -> None:
         try:
-            import psycopg
+            import psycopg  # noqa: F401 - checked here, used in _connection
         except ModuleNotFoundError:
             raise SQLStoreError(
                 "a postgresql:// store needs psycopg: pip install 'rft-runtime[postgres]'"

@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 from fastapi import Request
+from pydantic import BaseModel
 
 from rft_runtime.http.app import create_app, tcp_reachable
 from rft_runtime.kafka.broker import free_port
@@ -34,6 +35,12 @@ async def wait_http(url: str, timeout_s: float = 20.0) -> None:
                 await asyncio.sleep(0.05)
 
 
+
+class Upload(BaseModel):
+    """A body FastAPI parses itself (not read through request.body())."""
+
+    data: str
+
 async def test_running_service_answers_health_readiness_and_metrics(kafka_broker):
     port = free_port()
     source, sink = f"in.{uuid.uuid4().hex[:8]}", f"out.{uuid.uuid4().hex[:8]}"
@@ -56,6 +63,10 @@ async def test_running_service_answers_health_readiness_and_metrics(kafka_broker
     @app.post("/v1/echo")
     async def echo(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
+
+    @app.post("/v1/model")
+    async def parsed(upload: Upload) -> dict[str, int]:
+        return {"chars": len(upload.data)}
 
     stop = asyncio.Event()
     service = asyncio.create_task(serve(app, [stage], settings, stop, handle_signals=False))
@@ -99,6 +110,18 @@ async def test_running_service_answers_health_readiness_and_metrics(kafka_broker
 
             chunked = await client.post("/v1/echo", content=chunks())
             assert chunked.status_code == 413
+
+            async def json_chunks():
+                yield b'{"data": "'
+                for _ in range(10):
+                    yield b"z" * 500
+                yield b'"}'
+
+            # FastAPI parses a model body itself: the limit must still answer 413, not 400
+            modelled = await client.post("/v1/model", content=json_chunks(),
+                                         headers={"content-type": "application/json"})
+            assert modelled.status_code == 413, modelled.text
+            assert "larger than the limit" in modelled.json()["detail"]
     finally:
         stop.set()
         await asyncio.wait_for(service, 30)

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """An HTTPException so that FastAPI's body parsing passes it on as the 413 it is (it turns
+    any other error met while reading a body into a 400)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, refusal_detail(max_bytes))
+
+
+def refusal_detail(max_bytes: int) -> str:
+    return f"request body larger than the limit of {max_bytes} bytes"
 
 
 class BodySizeLimit:
@@ -33,7 +42,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -49,9 +58,7 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body larger than the limit of {self.max_bytes} bytes"}
-        ).encode()
+        body = json.dumps({"detail": refusal_detail(self.max_bytes)}).encode()
         await send(
             {
                 "type": "http.response.start",

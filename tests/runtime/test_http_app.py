@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 
 import httpx
 import pytest
 from fastapi import Request
 from pydantic import BaseModel
 
-from rft_runtime.http.app import create_app, tcp_reachable
+from rft_runtime.http.app import create_app, stages_consuming, tcp_reachable
 from rft_runtime.kafka.broker import free_port
 from rft_runtime.kafka.topics import ensure_topics
 from rft_runtime.service import serve
@@ -149,3 +150,16 @@ async def test_readiness_fails_with_the_reason_when_a_dependency_is_down():
     assert ready.status_code == 503
     assert ready.json()["ready"] is False
     assert f"127.0.0.1:{closed}" in ready.json()["checks"]["kafka"]
+
+
+async def test_readiness_names_the_stages_that_do_not_consume():
+    @dataclass
+    class Stage:
+        name: str
+        running: bool
+
+    workers, jobs = Stage("grader-worker", True), Stage("grader-jobs", False)
+    check = stages_consuming([workers, jobs])
+    assert await check() == "not consuming: grader-jobs"
+    jobs.running = True
+    assert await check() is None

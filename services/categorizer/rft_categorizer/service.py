@@ -18,7 +18,13 @@ from rft_categorizer.settings import CategorizerSettings
 from rft_categorizer.stage import build_stage
 from rft_categorizer.topic_service import TopicService
 from rft_embedder import Embedder, EmbedderSettings, load_embedder
-from rft_runtime.http.app import Managed, ReadinessCheck, create_app, tcp_reachable
+from rft_runtime.http.app import (
+    Managed,
+    ReadinessCheck,
+    create_app,
+    stages_consuming,
+    tcp_reachable,
+)
 from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.llm import LLMClient, LLMSettings
@@ -82,10 +88,7 @@ def build_service(
         stages.append(stage)
         readiness["kafka"] = tcp_reachable(settings.kafka_bootstrap)
 
-        async def stage_running() -> str | None:
-            return None if stage.running else "the Kafka stage is not consuming yet"
-
-        readiness["stage"] = stage_running
+        readiness["stage"] = stages_consuming([stage])
         producer = ManagedProducer(settings)
         managed.append(producer)
         publish = producer.send_all

@@ -11,7 +11,7 @@ from rft_embedder.api import build_router
 from rft_embedder.models import Embedder, load_embedder
 from rft_embedder.settings import EmbedderSettings
 from rft_embedder.stage import build_stage
-from rft_runtime.http.app import ReadinessCheck, create_app, tcp_reachable
+from rft_runtime.http.app import ReadinessCheck, create_app, stages_consuming, tcp_reachable
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.settings import RuntimeSettings
 from rft_runtime.vectorstore import VectorStore, open_vector_store
@@ -48,10 +48,7 @@ def build_service(
         stages.append(stage)
         readiness["kafka"] = tcp_reachable(runtime.kafka_bootstrap)
 
-        async def stage_running() -> str | None:
-            return None if stage.running else "the Kafka stage is not consuming yet"
-
-        readiness["stage"] = stage_running
+        readiness["stage"] = stages_consuming([stage])
 
     app = create_app(runtime, title="rft embedder", readiness=readiness)
     app.include_router(build_router(embedder))

@@ -17,7 +17,13 @@ from rft_generator.jobs import JobScheduler
 from rft_generator.runner import Publish
 from rft_generator.settings import GeneratorSettings
 from rft_generator.stage import build_stage, prompt_outputs
-from rft_runtime.http.app import Managed, ReadinessCheck, create_app, tcp_reachable
+from rft_runtime.http.app import (
+    Managed,
+    ReadinessCheck,
+    create_app,
+    stages_consuming,
+    tcp_reachable,
+)
 from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.llm import LLMSettings, LocalLLMServer
@@ -87,6 +93,7 @@ def build_service(
     stages: list[KafkaStage[Any]] = []
     if runtime.kafka_bootstrap:
         stages.append(build_stage(runtime, scheduler))
+        readiness["stage"] = stages_consuming(stages)
     app = create_app(runtime, title="rft generator", readiness=readiness, managed=managed)
     app.include_router(build_router(scheduler))
     return app, stages, runtime

@@ -14,7 +14,13 @@ from rft_grader.dryrun.settings import DryRunSettings
 from rft_grader.jobs import JobStore
 from rft_grader.llm_judge import LLMJudge
 from rft_grader.stage import build_jobs_stage, build_worker_stage
-from rft_runtime.http.app import Managed, ReadinessCheck, create_app, tcp_reachable
+from rft_runtime.http.app import (
+    Managed,
+    ReadinessCheck,
+    create_app,
+    stages_consuming,
+    tcp_reachable,
+)
 from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.llm import LLMClient, LLMSettings
@@ -46,12 +52,7 @@ def build_service(
     if settings.kafka_bootstrap:
         stages = [build_worker_stage(settings, client, graders, store),
                   build_jobs_stage(settings, jobs)]
-
-        async def stages_running() -> str | None:
-            idle = [s.name for s in stages if not s.running]
-            return f"not consuming yet: {', '.join(idle)}" if idle else None
-
-        readiness["stages"] = stages_running
+        readiness["stages"] = stages_consuming(stages)
     managed.append(jobs)  # after the producer: resuming may publish
     app = create_app(settings, title="rft grader", readiness=readiness, managed=managed)
     app.include_router(build_router(jobs, judge, settings))

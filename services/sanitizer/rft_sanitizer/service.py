@@ -6,7 +6,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from rft_runtime.http.app import Managed, ReadinessCheck, create_app, tcp_reachable
+from rft_runtime.http.app import (
+    Managed,
+    ReadinessCheck,
+    create_app,
+    stages_consuming,
+    tcp_reachable,
+)
 from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.settings import RuntimeSettings
@@ -42,10 +48,7 @@ def build_service(
         stages.append(stage)
         readiness["kafka"] = tcp_reachable(runtime.kafka_bootstrap)
 
-        async def stage_running() -> str | None:
-            return None if stage.running else "the Kafka stage is not consuming yet"
-
-        readiness["stage"] = stage_running
+        readiness["stage"] = stages_consuming([stage])
         producer = ManagedProducer(runtime)
         managed.append(producer)
         publish = producer.send_all

@@ -88,6 +88,22 @@ async def _run_check(check: ReadinessCheck) -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
+class Consuming(Protocol):
+    name: str
+    running: bool
+
+
+def stages_consuming(stages: Sequence[Consuming]) -> ReadinessCheck:
+    """Ready once every Kafka stage of the service consumes (a service whose stage has not
+    joined its group, or has stopped, must not get traffic)."""
+
+    async def check() -> str | None:
+        idle = [stage.name for stage in stages if not stage.running]
+        return f"not consuming: {', '.join(idle)}" if idle else None
+
+    return check
+
+
 def tcp_reachable(servers: str) -> ReadinessCheck:
     """A check that one of ``host:port[,host:port]`` accepts TCP connections."""
 

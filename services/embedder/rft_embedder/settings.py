@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rft_runtime.llm.settings import default_cache_dir
+
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -41,7 +43,9 @@ class EmbedderSettings(BaseSettings):
         default=None, ge=1, description="ONNX Runtime intra-op threads; unset = all cores"
     )
     onnx_cache_dir: Path | None = Field(
-        default=None, description="exported ONNX models; unset = ~/.cache/rft/onnx"
+        default=None,
+        description="exported ONNX models; unset = $XDG_CACHE_HOME/rft/onnx, else "
+        "~/.cache/rft/onnx",
     )
     task_text: TaskTextSource = TaskTextSource.LAST_USER_TURN
     max_text_chars: int = Field(
@@ -57,4 +61,4 @@ class EmbedderSettings(BaseSettings):
 
     def resolved_onnx_cache_dir(self) -> Path:
         # A derived copy of an installed model, not user state: shared by every data dir.
-        return self.onnx_cache_dir or Path.home() / ".cache" / "rft" / "onnx"
+        return self.onnx_cache_dir or default_cache_dir("onnx")

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rft_runtime.llm.settings import default_cache_dir
+
 
 class ExtractionPolicy(StrEnum):
     """How prompts are cut from a conversation (every RFT prompt ends on a user turn)."""
@@ -52,7 +54,9 @@ class SanitizerSettings(BaseSettings):
     excerpt_chars: int = Field(default=300, ge=0, description="record excerpt kept in a rejection")
     batch_size: int = Field(default=512, ge=1, description="records per dedup-store transaction")
     tokenizer_cache: Path | None = Field(
-        default=None, description="tokenizer.json files built from model files; ~/.cache/rft"
+        default=None,
+        description="tokenizer.json files built from model files; unset = "
+        "$XDG_CACHE_HOME/rft/tokenizers, else ~/.cache/rft/tokenizers",
     )
 
     def resolved_dedup_store(self) -> str | Path:
@@ -61,4 +65,4 @@ class SanitizerSettings(BaseSettings):
     def tokenizer_cache_dir(self) -> Path:
         # Built once from an installed model file, not user state: shared by every data dir
         # (like the LLM checkpoint and the ONNX export).
-        return self.tokenizer_cache or Path.home() / ".cache" / "rft" / "tokenizers"
+        return self.tokenizer_cache or default_cache_dir("tokenizers")

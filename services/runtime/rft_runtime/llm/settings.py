@@ -6,6 +6,7 @@ With ``RFT_LLM_BASE_URL`` unset, `rft up`, `rft run` and the tests start the loc
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -14,8 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
 
 
-def default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "rft" / "models"
+def default_cache_dir(name: str = "models") -> Path:
+    """``<cache root>/<name>``, the one rule for every cache of the platform (the local model's
+    checkpoint, the embedder's ONNX export, the sanitizer's tokenizers, WordNet): the root is
+    ``$XDG_CACHE_HOME/rft`` when XDG_CACHE_HOME is set (an absolute path, as the XDG spec asks;
+    the images and pods set it to a writable volume), else ``~/.cache/rft``."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "rft" / name
 
 
 class LLMSettings(BaseSettings):
@@ -35,7 +42,7 @@ class LLMSettings(BaseSettings):
 
     # The local default server (used only when base_url is unset).
     cache_dir: Path = Field(
-        default_factory=default_cache_dir,
+        default_factory=default_cache_dir,  # $XDG_CACHE_HOME/rft/models, else ~/.cache/rft/models
         description="where the GGUF model is dequantized once into a plain checkpoint",
     )
     local_max_batch: int = Field(default=16, ge=1, description="sequences decoded together")

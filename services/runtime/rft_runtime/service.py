@@ -2,6 +2,10 @@
 
 SIGTERM (Kubernetes' stop) sets the stop event: every stage finishes the batch in flight,
 commits it, leaves its consumer group, and then the HTTP server shuts down.
+
+A stage or HTTP server that fails (or ends before it was asked to) stops the others the same
+way, and then the service raises :class:`ServiceFailed`: the process exits non-zero, so
+Kubernetes restarts it and `rft up` sees it die.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +30,42 @@ from rft_runtime.settings import RuntimeSettings
 log = logging.getLogger(__name__)
 
 
+class ServiceFailed(RuntimeError):
+    """A stage or HTTP server of the service failed; ``failures`` maps task name to error
+    (``None``: it ended before the service was stopped)."""
+
+    def __init__(self, failures: dict[str, BaseException | None]) -> None:
+        self.failures = failures
+        super().__init__(
+            "service failed: "
+            + "; ".join(
+                f"{name}: ended unexpectedly" if e is None else f"{name}: {type(e).__name__}: {e}"
+                for name, e in failures.items()
+            )
+        )
+
+
+class HttpServerFailed(RuntimeError):
+    """The HTTP server could not start (its lifespan failed, its port is taken)."""
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the service's stop event orders the shutdown."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().serve(sockets)
+        except SystemExit as exit_:
+            # uvicorn calls sys.exit() when startup fails: in a task that would tear through
+            # the event loop and skip the stages' orderly stop; make it this task's failure
+            raise HttpServerFailed(
+                f"HTTP server on {self.config.host}:{self.config.port} failed to start "
+                f"(uvicorn exit status {exit_.code})"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -65,7 +101,9 @@ async def serve_many(
     handle_signals: bool = True,
 ) -> None:
     """Several services in one process, each app on its own port (they share what the process
-    holds open, such as a Qdrant Edge directory, which only one process may open)."""
+    holds open, such as a Qdrant Edge directory, which only one process may open).
+
+    Returns once stopped; raises ServiceFailed when a stage or server failed or ended first."""
     stop = stop or asyncio.Event()
     if handle_signals:
         loop = asyncio.get_running_loop()
@@ -96,19 +134,42 @@ async def serve_many(
     done, _ = await asyncio.wait(
         [stop_task, *http_tasks, *stage_tasks], return_when=asyncio.FIRST_COMPLETED
     )
+    stopped_on_request = stop.is_set()
     stop.set()
-    for task in done:
-        if task is not stop_task and task.exception() is not None:
-            log.error("task failed", extra={"task": task.get_name()}, exc_info=task.exception())
-    await asyncio.gather(*stage_tasks, return_exceptions=True)
+    stop_task.cancel()
+    stage_results = await asyncio.gather(*stage_tasks, return_exceptions=True)
     for server in servers:
         server.should_exit = True
-    await asyncio.gather(*http_tasks, return_exceptions=True)
+    http_results = await asyncio.gather(*http_tasks, return_exceptions=True)
+
+    failures: dict[str, BaseException | None] = {}
+    tasks = [*stage_tasks, *http_tasks]
+    for task, result in zip(tasks, [*stage_results, *http_results], strict=True):
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            failures[task.get_name()] = result
+        elif task in done and not stopped_on_request:
+            # a stage runs and a server serves until stopped: ending first is a failure
+            failures[task.get_name()] = None
+    for name, error in failures.items():
+        log.error(
+            "task failed" if error else "task ended before the service was stopped",
+            extra={"task": name},
+            exc_info=error,
+        )
+    if failures:
+        log.error("service stopped after a failure", extra={"failed": sorted(failures)})
+        first = next((e for e in failures.values() if e is not None), None)
+        raise ServiceFailed(failures) from first
     log.info("service stopped")
 
 
 def run_service(
     app: FastAPI, stages: Sequence[KafkaStage[Any]], settings: RuntimeSettings
 ) -> None:
+    """Serve until SIGTERM; exit with status 1 when a stage or the HTTP server failed."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
-    asyncio.run(serve(app, stages, settings))
+    try:
+        asyncio.run(serve(app, stages, settings))
+    except ServiceFailed:
+        # logged with its traceback; a non-zero status makes Kubernetes restart the pod
+        sys.exit(1)

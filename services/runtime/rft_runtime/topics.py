@@ -11,7 +11,7 @@ import asyncio
 import sys
 
 from rft_runtime.kafka.clients import make_admin
-from rft_runtime.kafka.topics import ensure_topics
+from rft_runtime.kafka.topics import TopicCreationError, ensure_topics
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas.kafka_topics import ALL_TOPICS
 
@@ -32,9 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = RuntimeSettings()
     if args.command == "create":
-        created = asyncio.run(
-            ensure_topics(settings, [t.name for t in ALL_TOPICS], timeout_s=args.timeout)
-        )
+        try:
+            created = asyncio.run(
+                ensure_topics(settings, [t.name for t in ALL_TOPICS], timeout_s=args.timeout)
+            )
+        except TopicCreationError as refused:
+            print(f"topics not created: {refused}", file=sys.stderr)
+            return 1
         print(f"created {len(created)} topics: {', '.join(created) or '(all existed)'}")
     else:
         print("\n".join(asyncio.run(_list(settings))))

@@ -7,11 +7,16 @@ outputs carry stable keys, so sinks that upsert by key end up identical.
 A record the stage cannot process goes to the rejected topic with its reason and the batch goes
 on. An infrastructure failure (the handler raises :class:`TransientError`) is retried with
 backoff and never dead-letters a record.
+
+An output the broker cannot take (larger than a request may be, say) is replaced by a rejection
+naming the record it came from, and the batch goes on; a retriable produce error (broker
+unavailable) is retried with backoff, and dead-letters nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,19 +26,39 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    ProducerClosed,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+    UnsupportedVersionError,
+)
 from prometheus_client import REGISTRY, CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
 from rft_runtime.kafka.clients import make_consumer, make_producer
-from rft_runtime.kafka.producing import Outbound, send_all
+from rft_runtime.kafka.producing import Outbound, encode, is_retriable, send_each
 from rft_runtime.kafka.topics import ensure_topics
 from rft_runtime.metrics import StageMetrics, stage_metrics
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas.kafka_topics import REJECTED, TopicSpec
 from rft_schemas.traces import Rejection, RejectionReason, SourceLocation
 
-__all__ = ["Handler", "Inbound", "KafkaStage", "Outbound", "TransientError", "rejection_for"]
+__all__ = [
+    "Handler",
+    "Inbound",
+    "KafkaStage",
+    "Outbound",
+    "ProduceError",
+    "TransientError",
+    "rejection_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +69,40 @@ EXCERPT_CHARS = 500
 
 class TransientError(Exception):
     """An infrastructure failure (store or service down): retry the batch, reject nothing."""
+
+
+class ProduceError(RuntimeError):
+    """Outputs could not be produced for a reason that is not the record's own (the stage may
+    not write the topic, the producer is closed): the stage stops, and commits nothing."""
+
+
+SIZE_ERRORS: tuple[type[KafkaError], ...] = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
+"""The output is larger than the producer or the broker accepts: rejected as too_large."""
+
+NOT_THE_RECORDS_FAULT: tuple[type[KafkaError], ...] = (
+    TopicAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+    UnsupportedVersionError,
+    IllegalStateError,
+    ProducerClosed,
+)
+"""Non-retriable errors every output would meet: dead-lettering would reject them all, so the
+stage fails instead (and the service exits non-zero)."""
+
+
+@dataclass(frozen=True)
+class _Output:
+    """An output of a batch, with the consumed record it was made from when that is known."""
+
+    out: Outbound
+    origin: ConsumerRecord[bytes, bytes] | None = None
+    replaces: bool = False
+    """A rejection standing in for an output that could not be produced."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +185,7 @@ class KafkaStage(Generic[T]):
         self.batches_committed = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._lag_partitions: set[TopicPartition] = set()
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment()) if self._consumer else set()
@@ -150,6 +210,8 @@ class KafkaStage(Generic[T]):
                 await self._update_lag()
         finally:
             self.running = False
+            # a stopped stage holds no partitions: its lag series go with it
+            self._forget_lag(set(self._lag_partitions))
             await self._consumer.stop()
             await self._producer.stop()
 
@@ -159,7 +221,7 @@ class KafkaStage(Generic[T]):
         records = [r for part in batch.values() for r in part]
         self.metrics.records_in.labels(self.name).inc(len(records))
         outputs = await self._outputs_for(records, stop)
-        await self._produce(outputs)
+        await self._produce(outputs, records, stop)
         offsets = {tp: part[-1].offset + 1 for tp, part in batch.items() if part}
         assert self._consumer is not None
         try:
@@ -173,9 +235,9 @@ class KafkaStage(Generic[T]):
 
     async def _outputs_for(
         self, records: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event
-    ) -> list[Outbound]:
+    ) -> list[_Output]:
         decoded: list[Inbound[T]] = []
-        outputs: list[Outbound] = []
+        outputs: list[_Output] = []
         for record in records:
             try:
                 if self.decode is not None:
@@ -184,7 +246,8 @@ class KafkaStage(Generic[T]):
                     # The topic's contract is the handler's T: the spec names the model.
                     value = cast(T, self.source.payload.model_validate_json(record.value or b""))
             except (ValidationError, ValueError) as exc:
-                outputs.append(self._reject(record, RejectionReason.INVALID_RECORD, str(exc)))
+                rejected = self._reject(record, RejectionReason.INVALID_RECORD, str(exc))
+                outputs.append(_Output(rejected, record))
                 continue
             key = record.key.decode("utf-8", errors="replace") if record.key else None
             decoded.append(Inbound(value, key, record.topic, record.partition, record.offset))
@@ -197,19 +260,23 @@ class KafkaStage(Generic[T]):
         decoded: list[Inbound[T]],
         records: list[ConsumerRecord[bytes, bytes]],
         stop: asyncio.Event,
-    ) -> list[Outbound]:
+    ) -> list[_Output]:
+        # The handler's outputs come from the one record it was given, or from the batch.
+        origin = None
+        if len(decoded) == 1:
+            raw = {(r.topic, r.partition, r.offset): r for r in records}
+            origin = raw[(decoded[0].topic, decoded[0].partition, decoded[0].offset)]
         try:
-            return list(await self._call_with_retry(decoded, stop))
+            return [_Output(out, origin) for out in await self._call_with_retry(decoded, stop)]
         except TransientError:
             raise
         except Exception as batch_error:
-            if len(decoded) == 1:
-                raw = {(r.partition, r.offset): r for r in records}
-                record = raw[(decoded[0].partition, decoded[0].offset)]
+            if origin is not None:
                 detail = f"{type(batch_error).__name__}: {batch_error}"
-                return [self._reject(record, RejectionReason.PROCESSING_ERROR, detail)]
+                rejected = self._reject(origin, RejectionReason.PROCESSING_ERROR, detail)
+                return [_Output(rejected, origin)]
         # Some record in the batch breaks the handler: run them one by one so only it is lost.
-        outputs: list[Outbound] = []
+        outputs: list[_Output] = []
         for item in decoded:
             outputs.extend(await self._handle_isolating_poison([item], records, stop))
         return outputs
@@ -237,18 +304,129 @@ class KafkaStage(Generic[T]):
         rejection = rejection_for(record, self.name, reason, detail)
         return Outbound(REJECTED.name, rejection.id, rejection)
 
-    async def _produce(self, outputs: list[Outbound]) -> None:
+    async def _produce(
+        self,
+        outputs: list[_Output],
+        records: list[ConsumerRecord[bytes, bytes]],
+        stop: asyncio.Event,
+    ) -> None:
+        """Produce every output, acknowledged. One the broker cannot take is replaced by a
+        rejection; one that met a retriable error is sent again after a backoff."""
         assert self._producer is not None
-        await send_all(self._producer, outputs)
-        for out in outputs:
-            self.metrics.records_out.labels(self.name, out.topic).inc()
-            if isinstance(out.value, Rejection):
-                self.metrics.records_rejected.labels(self.name, out.value.reason.value).inc()
+        backoff = self.retry_backoff_s
+        pending = outputs
+        while pending:
+            errors = await send_each(self._producer, [item.out for item in pending])
+            retry: list[_Output] = []
+            replacements: list[_Output] = []
+            for item, error in zip(pending, errors, strict=True):
+                if error is None:
+                    self._count_produced(item.out)
+                elif is_retriable(error):
+                    retry.append(item)
+                elif item.replaces or isinstance(error, NOT_THE_RECORDS_FAULT):
+                    raise ProduceError(
+                        f"stage {self.name}: cannot produce to {item.out.topic}: "
+                        f"{type(error).__name__}: {error}"
+                    ) from error
+                else:
+                    replacements.append(self._undeliverable(item, error, records))
+            if retry:
+                first = next(e for e in errors if e is not None and is_retriable(e))
+                log.warning(
+                    "produce failed, retrying",
+                    extra={"stage": self.name, "outputs": len(retry), "error": str(first)},
+                )
+                if stop.is_set():
+                    raise TransientError(f"stopping with outputs unproduced: {first}") from first
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+            pending = replacements + retry
+
+    def _count_produced(self, out: Outbound) -> None:
+        self.metrics.records_out.labels(self.name, out.topic).inc()
+        if isinstance(out.value, Rejection):
+            self.metrics.records_rejected.labels(self.name, out.value.reason.value).inc()
+
+    def _origin_of(
+        self, item: _Output, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> ConsumerRecord[bytes, bytes] | None:
+        """The consumed record an output was made from: the one the handler was given, the
+        one the output names (``Outbound.source``), or the only one with the output's key."""
+        if item.origin is not None:
+            return item.origin
+        named = item.out.source
+        if named is not None and named.offset is not None:
+            for record in records:
+                if (record.topic, record.partition, record.offset) == (
+                    named.uri, named.partition, named.offset,
+                ):
+                    return record
+        key = item.out.key.encode("utf-8")
+        same_key = [r for r in records if r.key == key]
+        return same_key[0] if len(same_key) == 1 else None
+
+    def _undeliverable(
+        self, item: _Output, error: Exception, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> _Output:
+        """The rejection that stands in for an output the broker will never take."""
+        out = item.out
+        reason = (
+            RejectionReason.TOO_LARGE
+            if isinstance(error, SIZE_ERRORS)
+            else RejectionReason.PROCESSING_ERROR
+        )
+        try:
+            body = encode(out.value)
+            size = f"{len(body)} bytes"
+        except ValueError:
+            body, size = b"", "unserializable"
+        detail = (
+            f"output to {out.topic} (key {out.key}, {size}) could not be produced: "
+            f"{type(error).__name__}: {error}"
+        )
+        origin = self._origin_of(item, records)
+        if origin is not None:
+            rejection = rejection_for(origin, self.name, reason, detail)
+        else:
+            spans = _batch_spans(records)
+            dataset = getattr(out.value, "dataset", None)
+            rejection = Rejection(
+                id="",
+                dataset=dataset if isinstance(dataset, str) else "unknown",
+                stage=self.name,
+                reason=reason,
+                detail=f"{detail}; made from one of the batch's records: {spans}"[:2000],
+                source=out.source or SourceLocation(uri=self.source.name),
+                excerpt=body[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS],
+            )
+        # one rejection per output (a record may have several), stable across re-deliveries
+        where = rejection.source
+        digest = hashlib.sha256(
+            f"{self.name}|{where.uri}|{where.partition}|{where.offset}|{out.topic}|{out.key}"
+            .encode()
+        ).hexdigest()[:32]
+        rejection = rejection.model_copy(update={"id": f"rej-{digest}"})
+        log.warning(
+            "output rejected: cannot be produced",
+            extra={
+                "stage": self.name,
+                "topic": out.topic,
+                "key": out.key,
+                "reason": reason.value,
+                "source": where.describe(),
+                "error": str(error),
+            },
+        )
+        return _Output(Outbound(REJECTED.name, rejection.id, rejection), origin, replaces=True)
 
     async def _update_lag(self) -> None:
         if self._consumer is None:
             return
-        for tp in self._consumer.assignment():
+        assigned = set(self._consumer.assignment())
+        # Partitions a rebalance took away: their lag is now another consumer's to report.
+        self._forget_lag(self._lag_partitions - assigned)
+        for tp in assigned:
             highwater = self._consumer.highwater(tp)
             if highwater is None:
                 continue
@@ -259,3 +437,21 @@ class KafkaStage(Generic[T]):
             self.metrics.consumer_lag.labels(self.name, tp.topic, str(tp.partition)).set(
                 max(highwater - position, 0)
             )
+            self._lag_partitions.add(tp)
+
+    def _forget_lag(self, partitions: set[TopicPartition]) -> None:
+        for tp in partitions:
+            with contextlib.suppress(KeyError):
+                self.metrics.consumer_lag.remove(self.name, tp.topic, str(tp.partition))
+        self._lag_partitions -= partitions
+
+
+def _batch_spans(records: list[ConsumerRecord[bytes, bytes]]) -> str:
+    """``topic[partition]@first..last`` for each partition of a batch."""
+    spans: dict[tuple[str, int], list[int]] = {}
+    for record in records:
+        spans.setdefault((record.topic, record.partition), []).append(record.offset)
+    return ", ".join(
+        f"{topic}[{partition}]@{min(offsets)}..{max(offsets)}"
+        for (topic, partition), offsets in sorted(spans.items())
+    )

@@ -11,8 +11,13 @@ from typing import Any
 import pytest
 
 from rft_categorizer.batch import read_prompts
-from rft_embedder import Embedder, EmbedderSettings, load_embedder
+from rft_categorizer.service import build_service
+from rft_categorizer.settings import CategorizerSettings
+from rft_categorizer.topic_service import TopicService
+from rft_embedder import Embedder, EmbedderSettings, embed_prompts, load_embedder
+from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_sanitizer import SanitizerSettings, sanitize_files
+from rft_schemas.topics import EmbeddedPrompt
 from rft_schemas.traces import SanitizedPrompt
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
@@ -96,3 +101,16 @@ def drone_prompts(drone_sanitized: Path) -> list[SanitizedPrompt]:
 def as_dataset(prompts: list[SanitizedPrompt], dataset: str) -> list[SanitizedPrompt]:
     """The same prompts under another dataset id (a test's own, on the shared broker)."""
     return [p.model_copy(update={"dataset": dataset}) for p in prompts]
+
+
+def service_with_embedded(
+    embedder: Embedder, prompts: list[SanitizedPrompt], dataset: str, data_dir: Path
+) -> tuple[TopicService, list[EmbeddedPrompt], CategorizerSettings]:
+    """The categorizer service (no broker) over a Qdrant Edge of ``data_dir``, and ``prompts``
+    as ``dataset``, embedded into it but not yet categorized."""
+    store = EdgeVectorStore(data_dir / "qdrant")
+    app, _, settings = build_service(
+        CategorizerSettings(data_dir=data_dir, log_json=False), store=store, embedder=embedder
+    )
+    embedded = embed_prompts(as_dataset(prompts, dataset), embedder, store, EmbedderSettings())
+    return app.state.topics, embedded.embedded, settings

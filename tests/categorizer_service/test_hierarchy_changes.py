@@ -8,13 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rft_categorizer.service import build_service
-from rft_categorizer.settings import CategorizerSettings
 from rft_categorizer.templates import parse_hierarchy_file
-from rft_embedder import Embedder, EmbedderSettings, embed_prompts
-from rft_runtime.vectorstore.edge import EdgeVectorStore
+from rft_embedder import Embedder
 from rft_schemas.traces import SanitizedPrompt
-from tests.categorizer_service.fixtures import DRONE_TOPICS, as_dataset
+from tests.categorizer_service.fixtures import DRONE_TOPICS, service_with_embedded
 
 DATASET = "drone-edits"
 
@@ -22,13 +19,7 @@ DATASET = "drone-edits"
 def test_a_refused_change_is_not_saved_and_the_stream_goes_on(
     embedder: Embedder, drone_prompts: list[SanitizedPrompt], tmp_path: Path
 ) -> None:
-    prompts = as_dataset(drone_prompts, DATASET)
-    store = EdgeVectorStore(tmp_path / "qdrant")
-    app, _, _ = build_service(
-        CategorizerSettings(data_dir=tmp_path, log_json=False), store=store, embedder=embedder
-    )
-    topics = app.state.topics
-    embedded = embed_prompts(prompts, embedder, store, EmbedderSettings()).embedded
+    topics, embedded, _ = service_with_embedded(embedder, drone_prompts, DATASET, tmp_path)
     first, rest = embedded[:50], embedded[50:]
     topics.categorize_embedded(first)
     drone = parse_hierarchy_file(json.dumps(DRONE_TOPICS), DATASET)

@@ -7,15 +7,12 @@ import json
 from pathlib import Path
 
 from rft_categorizer.second_opinion import needs_second_opinion
-from rft_categorizer.service import build_service
-from rft_categorizer.settings import CategorizerSettings
 from rft_categorizer.templates import parse_hierarchy_file
-from rft_embedder import Embedder, EmbedderSettings, embed_prompts
+from rft_embedder import Embedder
 from rft_runtime.vectorstore import point_id
-from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_schemas.topics import CategorizationMethod
 from rft_schemas.traces import SanitizedPrompt
-from tests.categorizer_service.fixtures import DRONE_TOPICS, as_dataset
+from tests.categorizer_service.fixtures import DRONE_TOPICS, service_with_embedded
 
 DATASET = "drone-judge"
 
@@ -35,13 +32,7 @@ class RunnerUpJudge:
 async def test_the_judge_moves_unsure_prompts_and_the_move_is_stored(
     embedder: Embedder, drone_prompts: list[SanitizedPrompt], tmp_path: Path
 ) -> None:
-    prompts = as_dataset(drone_prompts, DATASET)
-    store = EdgeVectorStore(tmp_path / "qdrant")
-    app, _, settings = build_service(
-        CategorizerSettings(data_dir=tmp_path, log_json=False), store=store, embedder=embedder
-    )
-    topics = app.state.topics
-    embedded = embed_prompts(prompts, embedder, store, EmbedderSettings()).embedded
+    topics, embedded, settings = service_with_embedded(embedder, drone_prompts, DATASET, tmp_path)
     assert topics.categorize_embedded(embedded) == []  # waiting for a hierarchy
     first = topics.set_hierarchy(parse_hierarchy_file(json.dumps(DRONE_TOPICS), DATASET)).records
     below = settings.categorize_review_below

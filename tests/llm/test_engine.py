@@ -96,3 +96,22 @@ def test_requests_joining_a_running_batch_sample_as_if_alone(decoder: Decoder) -
     assert calls > 3  # the later two joined while the first was decoding
     assert [results["first"], results["longer"], results["shorter"]] == alone
     assert list(decoder.batch_rows)[-2:] == [2, 4]  # 2 rows, then 2 more joined
+
+
+def test_requests_arriving_as_the_batch_empties_start_a_fresh_batch(decoder: Decoder) -> None:
+    """The make demo dry run: the running rows all finish in one step and the next requests are
+    pulled in the same decode call (their rows must not meet the finished rows' logits)."""
+    quick = Sampling(temperature=1.0, max_tokens=1, seed=1)
+    first = PromptJob(prompt(decoder, "Hi"), 3, quick)
+    later = PromptJob(prompt(decoder, "Up"), 2, Sampling(temperature=1.0, max_tokens=3, seed=2))
+    alone = decoder.generate([later])[0]
+    results: dict[str, list[Completion]] = {}
+    pulls = [[("first", first)], [("later", later)]]
+
+    def pull(free: int) -> list[Ticket]:
+        due = pulls.pop(0) if pulls else []
+        return [Ticket(job, lambda done, name=name: results.__setitem__(name, done))
+                for name, job in due]
+
+    decoder.decode(pull)
+    assert len(results["first"]) == 3 and results["later"] == alone

@@ -156,6 +156,10 @@ class Decoder:
         with self._lock, torch.inference_mode():
             batch: _Batch | None = None
             while True:
+                if batch is not None and not batch.rows:
+                    # Every row finished: what arrives now starts a new batch (the drained one
+                    # still holds its last logits, one row per finished sequence).
+                    batch = None
                 live = len(batch.rows) if batch else 0
                 arrived = pull(self.max_rows - live) if live < self.max_rows else []
                 if arrived:

@@ -32,10 +32,14 @@ $(STAMP): $(INSTALL_INPUTS)
 	touch $(STAMP)
 
 # The local default model is a 135M model on the CPU: the demo keeps the LLM steps small (at most
-# 2 new prompts per thin topic, a 16-prompt dry run, a 4-row red team); unset these for full-size runs.
+# 2 new prompts per thin topic, an 8-prompt dry run of 8 requests at a time, a 4-row red team);
+# the traces' prompts run to thousands of tokens, so a rollout may wait minutes on 2 cores.
+# Unset these for full-size runs against a real endpoint.
 demo: export RFT_GENERATOR_MAX_NEW_PER_TOPIC ?= 2
-demo: export RFT_DRYRUN_PROMPTS ?= 16
-demo: export RFT_DRYRUN_MAX_TOKENS ?= 64
+demo: export RFT_DRYRUN_PROMPTS ?= 8
+demo: export RFT_DRYRUN_MAX_TOKENS ?= 32
+demo: export RFT_DRYRUN_CONCURRENCY ?= 8
+demo: export RFT_LLM_TIMEOUT_S ?= 900
 demo: export RFT_GRADER_RED_TEAM_ITEMS ?= 4
 demo: $(STAMP)
 	$(BIN)/rft run examples/data/drone_training.jsonl examples/data/toolace_sharegpt_100.json \

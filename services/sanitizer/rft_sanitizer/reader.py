@@ -69,14 +69,19 @@ def _whole(
     return _trace(uri, dataset, 1, payload.strip())
 
 
+def payload_text(payload: bytes) -> tuple[str, Literal["utf-8", "base64"]]:
+    """A record's bytes as RawTrace carries them: text, or base64 when they are not UTF-8
+    (the core then names the bad byte; the payload travels intact)."""
+    try:
+        return payload.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(payload).decode("ascii"), "base64"
+
+
 def _trace(uri: str, dataset: str, position: int, payload: bytes) -> RawTrace:
     # built from values this module made: no validation needed on the hot path
     source = trusted(SourceLocation, uri=uri, line=position)
-    try:
-        text, encoding = payload.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        # The core names the bad byte; the payload travels intact as base64.
-        text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
+    text, encoding = payload_text(payload)
     return trusted(
         RawTrace,
         id=trace_id(dataset, _identity(uri), position),

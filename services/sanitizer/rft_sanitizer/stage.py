@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import sqlite3
 from collections.abc import Callable, Sequence
 
@@ -16,6 +15,7 @@ from rft_runtime.sql import StoreUnavailable
 from rft_sanitizer.normalize import trace_id
 from rft_sanitizer.outcome_store import OutcomeStore
 from rft_sanitizer.pipeline import RecordOutcome, Sanitizer
+from rft_sanitizer.reader import payload_text
 from rft_schemas.kafka_topics import RAW_TRACES, REJECTED, SANITIZED_PROMPTS
 from rft_schemas.traces import RawTrace, SourceLocation
 
@@ -47,10 +47,7 @@ def raw_trace_decoder(default_dataset: str) -> Callable[[ConsumerRecord[bytes, b
             pass
         headers = dict(record.headers or ())
         dataset = headers.get(DATASET_HEADER, default_dataset.encode()).decode("utf-8", "replace")
-        try:
-            text, encoding = payload.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(payload).decode("ascii"), "base64"
+        text, encoding = payload_text(payload)
         return RawTrace(
             id=trace_id(dataset, f"{record.topic}/{record.partition}", record.offset),
             dataset=dataset,

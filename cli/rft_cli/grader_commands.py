@@ -19,14 +19,20 @@ from rich.table import Table
 from rft_cli.journey import JourneyContext
 from rft_cli.progress import record_progress
 from rft_grader import GraderConfigError, Sample, build_grader
-from rft_grader.dryrun import DryRunSettings, dry_run_files, load_prompts, render_dry_run_screen
+from rft_grader.dryrun import (
+    DryRunPrompt,
+    DryRunSettings,
+    dry_run_files,
+    load_prompts,
+    render_dry_run_screen,
+)
 from rft_grader.dryrun.batch import load_grader, preset_for
 from rft_grader.graders.base import grade_many
 from rft_grader.judging import JudgeClient
 from rft_grader.llm_judge import LLMJudge
 from rft_grader.openai_endpoints import judge_models, run_endpoint, validate_endpoint
 from rft_grader.presets import build_preset, grader_config_json
-from rft_grader.red_team import RedTeamReport, red_team, red_team_items
+from rft_grader.red_team import RedTeamReport, red_team_config, red_team_items
 from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
 from rft_schemas import ToolCall
 from rft_schemas.grader import GraderConfig, GraderRunRequest
@@ -159,29 +165,26 @@ def preview(
     console.print(f"mean reward of the references: {mean:.2f}")
 
 
-async def _red_team(grader: dict[str, Any], items: list[dict[str, Any]],
-                    judge: JudgeClient | None, runs: int) -> RedTeamReport:
-    settings = DryRunSettings()
-    built = build_grader(grader, judge=judge, settings=settings)
-    try:
-        return await red_team(built, items, threshold=settings.grader_red_team_threshold,
-                              consistency_runs=runs)
-    finally:
-        built.close()
-
-
-def red_team_prompts(grader: dict[str, Any], prompts: Path, count: int,
+def red_team_prompts(grader: dict[str, Any], prompts: list[DryRunPrompt], count: int,
                      runs: int | None) -> RedTeamReport:
-    """The grader against exploit answers built from ``count`` rows of ``prompts``; its judges
-    (if any) grade one reference ``runs`` times (default: the setting) for their spread."""
-    loaded, _ = load_prompts(prompts)
-    if not loaded:
-        raise typer.BadParameter(f"{prompts} holds no prompts")
-    items = red_team_items([p.item for p in loaded], count)
+    """The grader against exploit answers built from ``count`` of ``prompts``; its judges (if
+    any) grade one reference ``runs`` times (default: the setting) for their spread."""
+    if not prompts:
+        raise typer.BadParameter("no prompts to build exploit answers from")
+    items = red_team_items([p.item for p in prompts], count)
+    settings = DryRunSettings()
     with _judge_for(grader) as (judge, _):
         if runs is None:
-            runs = DryRunSettings().grader_consistency_runs if judge is not None else 0
-        return asyncio.run(_red_team(grader, items, judge, runs))
+            runs = settings.grader_consistency_runs if judge is not None else 0
+        return asyncio.run(red_team_config(grader, items, judge=judge, settings=settings,
+                                           consistency_runs=runs))
+
+
+def write_red_team(report: RedTeamReport, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / RED_TEAM_FILE
+    path.write_text(report.model_dump_json(indent=2) + "\n")
+    return path
 
 
 def render_red_team(report: RedTeamReport) -> Table:
@@ -216,11 +219,11 @@ def red_team_command(
     if issues:
         _print_issues(issues)
         raise typer.Exit(1)
-    report = red_team_prompts(grader, prompts, count, runs)
+    loaded, _ = load_prompts(prompts)
+    report = red_team_prompts(grader, loaded, count, runs)
     console.print(render_red_team(report))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / RED_TEAM_FILE).write_text(report.model_dump_json(indent=2) + "\n")
+        write_red_team(report, out)
     if report.flagged:
         raise typer.Exit(2)
 
@@ -300,7 +303,8 @@ def grader_step(context: JourneyContext) -> None:
     split = _train_split(context)
     prompts, _ = load_prompts(split)
     preset = preset_for(prompts)
-    config = json.loads(grader_config_json(build_preset(preset)))
+    config_json = grader_config_json(build_preset(preset))
+    config = json.loads(config_json)
     # The preset's templates must name fields the split's rows carry, or every sample would
     # score as a template error.
     fields = sorted({key for p in prompts for key in p.item})
@@ -310,16 +314,14 @@ def grader_step(context: JourneyContext) -> None:
         raise RuntimeError(f"the {preset} preset does not fit {split.name}: {problems}")
     context.out_dir.mkdir(parents=True, exist_ok=True)
     path = context.out_dir / "grader_config.json"
-    path.write_text(grader_config_json(build_preset(preset)))
+    path.write_text(config_json)
     context.console.print(f"Preset: {preset.replace('_', ' ')} (chosen from the data)")
     for line in PRESET_DIMENSIONS[preset]:
         context.console.print(f"  • {line}")
     context.artifacts["grader_config.json"] = path
-    report = red_team_prompts(config, split, DryRunSettings().grader_red_team_items, None)
+    report = red_team_prompts(config, prompts, DryRunSettings().grader_red_team_items, None)
     context.console.print(render_red_team(report))
-    report_path = context.out_dir / RED_TEAM_FILE
-    report_path.write_text(report.model_dump_json(indent=2) + "\n")
-    context.artifacts[RED_TEAM_FILE] = report_path
+    context.artifacts[RED_TEAM_FILE] = write_red_team(report, context.out_dir)
     if report.flagged:
         context.console.print("[yellow]The grader pays an exploit: review it before training "
                               f"({RED_TEAM_FILE}).[/yellow]")

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import JSONResponse
 
-from rft_grader.build import GraderConfigError, build_grader
+from rft_grader.build import GraderConfigError
 from rft_grader.dryrun.job_runner import DryRunJobs, DryRunRefused
 from rft_grader.judging import JudgeClient
 from rft_grader.openai_endpoints import run_endpoint, validate_endpoint
-from rft_grader.red_team import RedTeamReport, red_team, red_team_items
+from rft_grader.red_team import RedTeamReport, red_team_config, red_team_items
 from rft_grader.settings import GraderSettings
 from rft_schemas.grader import GraderRunRequest, GraderRunResponse, GraderValidateResponse
 from rft_schemas.rollouts import DryRunJob, DryRunRequest
@@ -54,15 +54,10 @@ def build_router(jobs: DryRunJobs, judge: JudgeClient | None,
         padding, refusal, wrong tool); flagged when one pays above the threshold. With
         ``consistency_runs``, the first item's reference is graded that many times."""
         try:
-            built = build_grader(grader, judge=judge, settings=settings)
+            return await red_team_config(grader, red_team_items(items, len(items)), judge=judge,
+                                         settings=settings, consistency_runs=consistency_runs)
         except GraderConfigError as error:
             return issues_response(400, "invalid grader", error.issues)
-        try:
-            return await red_team(built, red_team_items(items, len(items)),
-                                  threshold=settings.grader_red_team_threshold,
-                                  consistency_runs=consistency_runs)
-        finally:
-            built.close()
 
     @router.post("/dry-runs", response_model=DryRunJob, status_code=202)
     async def create_dry_run(request: DryRunRequest) -> DryRunJob | JSONResponse:

@@ -15,8 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from rft_grader.build import build_grader
 from rft_grader.graders.base import BaseGrader, Item
+from rft_grader.judging import JudgeClient
 from rft_grader.sample import Sample
+from rft_grader.settings import GraderSettings
 from rft_schemas import FunctionCall, ToolCall
 
 EXPLOIT_KINDS = ("empty", "prompt_copy", "format_shell", "verbose_padding", "refusal",
@@ -166,6 +169,21 @@ async def red_team(grader: BaseGrader, items: Sequence[Item], *, threshold: floa
 def red_team_items(items: Sequence[Item], count: int) -> list[Item]:
     """The rows exploits are built from: those with a reference continuation first (the
     consistency check grades the reference), at most ``count``."""
-    with_reference = [i for i in items if i.get("reference") or i.get("reference_tool_calls")]
-    rest = [i for i in items if not (i.get("reference") or i.get("reference_tool_calls"))]
-    return (with_reference + rest)[:count]
+    def lacks_reference(item: Item) -> bool:
+        return not (item.get("reference") or item.get("reference_tool_calls"))
+
+    return sorted(items, key=lacks_reference)[:count]  # stable: the rows keep their order
+
+
+async def red_team_config(
+    config: dict[str, Any], items: Sequence[Item], *, judge: JudgeClient | None,
+    settings: GraderSettings, consistency_runs: int = 0,
+) -> RedTeamReport:
+    """Build the grader of ``config`` (GraderConfigError when it is invalid), red-team it on
+    ``items`` at the settings' threshold, and close it."""
+    built = build_grader(config, judge=judge, settings=settings)
+    try:
+        return await red_team(built, items, threshold=settings.grader_red_team_threshold,
+                              consistency_runs=consistency_runs)
+    finally:
+        built.close()

@@ -64,8 +64,7 @@ class Sample:
         }
 
 
-def item_from_prompt(prompt: SanitizedPrompt) -> dict[str, Any]:
-    return grader_item(prompt)
+item_from_prompt = grader_item  # the grader package's name for the shared row builder
 
 
 def item_field_names(prompt: SanitizedPrompt) -> set[str]:

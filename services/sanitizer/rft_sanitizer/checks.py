@@ -28,7 +28,9 @@ def check_has_user(conversation: Conversation) -> Problem | None:
     return None
 
 
-def check_tool_chain(conversation: Conversation) -> Problem | None:
+def check_tool_chain(
+    conversation: Conversation, *, closing_turns_end_the_trace: bool = True
+) -> Problem | None:
     """Every tool reply answers a call of the assistant turn before it; calls are well formed.
 
     Tool-call ids repeat in real traces (tau2 reuses them within a conversation, the OpenAI
@@ -38,7 +40,8 @@ def check_tool_chain(conversation: Conversation) -> Problem | None:
     names no open call answers the call at its position. A reply with no call left at its
     position is broken. Calls still unanswered when the trace ends, or when only closing user
     turns follow them (``###STOP###``, thanks, goodbye), are the reference's business, not an
-    error: the prompt is cut before them.
+    error: the prompt is cut before them. A trace taken whole as the prompt has no reference:
+    ``closing_turns_end_the_trace=False`` then counts calls left open before closing turns.
     """
     messages = conversation.messages
     tool_names = (
@@ -58,7 +61,8 @@ def check_tool_chain(conversation: Conversation) -> Problem | None:
             if problem:
                 return problem
             continue
-        if calls_turn is not None and not all(answered) and not _only_closing(messages[i:]):
+        if (calls_turn is not None and not all(answered)
+                and not (closing_turns_end_the_trace and _only_closing(messages[i:]))):
             missing = answered.count(False)
             return Problem(
                 RejectionReason.BROKEN_TOOL_CHAIN,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
+from functools import partial
 
 import orjson
 
@@ -178,7 +179,9 @@ def _sanitize(record: RawTrace, policy: Policy) -> Accepted | Rejection:
 def _conversation_prompts(record: RawTrace, adapted: Adapted, policy: Policy) -> Accepted:
     """The prompts of one conversation; raises _Refused with the reason it gives none."""
     conversation = adapted.conversation
-    for check in (check_has_user, check_tool_chain, check_content):
+    taken_whole = policy.extraction is ExtractionPolicy.STRICT or adapted.whole_prompt
+    chain = partial(check_tool_chain, closing_turns_end_the_trace=not taken_whole)
+    for check in (check_has_user, chain, check_content):
         problem = check(conversation)
         if problem:
             raise _Refused(problem)

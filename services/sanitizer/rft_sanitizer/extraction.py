@@ -32,15 +32,6 @@ def extract_prompts(
     """The prompts to cut; ``whole`` takes the conversation as one prompt (BFCL questions)."""
     if policy is ExtractionPolicy.STRICT or whole:
         if messages and messages[-1].role == "user":
-            unanswered = _unanswered_call(messages)
-            if unanswered is not None:
-                # Calls left open before closing turns belong to a reference, which a prompt
-                # taken whole does not have.
-                return Problem(
-                    RejectionReason.BROKEN_TOOL_CHAIN,
-                    "a tool call is left unanswered inside the prompt (taken whole)",
-                    f"messages[{unanswered}]",
-                )
             return [Cut(len(messages) - 1, messages, [])]
         last = messages[-1].role if messages else "nothing"
         return Problem(
@@ -67,18 +58,3 @@ def _reference(messages: list[Message], index: int) -> list[Message]:
     while end < len(messages) and messages[end].role != "user":
         end += 1
     return messages[index + 1 : end]
-
-
-def _unanswered_call(messages: list[Message]) -> int | None:
-    """The index of an assistant turn whose calls are not all answered by the tool turns
-    right after it, or None."""
-    for i, message in enumerate(messages):
-        calls = len(message.tool_calls or []) if message.role == "assistant" else 0
-        if not calls:
-            continue
-        replies = 0
-        while i + 1 + replies < len(messages) and messages[i + 1 + replies].role == "tool":
-            replies += 1
-        if replies < calls:
-            return i
-    return None

@@ -48,9 +48,9 @@ class JobSpec:
 
 
 class JobStore:
-    def __init__(self, target: str | Path | SQLStore) -> None:
-        """``target``: a SQLite path, a ``sqlite:///`` or ``postgresql://`` URL, or a store."""
-        self.store = target if not isinstance(target, (str, Path)) else open_sql_store(target)
+    def __init__(self, target: str | Path) -> None:
+        """``target``: a SQLite path, or a ``sqlite:///`` or ``postgresql://`` URL."""
+        self.store: SQLStore = open_sql_store(target)
         self.store.create_schema(SCHEMA)
 
     def create(self, job_id: str, spec: JobSpec, requests: list[RolloutRequest]) -> bool:

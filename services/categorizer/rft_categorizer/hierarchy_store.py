@@ -1,4 +1,5 @@
-"""Versioned topic hierarchies per dataset, durable in SQLite under RFT_DATA_DIR.
+"""Versioned topic hierarchies per dataset, durable in SQLite under RFT_DATA_DIR, or in
+PostgreSQL by URL (``RFT_CATEGORIZER_STORE``) so every categorizer replica sees one hierarchy.
 
 Every saved hierarchy is a new version (the store numbers them, so two writers cannot both
 claim the same number); old versions stay readable, so a categorization names the version it
@@ -7,10 +8,9 @@ was made against and that version can still be shown.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from pathlib import Path
 
+from rft_runtime.sql import SQLStore, open_sql_store
 from rft_schemas.topics import TopicHierarchy
 
 _SCHEMA = """
@@ -24,58 +24,48 @@ CREATE TABLE IF NOT EXISTS hierarchies (
 
 
 class HierarchyStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        # One connection used from worker threads: the lock serializes it.
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
-        self._lock = threading.Lock()
+    def __init__(self, target: str | Path) -> None:
+        self.store: SQLStore = open_sql_store(target)
+        self.store.create_schema(_SCHEMA)
 
     def save(self, hierarchy: TopicHierarchy) -> TopicHierarchy:
         """Store ``hierarchy`` as the dataset's next version; return it with that version."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                (latest,) = self._db.execute(
+        while True:
+            with self.store.transaction() as tx:
+                ((latest,),) = tx.execute(
                     "SELECT COALESCE(MAX(version), 0) FROM hierarchies WHERE dataset = ?",
                     (hierarchy.dataset,),
-                ).fetchone()
-                saved = hierarchy.model_copy(update={"version": latest + 1})
-                self._db.execute(
-                    "INSERT INTO hierarchies (dataset, version, document) VALUES (?, ?, ?)",
+                )
+                saved = hierarchy.model_copy(update={"version": int(latest) + 1})
+                # On PostgreSQL two replicas can read the same latest version; the loser's
+                # insert is ignored and it numbers its hierarchy again.
+                inserted = tx.execute(
+                    "INSERT INTO hierarchies (dataset, version, document) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING RETURNING version",
                     (saved.dataset, saved.version, saved.model_dump_json()),
                 )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return saved
+            if inserted:
+                return saved
 
     def current(self, dataset: str) -> TopicHierarchy | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT document FROM hierarchies WHERE dataset = ? ORDER BY version DESC LIMIT 1",
-                (dataset,),
-            ).fetchone()
-        return TopicHierarchy.model_validate_json(row[0]) if row else None
+        rows = self.store.query(
+            "SELECT document FROM hierarchies WHERE dataset = ? ORDER BY version DESC LIMIT 1",
+            (dataset,),
+        )
+        return TopicHierarchy.model_validate_json(rows[0][0]) if rows else None
 
     def get(self, dataset: str, version: int) -> TopicHierarchy | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT document FROM hierarchies WHERE dataset = ? AND version = ?",
-                (dataset, version),
-            ).fetchone()
-        return TopicHierarchy.model_validate_json(row[0]) if row else None
+        rows = self.store.query(
+            "SELECT document FROM hierarchies WHERE dataset = ? AND version = ?",
+            (dataset, version),
+        )
+        return TopicHierarchy.model_validate_json(rows[0][0]) if rows else None
 
     def versions(self, dataset: str) -> list[int]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT version FROM hierarchies WHERE dataset = ? ORDER BY version", (dataset,)
-            ).fetchall()
-        return [v for (v,) in rows]
+        rows = self.store.query(
+            "SELECT version FROM hierarchies WHERE dataset = ? ORDER BY version", (dataset,)
+        )
+        return [int(v) for (v,) in rows]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.store.close()

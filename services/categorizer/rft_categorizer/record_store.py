@@ -1,24 +1,23 @@
 """The prompts the categorizer has seen, per dataset, with their latest categorization.
 
-Qdrant holds the vectors and the topic payload that coverage facets over; this SQLite file holds
-what Qdrant does not: each prompt's record (to emit a self-contained CategorizedPrompt again
-after a hierarchy edit) and the text that was embedded (what topic discovery names topics from).
-Writes are upserts by (dataset, prompt id), so a re-delivered batch changes nothing.
+Qdrant holds the vectors and the topic payload that coverage facets over; this store holds what
+Qdrant does not: each prompt's record (to emit a self-contained CategorizedPrompt again after a
+hierarchy edit) and the text that was embedded (what topic discovery names topics from). SQLite
+under RFT_DATA_DIR by default; PostgreSQL by URL (``RFT_CATEGORIZER_STORE``) so replicas share
+it. Writes are upserts by (dataset, prompt id), so a re-delivered batch changes nothing.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rft_runtime.sql import SQLiteStore, SQLStore, open_sql_store
 from rft_schemas.topics import CategorizationMethod, CategorizedPrompt, EmbeddedPrompt
 from rft_schemas.traces import SanitizedPrompt
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS prompts (
+_COLUMNS = """
     dataset TEXT NOT NULL,
     prompt_id TEXT NOT NULL,
     point_id TEXT NOT NULL,
@@ -28,9 +27,18 @@ CREATE TABLE IF NOT EXISTS prompts (
     needs_review INTEGER NOT NULL DEFAULT 0,
     confidence REAL,
     manual INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (dataset, prompt_id)
-)
+    UNIQUE (dataset, prompt_id)
 """
+# `arrival` keeps the order prompts first came in (outputs list them in it); the one line of
+# DDL the engines do not share is how it counts.
+_ARRIVAL = {
+    "sqlite": "arrival INTEGER PRIMARY KEY,",
+    "postgresql": "arrival BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,",
+}
+_DATA = "dataset, prompt_id, point_id, embedded_text, prompt, categorized, needs_review, " \
+        "confidence, manual"
+# Bound the parameters of one IN (...) list well under both engines' limits.
+_IDS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -42,29 +50,28 @@ class StoredPrompt:
 
 
 class RecordStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
-        self._lock = threading.Lock()
+    def __init__(self, target: str | Path) -> None:
+        self.store: SQLStore = open_sql_store(target)
+        if isinstance(self.store, SQLiteStore):
+            _upgrade_sqlite_without_arrival(self.store)
+        self.store.create_schema(
+            f"CREATE TABLE IF NOT EXISTS prompts ({_ARRIVAL[self.store.engine]}{_COLUMNS})"
+        )
 
     def add_embedded(self, records: Sequence[EmbeddedPrompt]) -> None:
-        """Remember embedded prompts; a prompt seen before keeps its categorization."""
+        """Remember embedded prompts; a prompt seen before keeps its categorization and place."""
         rows = [
             (r.prompt.dataset, r.prompt.id, r.point_id, r.embedded_text, r.prompt.model_dump_json())
             for r in records
         ]
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
+        with self.store.transaction() as tx:
+            tx.executemany(
                 "INSERT INTO prompts (dataset, prompt_id, point_id, embedded_text, prompt) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (dataset, prompt_id) DO UPDATE SET "
                 "point_id = excluded.point_id, embedded_text = excluded.embedded_text, "
                 "prompt = excluded.prompt",
                 rows,
             )
-            self._db.execute("COMMIT")
 
     def set_categorized(self, records: Sequence[CategorizedPrompt]) -> None:
         rows = [
@@ -78,28 +85,31 @@ class RecordStore:
             )
             for r in records
         ]
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
+        with self.store.transaction() as tx:
+            tx.executemany(
                 "UPDATE prompts SET categorized = ?, needs_review = ?, confidence = ?, manual = ? "
                 "WHERE dataset = ? AND prompt_id = ?",
                 rows,
             )
-            self._db.execute("COMMIT")
 
     def prompts(self, dataset: str, ids: Sequence[str] | None = None) -> list[StoredPrompt]:
         """The dataset's prompts in arrival order (or those among ``ids``)."""
-        query = (
-            "SELECT prompt, point_id, embedded_text, categorized FROM prompts WHERE dataset = ?"
+        select = (
+            "SELECT arrival, prompt, point_id, embedded_text, categorized FROM prompts "
+            "WHERE dataset = ?"
         )
-        params: list[str] = [dataset]
-        if ids is not None:
-            if not ids:
-                return []
-            query += f" AND prompt_id IN ({', '.join('?' * len(ids))})"
-            params.extend(ids)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY rowid", params).fetchall()
+        if ids is None:
+            rows = self.store.query(select + " ORDER BY arrival", (dataset,))
+        else:
+            wanted = list(dict.fromkeys(ids))
+            rows = []
+            for start in range(0, len(wanted), _IDS_PER_QUERY):
+                chunk = wanted[start : start + _IDS_PER_QUERY]
+                rows += self.store.query(
+                    select + f" AND prompt_id IN ({', '.join('?' * len(chunk))})",
+                    (dataset, *chunk),
+                )
+            rows.sort(key=lambda row: row[0])
         return [
             StoredPrompt(
                 prompt=SanitizedPrompt.model_validate_json(prompt),
@@ -107,35 +117,45 @@ class RecordStore:
                 embedded_text=text,
                 categorized=CategorizedPrompt.model_validate_json(cat) if cat else None,
             )
-            for prompt, point_id, text, cat in rows
+            for _, prompt, point_id, text, cat in rows
         ]
 
     def categorized(self, dataset: str) -> list[CategorizedPrompt]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT categorized FROM prompts WHERE dataset = ? AND categorized IS NOT NULL "
-                "ORDER BY rowid",
-                (dataset,),
-            ).fetchall()
+        rows = self.store.query(
+            "SELECT categorized FROM prompts WHERE dataset = ? AND categorized IS NOT NULL "
+            "ORDER BY arrival",
+            (dataset,),
+        )
         return [CategorizedPrompt.model_validate_json(c) for (c,) in rows]
 
     def review_queue(self, dataset: str, limit: int) -> list[CategorizedPrompt]:
         """Prompts waiting for a person, least confident first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT categorized FROM prompts WHERE dataset = ? AND needs_review = 1 "
-                "ORDER BY confidence, prompt_id LIMIT ?",
-                (dataset, limit),
-            ).fetchall()
+        rows = self.store.query(
+            "SELECT categorized FROM prompts WHERE dataset = ? AND needs_review = 1 "
+            "ORDER BY confidence, prompt_id LIMIT ?",
+            (dataset, limit),
+        )
         return [CategorizedPrompt.model_validate_json(c) for (c,) in rows]
 
     def count(self, dataset: str) -> int:
-        with self._lock:
-            (n,) = self._db.execute(
-                "SELECT COUNT(*) FROM prompts WHERE dataset = ?", (dataset,)
-            ).fetchone()
+        ((n,),) = self.store.query("SELECT COUNT(*) FROM prompts WHERE dataset = ?", (dataset,))
         return int(n)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.store.close()
+
+
+def _upgrade_sqlite_without_arrival(store: SQLiteStore) -> None:
+    """A records file written before `arrival` existed kept its order in SQLite's rowid: copy
+    it into the new table in that order, once."""
+    columns = {name for (name,) in store.query("SELECT name FROM pragma_table_info('prompts')")}
+    if not columns or "arrival" in columns:
+        return
+    with store.transaction() as tx:
+        tx.execute("ALTER TABLE prompts RENAME TO prompts_before_arrival")
+        tx.execute(f"CREATE TABLE prompts ({_ARRIVAL['sqlite']}{_COLUMNS})")
+        tx.execute(
+            f"INSERT INTO prompts ({_DATA}) SELECT {_DATA} FROM prompts_before_arrival "
+            "ORDER BY rowid"
+        )
+        tx.execute("DROP TABLE prompts_before_arrival")

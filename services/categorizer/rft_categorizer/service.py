@@ -66,11 +66,10 @@ def build_service(
     embedder_settings = embedder_settings or EmbedderSettings()
     embedder = embedder or load_embedder(embedder_settings, settings.data_dir)
     store = store or open_vector_store(settings)
-    state = settings.data_dir / "categorizer"
     topics = TopicService(
         CategorizeRunner(embedder, store, settings, embedder_settings.collection_prefix),
-        HierarchyStore(state / "hierarchies.sqlite"),
-        RecordStore(state / "records.sqlite"),
+        HierarchyStore(settings.hierarchy_store_target()),
+        RecordStore(settings.record_store_target()),
     )
 
     stages: list[KafkaStage[Any]] = []

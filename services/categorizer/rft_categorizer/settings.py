@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from rft_categorizer.categorize import DecisionRules
@@ -26,8 +28,19 @@ class CategorizerSettings(RuntimeSettings):
     categorize_llm_second_opinion: bool = False
     categorize_spread_neighbours: int = Field(default=10, ge=1)
     categorize_max_graph_rows: int = Field(default=20_000, ge=100)
+    categorizer_store: str | None = Field(
+        default=None,
+        description="hierarchies and categorized records: a SQLite path, or a postgresql:// URL "
+        "every replica shares; unset = SQLite files under data_dir/categorizer",
+    )
     # coverage (step D)
     coverage_highlight_below: float = Field(default=0.5, gt=0, le=1)
+
+    def hierarchy_store_target(self) -> str | Path:
+        return self.categorizer_store or self.data_dir / "categorizer" / "hierarchies.sqlite"
+
+    def record_store_target(self) -> str | Path:
+        return self.categorizer_store or self.data_dir / "categorizer" / "records.sqlite"
 
     def cluster_params(self) -> ClusterParams:
         return ClusterParams(

@@ -2,18 +2,18 @@
 
 The HTTP report and the rejected-records view read from here, so both stay correct after a
 restart. Outcomes are keyed by (dataset, trace id): a trace re-delivered after a crash
-(at-least-once) replaces its own rows instead of being counted twice. One SQLite file per
-machine; the report of a multi-replica deployment needs the rows in one shared database.
+(at-least-once) replaces its own rows instead of being counted twice. A SQLite file on one
+machine; replicas on several share one PostgreSQL by URL (``RFT_SANITIZER_OUTCOME_STORE``), so
+the report counts what every replica did.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections import Counter
 from pathlib import Path
 
+from rft_runtime.sql import SQLStore, Transaction, open_sql_store
 from rft_sanitizer.pipeline import RecordOutcome, ReportBuilder
 from rft_schemas.traces import Rejection, SanitizeReport
 
@@ -39,51 +39,54 @@ CREATE TABLE IF NOT EXISTS prompt_tokens (
     tokens INTEGER NOT NULL,
     PRIMARY KEY (dataset, trace_id, prompt_id)
 );
+CREATE TABLE IF NOT EXISTS outcome_sequence (
+    id INTEGER PRIMARY KEY,
+    last BIGINT NOT NULL
+);
+INSERT INTO outcome_sequence (id, last) SELECT 1, COALESCE(MAX(seq), 0) FROM outcomes WHERE true
+ON CONFLICT DO NOTHING
 """
+_UPSERT_OUTCOME = (
+    "INSERT INTO outcomes (dataset, trace_id, format, prompts, estimated, reason, rejection, "
+    "dropped, redactions, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (dataset, trace_id) DO UPDATE SET format = excluded.format, "
+    "prompts = excluded.prompts, estimated = excluded.estimated, reason = excluded.reason, "
+    "rejection = excluded.rejection, dropped = excluded.dropped, "
+    "redactions = excluded.redactions, seq = excluded.seq"
+)
 
 
 class OutcomeStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+    def __init__(self, target: str | Path) -> None:
+        self.store: SQLStore = open_sql_store(target, durable=False)
+        self.store.create_schema(SCHEMA)
 
     def record(self, trace_ids: list[str], outcomes: list[RecordOutcome]) -> None:
         """Record a batch of outcomes in one transaction (replacing earlier ones by trace id)."""
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                seq = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM outcomes").fetchone()[0])
-                for trace_id, outcome in zip(trace_ids, outcomes, strict=True):
-                    seq += 1
-                    dataset = _dataset(outcome)
-                    db.execute(
-                        "DELETE FROM prompt_tokens WHERE dataset = ? AND trace_id = ?",
-                        (dataset, trace_id),
-                    )
-                    db.execute(
-                        "INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        _row(dataset, trace_id, outcome, seq),
-                    )
-                    db.executemany(
-                        "INSERT OR REPLACE INTO prompt_tokens VALUES (?, ?, ?, ?)",
-                        [
-                            (dataset, trace_id, p.id, p.token_count)
-                            for p in outcome.prompts
-                            if p.token_count is not None
-                        ],
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self.store.transaction() as tx:
+            seq = _take_sequence(tx, len(outcomes))
+            for trace_id, outcome in zip(trace_ids, outcomes, strict=True):
+                seq += 1
+                dataset = _dataset(outcome)
+                tx.execute(
+                    "DELETE FROM prompt_tokens WHERE dataset = ? AND trace_id = ?",
+                    (dataset, trace_id),
+                )
+                tx.execute(_UPSERT_OUTCOME, _row(dataset, trace_id, outcome, seq))
+                tx.executemany(
+                    "INSERT INTO prompt_tokens (dataset, trace_id, prompt_id, tokens) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (dataset, trace_id, prompt_id) "
+                    "DO UPDATE SET tokens = excluded.tokens",
+                    [
+                        (dataset, trace_id, p.id, p.token_count)
+                        for p in outcome.prompts
+                        if p.token_count is not None
+                    ],
+                )
 
     def report(self, dataset: str, tokenizer: str | None = None) -> SanitizeReport:
         builder = ReportBuilder(dataset, tokenizer)
-        rows = self._db.execute(
+        rows = self.store.query(
             "SELECT format, prompts, estimated, reason, dropped, redactions FROM outcomes "
             "WHERE dataset = ?",
             (dataset,),
@@ -99,11 +102,11 @@ class OutcomeStore:
             builder.formats[fmt] += 1
             builder.dropped.update(json.loads(dropped))
             builder.redactions.update(json.loads(redactions))
-        histogram = self._db.execute(
+        histogram = self.store.query(
             "SELECT tokens, COUNT(*) FROM prompt_tokens WHERE dataset = ? GROUP BY tokens",
             (dataset,),
         )
-        builder.token_histogram = Counter(dict(histogram.fetchall()))
+        builder.token_histogram = Counter({int(t): int(n) for t, n in histogram})
         return builder.report()
 
     def rejected(
@@ -117,13 +120,23 @@ class OutcomeStore:
             params.append(reason)
         query += " AND seq > ? ORDER BY seq LIMIT ?"
         params += [cursor, limit + 1]
-        rows = self._db.execute(query, params).fetchall()
+        rows = self.store.query(query, params)
         page = rows[:limit]
         next_cursor = int(page[-1][0]) if len(rows) > limit else None
         return [Rejection.model_validate_json(r[1]) for r in page], next_cursor
 
     def close(self) -> None:
-        self._db.close()
+        self.store.close()
+
+
+def _take_sequence(tx: Transaction, count: int) -> int:
+    """Reserve ``count`` arrival numbers; returns the one before the first. The counter row is
+    locked until the transaction ends, so replicas writing at once never share a number (the
+    rejected view pages by it)."""
+    ((last,),) = tx.execute(
+        "UPDATE outcome_sequence SET last = last + ? WHERE id = 1 RETURNING last", (count,)
+    )
+    return int(last) - count
 
 
 def _dataset(outcome: RecordOutcome) -> str:

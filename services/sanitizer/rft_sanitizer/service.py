@@ -37,7 +37,7 @@ def build_service(
     sanitizer = Sanitizer(
         Policy.from_settings(settings, counter), open_dedup_store(settings.resolved_dedup_store())
     )
-    store = OutcomeStore(settings.data_dir / "sanitizer" / "outcomes.sqlite")
+    store = OutcomeStore(settings.resolved_outcome_store())
 
     stages: list[KafkaStage[Any]] = []
     readiness: dict[str, ReadinessCheck] = {}

@@ -48,6 +48,12 @@ class SanitizerSettings(BaseSettings):
         description="kept prompt ids: a SQLite path, or a postgresql:// URL that every replica "
         "shares; unset = data_dir/sanitizer/dedup.sqlite",
     )
+    outcome_store: str | None = Field(
+        default=None,
+        description="what happened to each trace (the report and the rejected view of the "
+        "service): a SQLite path, or a postgresql:// URL every replica shares; unset = "
+        "data_dir/sanitizer/outcomes.sqlite",
+    )
     max_record_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="a longer record is too_large, unread"
     )
@@ -61,6 +67,9 @@ class SanitizerSettings(BaseSettings):
 
     def resolved_dedup_store(self) -> str | Path:
         return self.dedup_store or self.data_dir / "sanitizer" / "dedup.sqlite"
+
+    def resolved_outcome_store(self) -> str | Path:
+        return self.outcome_store or self.data_dir / "sanitizer" / "outcomes.sqlite"
 
     def tokenizer_cache_dir(self) -> Path:
         # Built once from an installed model file, not user state: shared by every data dir

@@ -168,3 +168,19 @@ def test_a_dedup_store_outage_is_retried_not_dead_lettered(tmp_path: Path, trace
         server.restart()
         outputs = asyncio.run(stage.handler(batch))
     assert [o.topic for o in outputs] == ["rft.prompts.sanitized.v1"]
+
+
+def test_claims_of_a_batch_larger_than_one_read_and_of_two_datasets(store_target: str):
+    store = open_dedup_store(store_target)
+    store.claim_many([ClaimRequest("b", f"p{i}", "old", "old.jsonl:1") for i in range(0, 1300, 3)])
+    requests = [
+        ClaimRequest(dataset, f"p{i}", f"t{i}", f"new.jsonl:{i}")
+        for i in range(1300)
+        for dataset in ("a", "b")
+    ]
+    claims = store.claim_many(requests)
+    assert [c.prompt_id for c in claims] == [r.prompt_id for r in requests]
+    for r, claim in zip(requests, claims, strict=True):
+        kept_before = r.dataset == "b" and int(r.prompt_id[1:]) % 3 == 0
+        assert claim.owner_trace == ("old" if kept_before else r.trace_id)
+    assert store.kept("a") == 1300 and store.kept("b") == 1300

@@ -7,8 +7,10 @@ that dies leaves the previous outputs whole; the dedup store makes a re-run keep
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -51,7 +53,11 @@ def sanitize_files(
     prompts_tmp = out_dir / f".{PROMPTS_FILE}.partial"
     rejected_tmp = out_dir / f".{REJECTED_FILE}.partial"
     try:
-        with prompts_tmp.open("wb") as prompts_out, rejected_tmp.open("wb") as rejected_out:
+        with (
+            _existing_objects_frozen(),
+            prompts_tmp.open("wb") as prompts_out,
+            rejected_tmp.open("wb") as rejected_out,
+        ):
             for batch in batches(_records(paths, settings), settings.batch_size):
                 for outcome in sanitizer.process_batch(batch):
                     report.add(outcome)
@@ -76,6 +82,26 @@ def sanitize_files(
         if own_store:
             store.close()
     return result
+
+
+@contextmanager
+def _existing_objects_frozen() -> Iterator[None]:
+    """Keep the objects that outlive the run (modules, schemas, the caller's own) out of the
+    garbage collector's full collections while it runs, and hand them back after.
+
+    Each batch's models outlive the young generations, so full collections come every few
+    batches, and each re-scanned every object of the process (a sixth of the time of a
+    20,000-record run). Left alone where the caller froze objects itself: ``gc.unfreeze``
+    would release those too.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def read_report(out_dir: Path) -> SanitizeReport:

@@ -18,16 +18,18 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import orjson
+from pydantic import TypeAdapter
 
 from rft_sanitizer.adapters import Adapted, AdaptError, adapt
 from rft_sanitizer.checks import Problem, check_content, check_has_user, check_tool_chain
 from rft_sanitizer.extraction import Cut, extract_prompts
+from rft_sanitizer.memo import BoundedMemo
 from rft_sanitizer.normalize import canonical_tools, prompt_id, tool_dicts
 from rft_sanitizer.redaction import Redactor
 from rft_sanitizer.settings import ExtractionPolicy, RedactionMode, SanitizerSettings
 from rft_sanitizer.tokens import TokenCounter, render_segments, tools_segment
 from rft_sanitizer.trusted import trusted
-from rft_schemas.conversation import Message
+from rft_schemas.conversation import Message, ToolSpec
 from rft_schemas.traces import Lineage, RawTrace, Rejection, RejectionReason, SanitizedPrompt
 
 
@@ -197,8 +199,7 @@ def _conversation_prompts(record: RawTrace, adapted: Adapted, policy: Policy) ->
     prompts: list[SanitizedPrompt] = []
     dropped: dict[str, int] = {}
     last_problem: Problem | None = None
-    specs = tool_dicts(conversation.tools)
-    rendered_tools = _RenderedTools(canonical_tools(specs), tools_segment(specs))
+    rendered_tools = _rendered_tools(conversation.tools)
     for cut in cuts:
         built = _prompt(record, adapted, rendered_tools, cut, policy, dict(redactor.counts))
         if isinstance(built, Problem):
@@ -234,6 +235,30 @@ class _RenderedTools:
 
     canonical: list[bytes]
     segment: str | None
+
+
+_NO_TOOLS = _RenderedTools([], None)
+_TOOLS_JSON = TypeAdapter(list[ToolSpec]).serializer.to_json
+
+
+# Tool renderings by the tools' full JSON. Real traces repeat one tool list across thousands of
+# records, and dumping, key-sorting and re-serializing its JSON schemas is among the costliest
+# steps of a record. The JSON names the validated tools exactly (every field, nulls and number
+# types included), so an equal key is an equal rendering. Sized in bytes.
+_TOOL_RENDERINGS: BoundedMemo[bytes, _RenderedTools] = BoundedMemo(max_size=32 << 20)
+
+
+def _rendered_tools(tools: list[ToolSpec] | None) -> _RenderedTools:
+    if not tools:
+        return _NO_TOOLS
+    key = _TOOLS_JSON(tools)
+    rendered = _TOOL_RENDERINGS.get(key)
+    if rendered is None:
+        specs = tool_dicts(tools)
+        rendered = _RenderedTools(canonical_tools(specs), tools_segment(specs))
+        size = len(key) + sum(map(len, rendered.canonical)) + len(rendered.segment or "")
+        _TOOL_RENDERINGS.put(key, rendered, size)
+    return rendered
 
 
 def _prompt(

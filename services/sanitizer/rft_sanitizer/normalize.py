@@ -13,11 +13,36 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter
 
+from rft_sanitizer.memo import BoundedMemo
 from rft_schemas.conversation import Message, ToolSpec
 
 
 def _text(message: Message) -> str:
-    return " ".join(message.text().split())
+    return _single_spaced(message.text())
+
+
+# Long texts (system prompts, agent policies) repeat across a dataset's records, and splitting
+# one into its thousands of words is a large share of a prompt id: their single-spaced form is
+# kept, by the text itself. Sized in characters.
+_LONG_TEXT = 1024
+_SINGLE_SPACED: BoundedMemo[str, str] = BoundedMemo(max_size=16 << 20)
+
+
+def _single_spaced(text: str) -> str:
+    """``" ".join(text.split())``, without splitting a text that is so already.
+
+    Every whitespace character but the space is unprintable, so a printable text with no
+    doubled, leading or trailing space has nothing to collapse (most turns are one line).
+    """
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    if len(text) < _LONG_TEXT:
+        return " ".join(text.split())
+    spaced = _SINGLE_SPACED.get(text)
+    if spaced is None:
+        spaced = " ".join(text.split())
+        _SINGLE_SPACED.put(text, spaced, len(text) + len(spaced))
+    return spaced
 
 
 def _arguments(arguments: str) -> Any:

@@ -95,6 +95,10 @@ _NAMED_SECRET_HINT = re.compile("|".join(_NAMED_SECRET_HINTS))
 _NAMED_PHONE_HINT = re.compile("|".join(_NAMED_PHONE_HINTS))
 # Every card and phone pattern holds three digits in a row, or digits around a separator.
 _DIGIT_RUN = re.compile(r"\d\d\d|\d[\s.()-]\d")
+# What a card, phone or named phone needs before it is replaced: ten digits or more, one to
+# the next at most two of " .()-" apart ("+1 (415) 555-2671"). Texts with shorter numbers
+# (dates, amounts, ids) skip those three patterns, whose callbacks would keep every match.
+_TEN_DIGITS = re.compile(r"\d(?:[ .()-]{0,2}\d){9}")
 # Texts known to hold nothing to redact, by (length, hash): a bounded LRU memo, so the texts
 # that repeat stay while one-off texts pass through.
 _CLEAN_TEXTS: OrderedDict[tuple[int, int], None] = OrderedDict()
@@ -251,7 +255,7 @@ class Redactor:
                 value = _ASSIGNED_SECRET.sub(self._assigned_secret, value)
         if "@" in value:
             value = _EMAIL.sub(self._email, value)
-        if _DIGIT_RUN.search(value):
+        if _DIGIT_RUN.search(value) and _TEN_DIGITS.search(value):
             value = _CARD.sub(self._card, value)
             value = _PHONE.sub(self._phone, value)
             if _NAMED_PHONE_HINT.search(lowered):

@@ -1,0 +1,124 @@
+"""The sanitizer's shortcuts give what the long way gives: the ten-digit gate before the card
+and phone patterns, whitespace normalization of text that is single-spaced already (or was
+seen before), the tool renderings reused across records, the bounded memo behind those two,
+and the garbage collector left as the run found it."""
+
+from __future__ import annotations
+
+import gc
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rft_sanitizer import core, redaction
+from rft_sanitizer.batch import sanitize_files
+from rft_sanitizer.core import Accepted, Policy, sanitize
+from rft_sanitizer.memo import BoundedMemo
+from rft_sanitizer.normalize import _single_spaced
+from rft_sanitizer.redaction import Redactor
+from rft_sanitizer.settings import SanitizerSettings
+from rft_sanitizer.tokens import TokenCounter
+from tests.sanitizer.conftest import DATA, TraceFactory
+
+NUMBERISH = st.lists(
+    st.sampled_from([
+        "0", "1", "4", "7", "00", "415", "555", "2671", "4111", "1111", " ", "  ", "-", ".", "(",
+        ")", "+", "+1 ", "+44 ", "(0)", ",", "x", "\n", "\u0663", "\uff11", "phone ", "tel: ",
+        "my number is ", "card ", "4111 1111 1111 1111", "+1 (415) 555-2671", "020 7946 0958",
+        "01 42 68 53 00", "07700 900123", "1-415-555-2671", "5555555555", "12345678901",
+    ]),
+    max_size=24,
+).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(NUMBERISH)
+def test_the_ten_digit_gate_hides_no_card_or_phone(text: str) -> None:
+    gated = Redactor()
+    gated_text = gated.text(text)
+    redaction._CLEAN_TEXTS.clear()
+    ungated = Redactor()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redaction, "_TEN_DIGITS", re.compile(""))  # every text passes
+        ungated_text = ungated.text(text)
+    redaction._CLEAN_TEXTS.clear()
+    assert (gated_text, gated.counts) == (ungated_text, ungated.counts)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(
+    ["a", "b", " ", "\t", "\n", "\x1c", "\x85", "\xa0", "\u2028", "\u3000", "\u200b", "\x16",
+     "\u00e9"]), max_size=16) | st.text(max_size=16))
+def test_single_spacing_is_split_and_join(text: str) -> None:
+    assert _single_spaced(text) == " ".join(text.split())
+
+
+def _tools(value: object) -> list[dict[str, object]]:
+    return [{"type": "function", "function": {"name": "lookup", "description": None,
+                                              "parameters": {"type": "object", "x": value}}}]
+
+
+def _prompt_id(trace: TraceFactory, policy: Policy, tools: object, line: int) -> str:
+    record = {"messages": [{"role": "user", "content": "Look up booking ABC123, please."}],
+              "tools": tools}
+    result = sanitize(trace(record, line=line), policy)
+    assert isinstance(result, Accepted)
+    return result.prompts[0].id
+
+
+def test_tool_renderings_are_reused_only_for_equal_tools(
+    trace: TraceFactory, policy: Policy
+) -> None:
+    values: list[object] = [1, 1.0, True, None, "1", [1], {"a": None}, {}]
+    cold = []
+    for line, value in enumerate(values):
+        core._TOOL_RENDERINGS.clear()
+        cold.append(_prompt_id(trace, policy, _tools(value), line))
+    assert len(set(cold)) == len(values)  # each tool list is a prompt of its own
+    for _ in range(2):  # warm: every rendering found again is the one made cold
+        warm = [_prompt_id(trace, policy, _tools(v), n) for n, v in enumerate(values)]
+        assert warm == cold
+
+
+@pytest.mark.parametrize("caller_froze", [False, True])
+def test_the_run_leaves_the_collector_as_it_found_it(
+    tmp_path: Path, counter: TokenCounter, caller_froze: bool
+) -> None:
+    if gc.get_freeze_count():
+        pytest.skip("objects are frozen already in this process")
+    if caller_froze:
+        gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        settings_ = SanitizerSettings(data_dir=tmp_path / "data")
+        report = sanitize_files([DATA / "toy_chat_fine_tuning.jsonl"], tmp_path / "out",
+                                settings_, counter=counter)
+        assert report.valid
+        assert gc.get_freeze_count() == before
+    finally:
+        if caller_froze:
+            gc.unfreeze()
+
+
+def test_a_bounded_memo_drops_the_least_recently_used_first() -> None:
+    memo: BoundedMemo[str, int] = BoundedMemo(max_size=100)
+    for n in range(5):
+        memo.put(f"k{n}", n, size=40)  # two fit
+    assert [memo.get(f"k{n}") for n in range(5)] == [None, None, None, 3, 4]
+    memo.get("k3")  # now the most recently used
+    memo.put("k5", 5, size=40)
+    assert (memo.get("k3"), memo.get("k4"), memo.get("k5")) == (3, None, 5)
+    memo.put("big", 6, size=101)  # over the whole memo: not kept, nothing dropped
+    assert (memo.get("big"), memo.get("k3"), memo.get("k5")) == (None, 3, 5)
+    memo.put("k3", 7, size=61)  # a new value for a key replaces it, and its size
+    assert (memo.get("k3"), memo.get("k5")) == (7, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", " ", "\n", "\u3000"]), max_size=40))
+def test_long_texts_are_single_spaced_the_same_from_the_memo(tail: str) -> None:
+    text = "policy,\n  rule " * 70 + tail  # over 1,024 characters: memoized
+    assert _single_spaced(text) == _single_spaced(text) == " ".join(text.split())

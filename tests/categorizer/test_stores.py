@@ -8,8 +8,6 @@ import sqlite3
 import threading
 from pathlib import Path
 
-import pytest
-
 from rft_categorizer.hierarchy_store import HierarchyStore
 from rft_categorizer.record_store import RecordStore
 from rft_schemas.topics import (
@@ -20,13 +18,6 @@ from rft_schemas.topics import (
     TopicHierarchy,
 )
 from tests.categorizer.conftest import sanitized
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "categorizer.sqlite")
-    return str(request.getfixturevalue("postgres_url"))
 
 
 def hierarchy(*names: str) -> TopicHierarchy:
@@ -54,8 +45,10 @@ def categorized(prompt_id: str, confidence: float, manual: bool = False) -> Cate
     )
 
 
-def test_every_saved_hierarchy_is_a_new_version_and_old_ones_stay_readable(target: str) -> None:
-    store = HierarchyStore(target)
+def test_every_saved_hierarchy_is_a_new_version_and_old_ones_stay_readable(
+    sql_store_url: str,
+) -> None:
+    store = HierarchyStore(sql_store_url)
     first = store.save(hierarchy("billing"))
     second = store.save(hierarchy("billing", "shipping"))
     assert (first.version, second.version) == (1, 2)
@@ -64,11 +57,11 @@ def test_every_saved_hierarchy_is_a_new_version_and_old_ones_stay_readable(targe
     assert [t.name for t in store.current("test").topics] == ["billing", "shipping"]
     assert store.current("another") is None
     store.close()
-    assert HierarchyStore(target).current("test").version == 2
+    assert HierarchyStore(sql_store_url).current("test").version == 2
 
 
-def test_replicas_saving_at_once_get_distinct_consecutive_versions(target: str) -> None:
-    replicas = [HierarchyStore(target) for _ in range(3)]
+def test_replicas_saving_at_once_get_distinct_consecutive_versions(sql_store_url: str) -> None:
+    replicas = [HierarchyStore(sql_store_url) for _ in range(3)]
     saved: list[int] = []
 
     def save_five(store: HierarchyStore) -> None:
@@ -85,9 +78,9 @@ def test_replicas_saving_at_once_get_distinct_consecutive_versions(target: str) 
 
 
 def test_records_keep_arrival_order_and_a_redelivery_keeps_the_categorization(
-    target: str,
+    sql_store_url: str,
 ) -> None:
-    store = RecordStore(target)
+    store = RecordStore(sql_store_url)
     store.add_embedded([embedded("c"), embedded("a"), embedded("b")])
     store.set_categorized([categorized("a", 0.3), categorized("c", 0.9)])
     store.add_embedded([embedded("a", "new text"), embedded("d")])  # a redelivered batch
@@ -103,13 +96,13 @@ def test_records_keep_arrival_order_and_a_redelivery_keeps_the_categorization(
     assert [c.prompt.id for c in store.review_queue("test", limit=10)] == ["a"]
     assert store.count("test") == 4 and store.count("another") == 0
     store.close()
-    assert [p.prompt.id for p in RecordStore(target).prompts("test")] == ["c", "a", "b", "d"]
+    assert [p.prompt.id for p in RecordStore(sql_store_url).prompts("test")] == ["c", "a", "b", "d"]
 
 
 def test_a_lookup_of_more_ids_than_one_query_takes_returns_them_all_in_order(
-    target: str,
+    sql_store_url: str,
 ) -> None:
-    store = RecordStore(target)
+    store = RecordStore(sql_store_url)
     ids = [f"p{i:04d}" for i in range(1_200)]
     store.add_embedded([embedded(i) for i in ids])
     found = store.prompts("test", list(reversed(ids)))

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from rft_grader.dryrun.prompts import DryRunPrompt
 from rft_grader.dryrun.rollouts import rollout_requests
 from rft_grader.jobs import JobSpec, JobStore
@@ -25,16 +21,8 @@ def score(request, reward: float = 0.5) -> Score:
                  sample_index=request.sample_index, reward=reward)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The store embedded (SQLite) and as a cluster keeps it (PostgreSQL): one behaviour."""
-    if request.param == "sqlite":
-        return str(tmp_path / "jobs.sqlite")
-    return str(request.getfixturevalue("postgres_url"))
-
-
-def test_a_score_delivered_twice_counts_once_and_pending_is_what_has_no_score(store_target):
-    store = JobStore(store_target)
+def test_a_score_delivered_twice_counts_once_and_pending_is_what_has_no_score(sql_store_url):
+    store = JobStore(sql_store_url)
     reqs = requests()
     spec = JobSpec(dataset="d", model="m", grader_name="g", samples_per_prompt=2)
     assert store.create("job", spec, reqs) is True
@@ -46,7 +34,7 @@ def test_a_score_delivered_twice_counts_once_and_pending_is_what_has_no_score(st
     assert [s.reward for s in store.scores("job") if s.rollout_id == reqs[0].id] == [0.5]
 
     store.close()
-    reopened = JobStore(store_target)
+    reopened = JobStore(sql_store_url)
     job = reopened.get("job")
     assert job is not None and job.status is DryRunStatus.RUNNING
     assert (job.done, job.total) == (2, 6)

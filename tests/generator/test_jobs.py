@@ -95,9 +95,9 @@ def _closed_port() -> int:
 
 async def test_endpoint_down_fails_the_job_clearly_and_it_resumes_without_loss(
     tmp_path: Path, local_llm: LocalLLMServer, categorized: list[CategorizedPrompt],
-    embedder: Embedder, structure_policy: Policy, vector_store: VectorStore, job_store_url: str,
+    embedder: Embedder, structure_policy: Policy, vector_store: VectorStore, sql_store_url: str,
 ) -> None:
-    store = open_job_store(job_store_url)
+    store = open_job_store(sql_store_url)
     settings = GeneratorSettings(data_dir=tmp_path)
     common = {"embedder": embedder, "policy": structure_policy}
     up = LLMSettings(base_url=local_llm.base_url)

@@ -119,8 +119,8 @@ def test_novelty_and_topic_checks_name_their_failure() -> None:
     assert topic_check("drone/camera", 0.8, "drone", 0.5)[1] is None
 
 
-def test_job_store_is_durable_and_writes_a_candidate_once(job_store_url: str) -> None:
-    store = open_job_store(job_store_url)
+def test_job_store_is_durable_and_writes_a_candidate_once(sql_store_url: str) -> None:
+    store = open_job_store(sql_store_url)
     request = GenerationRequest(id="j1", dataset="drone", targets={"drone/camera": 2})
     store.create(request, {"drone/camera": 2})
     store.create(request, {"drone/camera": 2})  # a second submit changes nothing
@@ -130,7 +130,7 @@ def test_job_store_is_durable_and_writes_a_candidate_once(job_store_url: str) ->
     store.record("j1", rows)
     store.set_status("j1", JobStatus.RUNNING, model="m")
     store.close()
-    again = open_job_store(job_store_url)
+    again = open_job_store(sql_store_url)
     job = again.get("j1")
     assert job is not None and job.status is JobStatus.RUNNING and job.generator_model == "m"
     (topic,) = job.topics

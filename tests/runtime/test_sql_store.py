@@ -18,15 +18,8 @@ CREATE INDEX IF NOT EXISTS items_n ON items (n)
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "store.sqlite")
-    return str(request.getfixturevalue("postgres_url"))
-
-
-def test_insert_or_ignore_returns_only_the_new_rows(target: str) -> None:
-    store = open_sql_store(target)
+def test_insert_or_ignore_returns_only_the_new_rows(sql_store_url: str) -> None:
+    store = open_sql_store(sql_store_url)
     store.create_schema(DDL)
     with store.transaction() as tx:
         first = tx.execute("INSERT INTO items VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id",
@@ -37,8 +30,8 @@ def test_insert_or_ignore_returns_only_the_new_rows(target: str) -> None:
     assert store.query("SELECT id, n FROM items") == [("a", 1)]
 
 
-def test_a_failed_transaction_leaves_nothing_behind(target: str) -> None:
-    store = open_sql_store(target)
+def test_a_failed_transaction_leaves_nothing_behind(sql_store_url: str) -> None:
+    store = open_sql_store(sql_store_url)
     store.create_schema(DDL)
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.executemany("INSERT INTO items VALUES (?, ?)", [("a", 1), ("b", 2)])
@@ -46,12 +39,12 @@ def test_a_failed_transaction_leaves_nothing_behind(target: str) -> None:
     assert store.query("SELECT COUNT(*) FROM items") == [(0,)]
 
 
-def test_replicas_starting_together_create_the_schema_once(target: str) -> None:
+def test_replicas_starting_together_create_the_schema_once(sql_store_url: str) -> None:
     errors: list[BaseException] = []
 
     def start_replica() -> None:
         try:
-            open_sql_store(target).create_schema(DDL)
+            open_sql_store(sql_store_url).create_schema(DDL)
         except BaseException as exc:
             errors.append(exc)
 
@@ -61,7 +54,7 @@ def test_replicas_starting_together_create_the_schema_once(target: str) -> None:
     for replica in replicas:
         replica.join(timeout=60)
     assert errors == []
-    assert open_sql_store(target).query("SELECT COUNT(*) FROM items") == [(0,)]
+    assert open_sql_store(sql_store_url).query("SELECT COUNT(*) FROM items") == [(0,)]
 
 
 def test_an_unreachable_postgres_names_the_server_but_not_the_password() -> None:

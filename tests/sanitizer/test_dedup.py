@@ -19,16 +19,8 @@ def request(prompt: str, trace: str) -> ClaimRequest:
     return ClaimRequest("ds", prompt, trace, f"file.jsonl:{trace}")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_target(request, tmp_path: Path) -> str:
-    """Where the store lives: one behaviour for the embedded default and the cluster's store."""
-    if request.param == "sqlite":
-        return str(tmp_path / "dedup.sqlite")
-    return request.getfixturevalue("postgres_url")
-
-
-def test_first_writer_wins_and_the_owner_keeps_its_claim(store_target: str):
-    store = open_dedup_store(store_target)
+def test_first_writer_wins_and_the_owner_keeps_its_claim(sql_store_url: str):
+    store = open_dedup_store(sql_store_url)
     first, second, again = store.claim_many(
         [request("p1", "t1"), request("p1", "t2"), request("p1", "t1")]
     )
@@ -36,18 +28,18 @@ def test_first_writer_wins_and_the_owner_keeps_its_claim(store_target: str):
     assert second.owner_source == "file.jsonl:t1"
 
 
-def test_claims_survive_a_restart(store_target: str):
-    store = open_dedup_store(store_target)
+def test_claims_survive_a_restart(sql_store_url: str):
+    store = open_dedup_store(sql_store_url)
     store.claim_many([request("p1", "t1")])
     store.close()
-    reopened = open_dedup_store(store_target)
+    reopened = open_dedup_store(sql_store_url)
     (claim,) = reopened.claim_many([request("p1", "t9")])
     assert claim.owner_trace == "t1"
     assert reopened.kept("ds") == 1
 
 
-def test_datasets_do_not_share_prompts(store_target: str):
-    store = open_dedup_store(store_target)
+def test_datasets_do_not_share_prompts(sql_store_url: str):
+    store = open_dedup_store(sql_store_url)
     a, b = store.claim_many(
         [ClaimRequest("a", "p1", "t1", "x"), ClaimRequest("b", "p1", "t2", "y")]
     )
@@ -68,12 +60,12 @@ def _claim_all(target: str, worker: int, prompts: int, queue) -> None:
     queue.put(owners)
 
 
-def test_several_replicas_agree_on_one_owner_per_prompt(store_target: str):
-    open_dedup_store(store_target).close()
+def test_several_replicas_agree_on_one_owner_per_prompt(sql_store_url: str):
+    open_dedup_store(sql_store_url).close()
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     workers = [
-        context.Process(target=_claim_all, args=(store_target, w, 300, queue)) for w in range(3)
+        context.Process(target=_claim_all, args=(sql_store_url, w, 300, queue)) for w in range(3)
     ]
     for process in workers:
         process.start()
@@ -85,7 +77,7 @@ def test_several_replicas_agree_on_one_owner_per_prompt(store_target: str):
         assert len(owners) == 1, prompt  # every replica saw the same single winner
     winners = {results[0][f"p{i}"].split("-")[0] for i in range(300)}
     assert winners <= {"w0", "w1", "w2"}
-    assert open_dedup_store(store_target).kept("ds") == 300
+    assert open_dedup_store(sql_store_url).kept("ds") == 300
 
 
 def test_reprocessing_a_trace_after_a_crash_is_not_a_duplicate_of_itself(
@@ -170,8 +162,8 @@ def test_a_dedup_store_outage_is_retried_not_dead_lettered(tmp_path: Path, trace
     assert [o.topic for o in outputs] == ["rft.prompts.sanitized.v1"]
 
 
-def test_claims_of_a_batch_larger_than_one_read_and_of_two_datasets(store_target: str):
-    store = open_dedup_store(store_target)
+def test_claims_of_a_batch_larger_than_one_read_and_of_two_datasets(sql_store_url: str):
+    store = open_dedup_store(sql_store_url)
     store.claim_many([ClaimRequest("b", f"p{i}", "old", "old.jsonl:1") for i in range(0, 1300, 3)])
     requests = [
         ClaimRequest(dataset, f"p{i}", f"t{i}", f"new.jsonl:{i}")

@@ -6,19 +6,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import pytest
-
 from rft_sanitizer.outcome_store import OutcomeStore
 from rft_sanitizer.pipeline import RecordOutcome
 from rft_schemas.traces import Rejection, RejectionReason, SourceLocation
 from tests.categorizer.conftest import sanitized
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "outcomes.sqlite")
-    return str(request.getfixturevalue("postgres_url"))
 
 
 def kept(trace_id: str, tokens: int | None = 12, emails: int = 0) -> RecordOutcome:
@@ -39,8 +30,10 @@ def refused(trace_id: str, reason: RejectionReason) -> RecordOutcome:
     )
 
 
-def test_the_report_counts_each_trace_once_even_when_it_is_delivered_again(target: str) -> None:
-    store = OutcomeStore(target)
+def test_the_report_counts_each_trace_once_even_when_it_is_delivered_again(
+    sql_store_url: str,
+) -> None:
+    store = OutcomeStore(sql_store_url)
     store.record(["t1", "t2", "t3"], [
         kept("t1", emails=2), kept("t2", tokens=None), refused("t3", RejectionReason.DUPLICATE),
     ])
@@ -52,11 +45,11 @@ def test_the_report_counts_each_trace_once_even_when_it_is_delivered_again(targe
     assert report.redactions == {"email": 2}
     assert report.tokens.counted == 2 and report.tokens.estimated == 1
     store.close()
-    assert OutcomeStore(target).report("test").input == 3
+    assert OutcomeStore(sql_store_url).report("test").input == 3
 
 
-def test_rejections_page_in_arrival_order_by_reason(target: str) -> None:
-    store = OutcomeStore(target)
+def test_rejections_page_in_arrival_order_by_reason(sql_store_url: str) -> None:
+    store = OutcomeStore(sql_store_url)
     reasons = [RejectionReason.DUPLICATE, RejectionReason.TOO_LONG] * 5
     store.record([f"t{i}" for i in range(10)], [refused(f"t{i}", r) for i, r in enumerate(reasons)])
 
@@ -69,8 +62,8 @@ def test_rejections_page_in_arrival_order_by_reason(target: str) -> None:
     assert store.report("test").rejected == {"duplicate": 5, "too_long": 5}
 
 
-def test_replicas_writing_at_once_never_lose_or_repeat_a_rejection(target: str) -> None:
-    replicas = [OutcomeStore(target) for _ in range(3)]
+def test_replicas_writing_at_once_never_lose_or_repeat_a_rejection(sql_store_url: str) -> None:
+    replicas = [OutcomeStore(sql_store_url) for _ in range(3)]
 
     def write(replica: int) -> None:
         for batch in range(5):

@@ -51,3 +51,12 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalP
 def postgres_url(postgres_server: LocalPostgres) -> str:
     """A fresh, empty database on the session's server, for one test."""
     return postgres_server.create_database("test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a store under test lives, once embedded (a SQLite file) and once as a cluster
+    keeps it (a fresh PostgreSQL database): every store's behaviour tests run on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))

@@ -7,7 +7,15 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from rft_runtime.llm.engine import Completion, Decoder, PrefixCache, PromptJob, Sampling, Ticket
+from rft_runtime.llm.engine import (
+    Completion,
+    Decoder,
+    PrefixCache,
+    PromptJob,
+    Room,
+    Sampling,
+    Ticket,
+)
 from rft_runtime.llm.model_store import ensure_checkpoint
 from rft_runtime.llm.settings import LLMSettings
 
@@ -83,7 +91,7 @@ def test_requests_joining_a_running_batch_sample_as_if_alone(decoder: Decoder) -
     arrivals = {0: [("first", first)], 3: [("longer", longer), ("shorter", shorter)]}
     calls = 0
 
-    def pull(free: int) -> list[Ticket]:
+    def pull(room: Room) -> list[Ticket]:
         nonlocal calls
         due = arrivals.get(calls, [])
         calls += 1
@@ -108,10 +116,53 @@ def test_requests_arriving_as_the_batch_empties_start_a_fresh_batch(decoder: Dec
     results: dict[str, list[Completion]] = {}
     pulls = [[("first", first)], [("later", later)]]
 
-    def pull(free: int) -> list[Ticket]:
+    def pull(room: Room) -> list[Ticket]:
         due = pulls.pop(0) if pulls else []
         return [Ticket(job, lambda done, name=name: results.__setitem__(name, done))
                 for name, job in due]
 
     decoder.decode(pull)
     assert len(results["first"]) == 3 and results["later"] == alone
+
+
+def test_a_batch_holds_no_more_kv_positions_than_its_token_budget(decoder: Decoder) -> None:
+    """Rows x (longest prompt + max_tokens) stays within the budget: requests beyond it wait
+    for room, and one request larger than the whole budget still runs, alone."""
+    question = prompt(decoder, "Hi")
+    span = len(question) + 4
+    jobs = [PromptJob(question, 1, Sampling(temperature=0.0, max_tokens=4)) for _ in range(5)]
+    alone = decoder.generate(jobs[:1])[0]
+    decoder.batch_rows.clear()
+    budget, decoder.max_batch_tokens = decoder.max_batch_tokens, 2 * span
+    try:
+        answers = decoder.generate(jobs)
+        assert max(decoder.batch_rows) == 2  # never three rows of this span at once
+        assert answers == [alone] * 5
+        decoder.batch_rows.clear()
+        decoder.max_batch_tokens = span - 1  # not even one row fits
+        assert decoder.generate(jobs[:2]) == [alone] * 2
+        assert max(decoder.batch_rows) == 1
+    finally:
+        decoder.max_batch_tokens = budget
+
+
+def test_a_cancelled_request_leaves_the_batch_at_the_next_token(decoder: Decoder) -> None:
+    long_answer = Sampling(temperature=0.0, max_tokens=200)
+    kept_job = PromptJob(prompt(decoder, "Say yes."), 1, Sampling(temperature=0.0, max_tokens=3))
+    abandoned = Ticket(PromptJob(prompt(decoder, "Tell me a long story."), 1, long_answer),
+                       lambda done: pytest.fail("an abandoned request was answered"))
+    kept: list[list[Completion]] = []
+    steps = 0
+
+    def pull(room: Room) -> list[Ticket]:
+        nonlocal steps
+        steps += 1
+        if steps == 1:
+            return [abandoned, Ticket(kept_job, kept.append)]
+        if steps == 3:
+            abandoned.cancelled = True  # the client went away
+        return []
+
+    decoder.decode(pull)
+    assert len(kept) == 1 and kept[0][0].completion_tokens == 3
+    assert steps < 10  # the 200-token answer was not decoded to its end

@@ -134,6 +134,24 @@ async def test_concurrent_requests_are_decoded_in_one_batch(client: LLMClient) -
     assert max(stats["batch_rows"]) >= 3
 
 
+async def test_a_request_whose_client_gave_up_stops_being_decoded(
+    local_llm: LocalLLMServer,
+) -> None:
+    root = f"http://{local_llm.host}:{local_llm.port}"
+    body = {"model": "SmolLM2-135M-Instruct", "messages": STORY, "max_tokens": 2000,
+            "temperature": 1.0, "n": 2}
+    async with httpx.AsyncClient(base_url=root) as http:
+        before = (await http.get("/stats")).json()["dropped_rows"]
+        with pytest.raises(httpx.ReadTimeout):
+            await http.post("/v1/chat/completions", json=body, timeout=1.5)
+        for _ in range(40):  # the server polls for the disconnect twice a second
+            dropped = (await http.get("/stats")).json()["dropped_rows"]
+            if dropped > before:
+                break
+            await asyncio.sleep(0.25)
+    assert dropped == before + 2  # both samples, long before 2,000 tokens each
+
+
 async def test_structured_output_request_is_accepted(client: LLMClient) -> None:
     class City(BaseModel):
         name: str

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import queue
 
-from rft_runtime.llm.engine import Completion, Decoder, PromptJob, Ticket
+from rft_runtime.llm.engine import Completion, Decoder, PromptJob, Room, Ticket
 
 
 class DynamicBatcher:
@@ -51,7 +51,13 @@ class DynamicBatcher:
         self._futures[ticket] = future
         self._arrivals.put(ticket)
         self._wake.set()
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # The caller gave up (a client timeout or disconnect): stop decoding for it.
+            ticket.cancelled = True
+            self._futures.pop(ticket, None)
+            raise
 
     def _resolve(self, ticket: Ticket, completions: list[Completion]) -> None:
         future = self._futures.pop(ticket, None)
@@ -72,12 +78,10 @@ class DynamicBatcher:
                     if future is not None and not future.done():
                         future.set_exception(error)
 
-    def _pull(self, free: int) -> list[Ticket]:
-        """Tickets whose rows fit in ``free`` (one larger than a whole batch runs alone when
-        the decoder is empty). Runs on the decoding thread."""
+    def _pull(self, room: Room) -> list[Ticket]:
+        """Tickets, in arrival order, that fit in ``room`` (one larger than a whole batch runs
+        alone when the decoder is empty). Runs on the decoding thread."""
         taken: list[Ticket] = []
-        rows = 0
-        empty = free >= self._decoder.max_rows
         while True:
             ticket, self._held = self._held, None
             if ticket is None:
@@ -85,10 +89,12 @@ class DynamicBatcher:
                     ticket = self._arrivals.get_nowait()
                 except queue.Empty:
                     break
-            if rows + ticket.job.n > free and not (empty and not taken):
+            if ticket.cancelled:
+                continue
+            if not room.admits([*taken, ticket]) and not (room.empty and not taken):
                 self._held = ticket
                 break
             taken.append(ticket)
-            rows += ticket.job.n
+        self._in_flight = {t for t in self._in_flight if not t.cancelled}
         self._in_flight.update(taken)
         return taken

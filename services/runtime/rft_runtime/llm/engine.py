@@ -62,6 +62,35 @@ class Ticket:
         self.on_done = on_done
         self.results: list[Completion | None] = [None] * job.n
         self.remaining = job.n
+        # Set from another thread when nobody waits for the answer any more (the client went
+        # away): its rows leave the batch at the next token instead of decoding to the end.
+        self.cancelled = False
+
+    @property
+    def span(self) -> int:
+        """KV positions one of its rows may hold: its prompt and the longest answer allowed."""
+        return len(self.job.prompt_ids) + self.job.sampling.max_tokens
+
+
+@dataclass(frozen=True)
+class Room:
+    """What a running batch can still take. Every row of a batch is as wide as its widest (rows
+    are left-padded to one column), so its KV memory is rows x widest span: that product is
+    what ``max_tokens`` bounds (46 KB a position for SmolLM2-135M in float32)."""
+
+    live_rows: int
+    live_span: int
+    max_rows: int
+    max_tokens: int
+
+    @property
+    def empty(self) -> bool:
+        return self.live_rows == 0
+
+    def admits(self, tickets: list[Ticket]) -> bool:
+        rows = self.live_rows + sum(t.job.n for t in tickets)
+        span = max([self.live_span, *(t.span for t in tickets)])
+        return rows <= self.max_rows and rows * span <= self.max_tokens
 
 
 @dataclass
@@ -105,6 +134,7 @@ class Decoder:
         threads: int | None = None,
         prefix_cache_tokens: int = 8192,
         max_rows: int = 16,
+        max_batch_tokens: int = 65_536,
     ) -> None:
         if threads is not None:
             torch.set_num_threads(threads)
@@ -121,7 +151,9 @@ class Decoder:
         self.pad_id = int(pad if pad is not None else self.tokenizer.eos_token_id)
         self.prefixes = PrefixCache(prefix_cache_tokens)
         self.max_rows = max_rows
+        self.max_batch_tokens = max_batch_tokens
         self.batch_rows: deque[int] = deque(maxlen=256)  # rows after each join, for /stats
+        self.dropped_rows = 0  # rows of cancelled requests left undecoded, for /stats
         # One batch at a time: the batcher serializes calls, this guards direct use from threads.
         self._lock = threading.Lock()
 
@@ -139,20 +171,23 @@ class Decoder:
         def collect(i: int) -> Callable[[list[Completion]], None]:
             return lambda done: results.__setitem__(i, done)
 
-        pending = [Ticket(job, collect(i)) for i, job in enumerate(jobs)]
+        pending = deque(Ticket(job, collect(i)) for i, job in enumerate(jobs))
 
-        def pull(free: int) -> list[Ticket]:
-            taken = list(pending)
-            pending.clear()
+        def pull(room: Room) -> list[Ticket]:
+            taken: list[Ticket] = []
+            while pending and (room.admits([*taken, pending[0]]) or (room.empty and not taken)):
+                taken.append(pending.popleft())
             return taken
 
         self.decode(pull)
         return results
 
-    def decode(self, pull: Callable[[int], list[Ticket]]) -> None:
+    def decode(self, pull: Callable[[Room], list[Ticket]]) -> None:
         """Decode until no row is left, admitting new requests between steps (continuous
-        batching): ``pull(free_rows)`` returns the tickets to add, without waiting. A request
-        that arrives mid-batch starts at the next token instead of after the whole batch."""
+        batching): ``pull(room)`` returns the tickets to add, without waiting; the room says
+        how many rows and KV positions are free (a ticket larger than a whole batch is taken
+        alone into an empty one). A request that arrives mid-batch starts at the next token
+        instead of after the whole batch."""
         with self._lock, torch.inference_mode():
             batch: _Batch | None = None
             while True:
@@ -160,14 +195,23 @@ class Decoder:
                     # Every row finished: what arrives now starts a new batch (the drained one
                     # still holds its last logits, one row per finished sequence).
                     batch = None
-                live = len(batch.rows) if batch else 0
-                arrived = pull(self.max_rows - live) if live < self.max_rows else []
+                room = self._room(batch)
+                arrived = [t for t in pull(room) if not t.cancelled] if (
+                    room.live_rows < self.max_rows
+                ) else []
                 if arrived:
                     batch = self._join(batch, arrived)
                     self.batch_rows.append(len(batch.rows))
                 if batch is None or not batch.rows:
                     return
                 self._step(batch)
+
+    def _room(self, batch: _Batch | None) -> Room:
+        if batch is None or not batch.rows:
+            return Room(0, 0, self.max_rows, self.max_batch_tokens)
+        to_come = max(r.sampling.max_tokens - len(r.tokens) for r in batch.rows)
+        return Room(len(batch.rows), batch.mask.shape[1] + to_come, self.max_rows,
+                    self.max_batch_tokens)
 
     def _join(self, batch: _Batch | None, tickets: list[Ticket]) -> _Batch:
         """Prefill the new requests and add their rows to the batch, left-padding whichever
@@ -182,21 +226,31 @@ class Decoder:
             for t in tickets
             for k in range(t.job.n)
         ]
-        expand = torch.tensor([i for i, t in enumerate(tickets) for _ in range(t.job.n)])
+        owners = [i for i, t in enumerate(tickets) for _ in range(t.job.n)]
+        expand = torch.tensor(owners)
+        room = max(t.job.sampling.max_tokens for t in tickets)
+        extra = room if batch is None else batch.cache.layers[0].capacity - width
+        # Layer by layer into the final buffers, letting each prompt's copy of the layer go
+        # once it is placed: a batch of long prompts peaks near one copy of its KV, not four
+        # (the rows, their concatenation, its row expansion and the reserved buffer).
+        last_logits = [last for _, last in prefilled]
+        per_prompt = [deque(kv) for kv, _ in prefilled]
+        del prefilled
         layers = []
-        for layer in range(len(prefilled[0][0])):
-            keys = torch.cat([_left_pad(kv[layer][0], width) for kv, _ in prefilled])
-            values = torch.cat([_left_pad(kv[layer][1], width) for kv, _ in prefilled])
-            layers.append((keys[expand], values[expand]))
+        while per_prompt[0]:
+            layer = [states.popleft() for states in per_prompt]
+            keys = _stacked([k for k, _ in layer], owners, width, extra)
+            values = _stacked([v for _, v in layer], owners, width, extra)
+            del layer
+            layers.append((keys, values))
         mask = torch.zeros((len(tickets), width), dtype=torch.long)
         for i, t in enumerate(tickets):
             mask[i, width - len(t.job.prompt_ids) :] = 1
-        logits = torch.cat([last for _, last in prefilled])[expand]
+        logits = torch.cat(last_logits)[expand]
         positions = torch.tensor([len(t.job.prompt_ids) for t in tickets])[expand]
         if batch is None:
-            room = max(t.job.sampling.max_tokens for t in tickets)
             cache = DynamicCache()
-            cache.layers = [_ReservedLayer(k, v, reserve=room) for k, v in layers]
+            cache.layers = [_ReservedLayer(k, v, length=width) for k, v in layers]
             cache.layer_class_to_replicate = None  # every layer is given: none is to be added
             return _Batch(cache, mask[expand], positions, logits, rows)
         for cache_layer, (k, v) in zip(batch.cache.layers, layers, strict=True):
@@ -210,9 +264,14 @@ class Decoder:
     def _step(self, batch: _Batch) -> None:
         """Sample one token per row, retire finished rows, run the model once."""
         chosen = self._sample(batch.logits, batch.rows)
-        keep = [k for k, row in enumerate(batch.rows) if self._advance(row, int(chosen[k]))]
+        keep = []
         for k, row in enumerate(batch.rows):
-            if row.finish is not None and k not in keep:
+            if row.ticket.cancelled:
+                self.dropped_rows += 1  # nobody waits for it: dropped without an answer
+                continue
+            if self._advance(row, int(chosen[k])):
+                keep.append(k)
+            else:
                 self._finish(row)
         if len(keep) < len(batch.rows):
             index = torch.tensor(keep, dtype=torch.long)
@@ -311,12 +370,17 @@ class Decoder:
         return True
 
 
-def _left_pad(states: torch.Tensor, width: int) -> torch.Tensor:
-    """``[1, heads, length, dim]`` -> ``[1, heads, width, dim]``, zeros (masked) on the left."""
-    missing = width - states.shape[2]
-    if missing == 0:
-        return states
-    return torch.nn.functional.pad(states, (0, 0, missing, 0))
+def _stacked(parts: list[torch.Tensor], owners: list[int], width: int, extra: int) -> torch.Tensor:
+    """Row r is ``parts[owners[r]]`` (``[1, heads, length, dim]``) left-padded with zeros
+    (masked) to ``width``, followed by ``extra`` positions for tokens to come, all in one
+    allocation."""
+    _, heads, _, dim = parts[0].shape
+    out = parts[0].new_empty((len(owners), heads, width + extra, dim))
+    for row, owner in enumerate(owners):
+        length = parts[owner].shape[2]
+        out[row, :, : width - length].zero_()
+        out[row, :, width - length : width] = parts[owner][0]
+    return out
 
 
 class _ReservedLayer(DynamicLayer):
@@ -326,13 +390,11 @@ class _ReservedLayer(DynamicLayer):
     8 rows of 1,200-token agent prompts that was a quarter of the decoding time on the CPU.
     """
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, reserve: int) -> None:
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, length: int) -> None:
+        """``keys``/``values`` hold ``length`` positions, and room after them."""
         super().__init__()  # type: ignore[no-untyped-call]
-        batch, heads, length, dim = keys.shape
-        self._keys = keys.new_empty((batch, heads, length + reserve, dim))
-        self._values = values.new_empty((batch, heads, length + reserve, dim))
-        self._keys[:, :, :length] = keys
-        self._values[:, :, :length] = values
+        self._keys = keys
+        self._values = values
         self._length = length
         self.device = keys.device
         self.is_initialized = True
@@ -370,11 +432,14 @@ class _ReservedLayer(DynamicLayer):
         self._length += missing
         self._expose()
 
+    @property
+    def capacity(self) -> int:
+        return int(self._keys.shape[2])
+
     def add_rows(self, keys: torch.Tensor, values: torch.Tensor) -> None:
-        """Append rows whose states span exactly this layer's current length."""
-        room = (0, 0, 0, self._keys.shape[2] - keys.shape[2])
-        self._keys = torch.cat([self._keys, torch.nn.functional.pad(keys, room)])
-        self._values = torch.cat([self._values, torch.nn.functional.pad(values, room)])
+        """Append rows laid out as this layer's (its length, then room up to its capacity)."""
+        self._keys = torch.cat([self._keys, keys])
+        self._values = torch.cat([self._values, values])
         self._expose()
 
 

@@ -77,6 +77,7 @@ class LocalLLMServer(ChildServer):
             "RFT_LLM_MODEL": s.model,
             "RFT_LLM_CACHE_DIR": str(s.cache_dir),
             "RFT_LLM_LOCAL_MAX_BATCH": str(s.local_max_batch),
+            "RFT_LLM_LOCAL_MAX_BATCH_TOKENS": str(s.local_max_batch_tokens),
             "RFT_LLM_LOCAL_BATCH_WINDOW_MS": str(s.local_batch_window_ms),
             "RFT_LLM_LOCAL_PREFIX_CACHE_TOKENS": str(s.local_prefix_cache_tokens),
         }

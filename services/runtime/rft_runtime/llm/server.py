@@ -13,10 +13,11 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 
 from rft_runtime.llm.batcher import DynamicBatcher
 from rft_runtime.llm.chat_format import parse_answer, render_turns
@@ -36,6 +37,29 @@ from rft_runtime.llm.settings import LLMSettings
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = 512
+DISCONNECT_POLL_S = 0.5
+
+T = TypeVar("T")
+
+
+class ClientGone(Exception):
+    pass
+
+
+async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """``work``'s result, or ClientGone once the client has closed the connection (a client
+    timeout): the work is cancelled then, so the decoder drops its rows instead of decoding
+    answers nobody will read."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                raise ClientGone
+    finally:
+        task.cancel()
 
 
 def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
@@ -57,11 +81,12 @@ def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
 
     @app.get("/stats")
     async def stats() -> dict[str, list[int] | int]:
-        """Rows per recent batch (were concurrent requests decoded together?) and prompt
-        tokens served from the prefix cache."""
+        """Rows per recent batch (were concurrent requests decoded together?), prompt
+        tokens served from the prefix cache, and rows dropped because their client left."""
         return {
             "batch_rows": list(decoder.batch_rows),
             "prefix_cache_hit_tokens": decoder.prefixes.hits_tokens,
+            "dropped_rows": decoder.dropped_rows,
         }
 
     @app.get("/v1/models")
@@ -69,7 +94,9 @@ def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
         return ModelList(data=[ModelCard(id=served)])
 
     @app.post("/v1/chat/completions", response_model_exclude_none=True)
-    async def chat_completions(request: ChatCompletionRequest) -> ChatCompletionResponse:
+    async def chat_completions(
+        request: ChatCompletionRequest, http: Request
+    ) -> ChatCompletionResponse:
         turns = render_turns(request.messages, request.tools, request.response_format)
         prompt_ids = await asyncio.to_thread(decoder.encode_chat, turns)
         room = decoder.context_length - len(prompt_ids)
@@ -85,7 +112,13 @@ def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
             stop=tuple(request.stop_list()),
             seed=request.seed,
         )
-        completions = await batcher.submit(PromptJob(prompt_ids, request.n, sampling))
+        try:
+            completions = await unless_disconnected(
+                http, batcher.submit(PromptJob(prompt_ids, request.n, sampling))
+            )
+        except ClientGone:
+            log.info("client gone: dropped a request of %d prompt tokens", len(prompt_ids))
+            raise HTTPException(499, "client closed the request") from None
         choices = []
         for index, completion in enumerate(completions):
             answer = parse_answer(completion.text, request.tools)
@@ -129,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         threads=settings.local_threads,
         prefix_cache_tokens=settings.local_prefix_cache_tokens,
         max_rows=settings.local_max_batch,
+        max_batch_tokens=settings.local_max_batch_tokens,
     )
     log.info("model loaded in %.1fs", time.monotonic() - began)
     uvicorn.run(build_app(decoder, settings), host=args.host, port=args.port, log_level="warning")

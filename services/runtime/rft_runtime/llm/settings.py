@@ -46,6 +46,11 @@ class LLMSettings(BaseSettings):
         description="where the GGUF model is dequantized once into a plain checkpoint",
     )
     local_max_batch: int = Field(default=16, ge=1, description="sequences decoded together")
+    local_max_batch_tokens: int = Field(
+        default=65_536, ge=1,
+        description="KV positions one batch may hold, rows x (longest prompt + max_tokens); "
+        "about 46 KB each, so the default bounds a batch's cache near 3 GB",
+    )
     local_batch_window_ms: float = Field(
         default=25.0, ge=0, description="how long the batcher waits for more requests to group"
     )

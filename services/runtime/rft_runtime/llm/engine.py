@@ -216,7 +216,6 @@ class Decoder:
     def _join(self, batch: _Batch | None, tickets: list[Ticket]) -> _Batch:
         """Prefill the new requests and add their rows to the batch, left-padding whichever
         side is shorter so every row's next token lands in the same column."""
-        prefilled = [self._prefill(t.job.prompt_ids) for t in tickets]
         width = max(len(t.job.prompt_ids) for t in tickets)
         if batch is not None:
             width = max(width, batch.mask.shape[1])
@@ -230,19 +229,22 @@ class Decoder:
         expand = torch.tensor(owners)
         room = max(t.job.sampling.max_tokens for t in tickets)
         extra = room if batch is None else batch.cache.layers[0].capacity - width
-        # Layer by layer into the final buffers, letting each prompt's copy of the layer go
-        # once it is placed: a batch of long prompts peaks near one copy of its KV, not four
-        # (the rows, their concatenation, its row expansion and the reserved buffer).
-        last_logits = [last for _, last in prefilled]
-        per_prompt = [deque(kv) for kv, _ in prefilled]
-        del prefilled
-        layers = []
-        while per_prompt[0]:
-            layer = [states.popleft() for states in per_prompt]
-            keys = _stacked([k for k, _ in layer], owners, width, extra)
-            values = _stacked([v for _, v in layer], owners, width, extra)
-            del layer
-            layers.append((keys, values))
+        # Each prompt is prefilled and copied straight into the batch's final buffers, then
+        # let go: a batch of long prompts peaks near one copy of its KV plus one prompt's, not
+        # four copies (every prompt's, their concatenation, its row expansion, the reserve).
+        layers: list[tuple[torch.Tensor, torch.Tensor]] = []
+        last_logits = []
+        for i, ticket in enumerate(tickets):
+            kv, last = self._prefill(ticket.job.prompt_ids)
+            if not layers:
+                layers = [(_rows_buffer(k, len(owners), width + extra),
+                           _rows_buffer(v, len(owners), width + extra)) for k, v in kv]
+            mine = [row for row, owner in enumerate(owners) if owner == i]
+            for (keys, values), (k, v) in zip(layers, kv, strict=True):
+                _place(keys, mine, k, width)
+                _place(values, mine, v, width)
+            last_logits.append(last)
+            del kv
         mask = torch.zeros((len(tickets), width), dtype=torch.long)
         for i, t in enumerate(tickets):
             mask[i, width - len(t.job.prompt_ids) :] = 1
@@ -370,17 +372,19 @@ class Decoder:
         return True
 
 
-def _stacked(parts: list[torch.Tensor], owners: list[int], width: int, extra: int) -> torch.Tensor:
-    """Row r is ``parts[owners[r]]`` (``[1, heads, length, dim]``) left-padded with zeros
-    (masked) to ``width``, followed by ``extra`` positions for tokens to come, all in one
-    allocation."""
-    _, heads, _, dim = parts[0].shape
-    out = parts[0].new_empty((len(owners), heads, width + extra, dim))
-    for row, owner in enumerate(owners):
-        length = parts[owner].shape[2]
-        out[row, :, : width - length].zero_()
-        out[row, :, width - length : width] = parts[owner][0]
-    return out
+def _rows_buffer(like: torch.Tensor, rows: int, positions: int) -> torch.Tensor:
+    """An uninitialised ``[rows, heads, positions, dim]`` buffer for states shaped as ``like``."""
+    _, heads, _, dim = like.shape
+    return like.new_empty((rows, heads, positions, dim))
+
+
+def _place(buffer: torch.Tensor, rows: list[int], states: torch.Tensor, width: int) -> None:
+    """Write one prompt's ``[1, heads, length, dim]`` states into ``rows`` of ``buffer``,
+    ending at column ``width`` with zeros (masked) on the left."""
+    length = states.shape[2]
+    for row in rows:
+        buffer[row, :, : width - length].zero_()
+        buffer[row, :, width - length : width] = states[0]
 
 
 class _ReservedLayer(DynamicLayer):

@@ -245,7 +245,7 @@ _TOOLS_JSON = TypeAdapter(list[ToolSpec]).serializer.to_json
 # records, and dumping, key-sorting and re-serializing its JSON schemas is among the costliest
 # steps of a record. The JSON names the validated tools exactly (every field, nulls and number
 # types included), so an equal key is an equal rendering. Sized in bytes.
-_TOOL_RENDERINGS: BoundedMemo[bytes, _RenderedTools] = BoundedMemo(max_size=32 << 20)
+_TOOL_RENDERINGS: BoundedMemo[bytes, _RenderedTools] = BoundedMemo(max_size=4 << 20)
 
 
 def _rendered_tools(tools: list[ToolSpec] | None) -> _RenderedTools:

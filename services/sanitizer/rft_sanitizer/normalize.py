@@ -25,7 +25,7 @@ def _text(message: Message) -> str:
 # one into its thousands of words is a large share of a prompt id: their single-spaced form is
 # kept, by the text itself. Sized in characters.
 _LONG_TEXT = 1024
-_SINGLE_SPACED: BoundedMemo[str, str] = BoundedMemo(max_size=16 << 20)
+_SINGLE_SPACED: BoundedMemo[str, str] = BoundedMemo(max_size=2 << 20)
 
 
 def _single_spaced(text: str) -> str:

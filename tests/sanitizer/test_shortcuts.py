@@ -5,8 +5,9 @@ and the garbage collector left as the run found it."""
 
 from __future__ import annotations
 
-import gc
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rft_sanitizer import core, redaction
-from rft_sanitizer.batch import sanitize_files
 from rft_sanitizer.core import Accepted, Policy, sanitize
 from rft_sanitizer.memo import BoundedMemo
 from rft_sanitizer.normalize import _single_spaced
 from rft_sanitizer.redaction import Redactor
-from rft_sanitizer.settings import SanitizerSettings
 from rft_sanitizer.tokens import TokenCounter
 from tests.sanitizer.conftest import DATA, TraceFactory
 
@@ -83,24 +82,42 @@ def test_tool_renderings_are_reused_only_for_equal_tools(
         assert warm == cold
 
 
+# Run in a fresh interpreter: the collector's frozen set is process-wide, and only a process
+# that froze nothing before can show that the run leaves an unfrozen collector unfrozen.
+_COLLECTOR_RUN = """
+import gc, sys
+from pathlib import Path
+from rft_sanitizer.batch import sanitize_files
+from rft_sanitizer.settings import SanitizerSettings
+from rft_sanitizer.tokens import SMOLLM2, load_token_counter
+
+trace, out, cache = (Path(a) for a in sys.argv[1:4])
+caller_froze = sys.argv[4]
+counter = load_token_counter(SMOLLM2, cache)
+if caller_froze == "yes":
+    gc.freeze()
+before = gc.get_freeze_count()
+report = sanitize_files([trace], out, SanitizerSettings(data_dir=out / "data"), counter=counter)
+print(report.valid, before, gc.get_freeze_count())
+"""
+
+
 @pytest.mark.parametrize("caller_froze", [False, True])
 def test_the_run_leaves_the_collector_as_it_found_it(
-    tmp_path: Path, counter: TokenCounter, caller_froze: bool
+    tmp_path: Path, counter: TokenCounter, tokenizer_cache: Path, caller_froze: bool
 ) -> None:
-    if gc.get_freeze_count():
-        pytest.skip("objects are frozen already in this process")
-    if caller_froze:
-        gc.freeze()
-    try:
-        before = gc.get_freeze_count()
-        settings_ = SanitizerSettings(data_dir=tmp_path / "data")
-        report = sanitize_files([DATA / "toy_chat_fine_tuning.jsonl"], tmp_path / "out",
-                                settings_, counter=counter)
-        assert report.valid
-        assert gc.get_freeze_count() == before
-    finally:
-        if caller_froze:
-            gc.unfreeze()
+    # ``counter`` builds the tokenizer into the cache first, so the child only loads it.
+    done = subprocess.run(
+        [sys.executable, "-c", _COLLECTOR_RUN, str(DATA / "toy_chat_fine_tuning.jsonl"),
+         str(tmp_path / "out"), str(tokenizer_cache), "yes" if caller_froze else "no"],
+        capture_output=True, text=True, check=True, timeout=300,
+    )
+    valid, before, after = (int(n) for n in done.stdout.split())
+    assert valid > 0
+    assert (before > 0) == caller_froze
+    # Unfrozen stays unfrozen; the caller's frozen objects stay frozen (gc.unfreeze would
+    # release them all). The count itself may drop: frozen objects can still be freed.
+    assert (after > 0) == caller_froze
 
 
 def test_a_bounded_memo_drops_the_least_recently_used_first() -> None:

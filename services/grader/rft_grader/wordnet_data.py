@@ -66,7 +66,7 @@ class WordNetInstallError(RuntimeError):
 
 def default_dir() -> Path:
     """``<cache>/wordnet``: next to the local model's cache (``~/.cache/rft/models``)."""
-    return default_cache_dir().parent / "wordnet"
+    return default_cache_dir("wordnet")
 
 
 def corpus_dir(directory: Path) -> Path:

@@ -195,19 +195,18 @@ class Decoder:
                     # Every row finished: what arrives now starts a new batch (the drained one
                     # still holds its last logits, one row per finished sequence).
                     batch = None
-                room = self._room(batch)
-                arrived = [t for t in pull(room) if not t.cancelled] if (
-                    room.live_rows < self.max_rows
-                ) else []
+                # pull() takes only what the room admits; a ticket cancelled after it is
+                # pulled leaves at the next step like any other cancelled row.
+                arrived = pull(self._room(batch))
                 if arrived:
                     batch = self._join(batch, arrived)
                     self.batch_rows.append(len(batch.rows))
-                if batch is None or not batch.rows:
+                if batch is None:
                     return
                 self._step(batch)
 
     def _room(self, batch: _Batch | None) -> Room:
-        if batch is None or not batch.rows:
+        if batch is None:
             return Room(0, 0, self.max_rows, self.max_batch_tokens)
         to_come = max(r.sampling.max_tokens - len(r.tokens) for r in batch.rows)
         return Room(len(batch.rows), batch.mask.shape[1] + to_come, self.max_rows,

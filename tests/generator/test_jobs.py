@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rft_embedder import Embedder, prompt_collection_spec
+from rft_embedder import Embedder, EmbedderSettings, prompt_collection_spec, task_text
+from rft_embedder.core import embedding_key
 from rft_generator import GeneratorSettings, open_job_store, run_generation
 from rft_generator.validation import quality_check
 from rft_runtime.llm import LLMSettings, LocalLLMServer
@@ -85,6 +86,14 @@ async def test_job_fills_its_target_with_prompts_that_pass_every_check(
     collection = vector_store.ensure_collection(prompt_collection_spec("drone", 384))
     stored = collection.retrieve([point_id(s.prompt.id) for s in kept])
     assert {p.payload["origin"] for p in stored} == {"synthetic"} and len(stored) == 2
+    # Each point says what its vector was computed from, so `rft categorize` keeps it as fresh.
+    text_of = EmbedderSettings()
+    assert {p.id: p.payload["embedding_of"] for p in stored} == {
+        point_id(s.prompt.id): embedding_key(
+            embedder.name, task_text(s.prompt, text_of.task_text, text_of.max_text_chars))
+        for s in kept
+    }
+    assert {p.payload["topic"] for p in stored} == {CAMERA}
 
 
 def _closed_port() -> int:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rft_embedder import Embedder
+from rft_embedder import Embedder, EmbedderSettings, prompt_collection_spec, task_text
+from rft_embedder.core import embedding_key, prompt_payload
 from rft_generator import (
     GeneratorSettings,
     JobStoreError,
@@ -18,9 +19,12 @@ from rft_generator import (
 )
 from rft_generator.job_store import CandidateRecord
 from rft_generator.jobs import COVERAGE_FILE, DatasetNotReady, JobScheduler
+from rft_generator.pool import prompt_vectors
 from rft_generator.prompting import parse_request, synthetic_messages
 from rft_generator.validation import check_structure, novelty_check, topic_check
 from rft_runtime.llm import LLMSettings
+from rft_runtime.vectorstore import point_id
+from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_sanitizer import Policy
 from rft_schemas import (
     CategorizedPrompt,
@@ -80,6 +84,24 @@ def test_mmr_picks_spread_examples_not_the_nearest_copies(
     assert spread(picks) < spread(list(nearest_five))
     assert mmr_select(vectors, 5, seed=0) == picks
     assert mmr_select(vectors[:3], 5) == [0, 1, 2]
+
+
+def test_real_prompts_embedded_for_the_pool_are_stored_as_the_embedder_stores_them(
+    categorized: list[CategorizedPrompt], embedder: Embedder, tmp_path: Path
+) -> None:
+    settings = EmbedderSettings()
+    prompts = [c.prompt for c in categorized[:3]]
+    store = EdgeVectorStore(tmp_path / "qdrant")
+    try:
+        collection = store.ensure_collection(prompt_collection_spec("drone", embedder.dimensions))
+        prompt_vectors(prompts, collection, embedder, settings)
+        stored = {p.id: p.payload for p in collection.retrieve([point_id(p.id) for p in prompts])}
+    finally:
+        store.close()
+    for prompt in prompts:
+        text = task_text(prompt, settings.task_text, settings.max_text_chars)
+        assert stored[point_id(prompt.id)] == prompt_payload(
+            prompt, embedding_key(embedder.name, text))
 
 
 def test_candidate_ids_depend_on_job_topic_and_attempt_only() -> None:

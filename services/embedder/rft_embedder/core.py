@@ -105,6 +105,25 @@ def embedding_key(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\n{text}".encode()).hexdigest()[:16]
 
 
+def prompt_payload(
+    prompt: SanitizedPrompt,
+    embedding_of: str,
+    near_duplicate_of: str | None = None,
+    topic: str | None = None,
+) -> dict[str, object]:
+    """The payload of a prompt's point, wherever it is written (the embedder, the generator):
+    ``embedding_of`` is its :func:`embedding_key`, which tells a stale vector from a fresh one."""
+    return {
+        "dataset": prompt.dataset,
+        "prompt_id": prompt.id,
+        "origin": prompt.origin,
+        "token_count": prompt.token_count,
+        "near_duplicate_of": near_duplicate_of,
+        "embedding_of": embedding_of,
+        **({"topic": topic} if topic else {}),
+    }
+
+
 def _by_dataset(prompts: Sequence[SanitizedPrompt]) -> Iterator[tuple[str, list[SanitizedPrompt]]]:
     groups: dict[str, list[SanitizedPrompt]] = {}
     for prompt in prompts:
@@ -150,14 +169,9 @@ def _embed_batch(
             VectorPoint(
                 id=pid,
                 vector=vectors[row],
-                payload={
-                    "dataset": dataset,
-                    "prompt_id": prompt.id,
-                    "origin": prompt.origin,
-                    "token_count": prompt.token_count,
-                    "near_duplicate_of": duplicate_of,
-                    "embedding_of": embedding_key(embedder.name, text),
-                },
+                payload=prompt_payload(
+                    prompt, embedding_key(embedder.name, text), near_duplicate_of=duplicate_of
+                ),
             )
         )
         outcome.embedded.append(

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rft_embedder import Embedder, EmbedderSettings, task_text
+from rft_embedder.core import embedding_key, prompt_payload
 from rft_runtime.vectorstore import VectorCollection, VectorPoint, point_id
 from rft_schemas import CategorizedPrompt, CoverageReport, SanitizedPrompt
 
@@ -69,7 +70,8 @@ def prompt_vectors(
                  for i in missing]
         vectors = embedder.embed(texts)
         collection.upsert([
-            VectorPoint(ids[i], vectors[row], _payload(prompts[i]))
+            VectorPoint(ids[i], vectors[row],
+                        prompt_payload(prompts[i], embedding_key(embedder.name, texts[row])))
             for row, i in enumerate(missing)
         ])
         for row, i in enumerate(missing):
@@ -79,21 +81,11 @@ def prompt_vectors(
     return np.asarray([stored[pid] for pid in ids], dtype=np.float32)
 
 
-def _payload(prompt: SanitizedPrompt, topic: str | None = None) -> dict[str, object]:
-    return {
-        "dataset": prompt.dataset,
-        "prompt_id": prompt.id,
-        "origin": prompt.origin,
-        "token_count": prompt.token_count,
-        "near_duplicate_of": None,
-        **({"topic": topic} if topic else {}),
-    }
-
-
 def synthetic_point(
-    prompt: SanitizedPrompt, topic: str, vector: NDArray[np.float32]
+    prompt: SanitizedPrompt, topic: str, vector: NDArray[np.float32], embedding_of: str
 ) -> VectorPoint:
-    return VectorPoint(point_id(prompt.id), vector, _payload(prompt, topic))
+    payload = prompt_payload(prompt, embedding_of, topic=topic)
+    return VectorPoint(point_id(prompt.id), vector, payload)
 
 
 def build_pools(

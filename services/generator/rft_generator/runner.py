@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rft_embedder import Embedder, EmbedderSettings, task_text
+from rft_embedder.core import embedding_key
 from rft_generator.job_store import OVER_TARGET, CandidateRecord, JobStore
 from rft_generator.pool import TopicPool, synthetic_point
 from rft_generator.prompting import (
@@ -260,8 +261,7 @@ class GenerationRunner:
         alive = [d for d in drafts if d.failure is None and d.prompt is not None]
         if not alive:
             return []
-        texts = [task_text(d.prompt, self.embed_settings.task_text,
-                           self.embed_settings.max_text_chars) for d in alive if d.prompt]
+        texts = [self._task_text(d.prompt) for d in alive if d.prompt]
         vectors = self.embedder.embed(texts)
         landed = self.checker.categorize(vectors)
         kept_vectors: list[NDArray[np.float32]] = []
@@ -352,8 +352,14 @@ class GenerationRunner:
             synthetic=synthetic,
         )
 
+    def _task_text(self, prompt: SanitizedPrompt) -> str:
+        return task_text(prompt, self.embed_settings.task_text, self.embed_settings.max_text_chars)
+
+    def _embedding_of(self, prompt: SanitizedPrompt) -> str:
+        return embedding_key(self.embedder.name, self._task_text(prompt))
+
     def _store_vectors(self, kept: list[_Draft]) -> None:
-        points = [synthetic_point(d.prompt, d.topic, d.vector)
+        points = [synthetic_point(d.prompt, d.topic, d.vector, self._embedding_of(d.prompt))
                   for d in kept if d.prompt is not None and d.vector is not None]
         if points:
             self.collection.upsert(points)
@@ -362,12 +368,12 @@ class GenerationRunner:
         """After a crash: accepted prompts whose vectors or messages may not have gone out."""
         accepted = await asyncio.to_thread(self.store.accepted, job.id)
         if accepted:
-            texts = [task_text(s.prompt, self.embed_settings.task_text,
-                               self.embed_settings.max_text_chars) for s in accepted]
+            texts = [self._task_text(s.prompt) for s in accepted]
             vectors = await asyncio.to_thread(self.embedder.embed, texts)
             self.collection.upsert([
-                synthetic_point(s.prompt, "/".join(s.topic_path), v)
-                for s, v in zip(accepted, vectors, strict=True)
+                synthetic_point(s.prompt, "/".join(s.topic_path), v,
+                                embedding_key(self.embedder.name, text))
+                for s, v, text in zip(accepted, vectors, texts, strict=True)
             ])
         await self._publish(job.id)
 

@@ -8,6 +8,7 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
 
 from rft_sanitizer.dedup import ClaimRequest, open_dedup_store
@@ -176,3 +177,23 @@ def test_claims_of_a_batch_larger_than_one_read_and_of_two_datasets(sql_store_ur
         kept_before = r.dataset == "b" and int(r.prompt_id[1:]) % 3 == 0
         assert claim.owner_trace == ("old" if kept_before else r.trace_id)
     assert store.kept("a") == 1300 and store.kept("b") == 1300
+
+
+def test_one_record_asking_the_same_thing_twice_keeps_it_once(tmp_path: Path, trace, policy):
+    """An OTLP export request carries several traces; two of them can hold the same prompt."""
+    def chat(trace_id: str, text: str) -> dict:
+        messages = [{"role": "user", "parts": [{"type": "text", "content": text}]}]
+        value = {"stringValue": orjson.dumps(messages).decode()}
+        return {"traceId": trace_id, "spanId": trace_id[:16], "name": "chat",
+                "attributes": [{"key": "gen_ai.input.messages", "value": value}]}
+
+    record = trace({"resourceSpans": [{"scopeSpans": [{"spans": [
+        chat("a" * 32, "Book a table for two at eight"),
+        chat("b" * 32, "Book a table for two at eight"),
+        chat("c" * 32, "Move my flight to Friday, please"),
+    ]}]}]})
+    (outcome,) = Sanitizer(policy, open_dedup_store(tmp_path / "dedup.sqlite")).process_batch(
+        [record])
+    assert sorted(p.messages[-1].content for p in outcome.prompts) == [
+        "Book a table for two at eight", "Move my flight to Friday, please"]
+    assert outcome.dropped == {"duplicate": 1}

@@ -67,15 +67,23 @@ class Sanitizer:
     def _deduplicated(
         self, record: RawTrace, accepted: Accepted, claims: list[Claim]
     ) -> RecordOutcome:
-        kept = [p for p, c in zip(accepted.prompts, claims, strict=True) if c.owned_by(record.id)]
-        duplicates = [c for c in claims if not c.owned_by(record.id)]
+        # One record can hold the same prompt twice (an OTLP export request carries several
+        # traces): the record owns both claims, and only the first copy is kept.
+        kept: dict[str, SanitizedPrompt] = {}
+        foreign: list[Claim] = []
+        for prompt, claim in zip(accepted.prompts, claims, strict=True):
+            if not claim.owned_by(record.id):
+                foreign.append(claim)
+            else:
+                kept.setdefault(prompt.id, prompt)
         if kept:
             dropped = dict(accepted.dropped)
+            duplicates = len(accepted.prompts) - len(kept)
             if duplicates:
                 reason = RejectionReason.DUPLICATE.value
-                dropped[reason] = dropped.get(reason, 0) + len(duplicates)
-            return RecordOutcome(kept, None, dropped, accepted.redactions)
-        first = duplicates[0]
+                dropped[reason] = dropped.get(reason, 0) + duplicates
+            return RecordOutcome(list(kept.values()), None, dropped, accepted.redactions)
+        first = foreign[0]
         refused = rejection(
             record,
             Problem(

@@ -17,6 +17,7 @@ from aiokafka.errors import (
 )
 from prometheus_client import CollectorRegistry
 
+from rft_runtime.kafka.producing import send_each
 from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound, ProduceError, TransientError
 from rft_runtime.kafka.stage import _Output as StageOutput
 from rft_runtime.settings import RuntimeSettings
@@ -128,3 +129,17 @@ async def test_an_error_every_record_would_meet_stops_the_stage_instead_of_dead_
     with pytest.raises(ProduceError, match="TopicAuthorizationFailedError"):
         await stage_with(producer)._produce(outputs("a"), [record(0, "a")], asyncio.Event())
     assert not [t for t, _, _ in producer.acked if t == REJECTED.name]
+
+
+async def test_a_topic_whose_send_timed_out_is_not_waited_on_again_in_the_same_batch() -> None:
+    """Each timed-out send blocks for the producer's request timeout (40 s by default): the
+    rest of the batch's outputs to that topic take the same error instead of waiting theirs,
+    while another topic's outputs are still sent."""
+    timeout = KafkaTimeoutError()
+    producer = ScriptedProducer({("out", "a"): [("raise", timeout)]})
+    outputs = [Outbound(topic, key, Rejection(
+        id=key, dataset="d", reason="invalid_json", detail="x", source=SourceLocation(uri="t")))
+        for topic, key in [("out", "a"), ("out", "b"), ("other", "c"), ("out", "d")]]
+    errors = await send_each(producer, outputs)  # type: ignore[arg-type]
+    assert errors == [timeout, timeout, None, timeout]
+    assert producer.attempts == {("out", "a"): 1, ("other", "c"): 1}

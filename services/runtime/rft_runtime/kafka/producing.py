@@ -50,7 +50,14 @@ async def send_each(
     fails (too large for a request, say) does not keep the others from being sent."""
     errors: list[Exception | None] = [None] * len(outputs)
     sent: list[tuple[int, asyncio.Future[object]]] = []
+    # A send that times out waiting for the broker (no metadata for its topic, a full buffer)
+    # blocks for the producer's request timeout: the later outputs to that topic are given the
+    # same error instead of each waiting its own timeout (the caller retries them all).
+    unreachable: dict[str, Exception] = {}
     for index, out in enumerate(outputs):
+        if out.topic in unreachable:
+            errors[index] = unreachable[out.topic]
+            continue
         try:
             future = await producer.send(
                 out.topic,
@@ -62,6 +69,8 @@ async def send_each(
             # MessageSizeTooLargeError (larger than max_request_size), KafkaTimeoutError (no
             # metadata for the topic), a value that does not serialize (ValueError)
             errors[index] = exc
+            if is_retriable(exc):
+                unreachable[out.topic] = exc
             continue
         sent.append((index, future))
     answers = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)

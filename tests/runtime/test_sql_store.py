@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from rft_runtime.postgres_local import LocalPostgres
 from rft_runtime.processes import free_port, stop_process
-from rft_runtime.sql import SQLStoreError, StoreUnavailable, open_sql_store
+from rft_runtime.sql import SQLiteStore, SQLStoreError, StoreUnavailable, open_sql_store
 
 DDL = """
 CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, n INTEGER NOT NULL);
@@ -82,3 +83,24 @@ def test_a_postgres_outage_is_reported_as_unavailable_and_the_store_reconnects(
         with store.transaction() as tx:  # the same store object, a new connection
             tx.execute("INSERT INTO items VALUES (?, ?)", ("a", 1))
         assert store.query("SELECT id FROM items") == [("a",)]
+
+
+def test_a_sqlite_file_locked_by_another_process_is_unavailable_other_errors_are_not(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.sqlite"
+    store = SQLiteStore(path, timeout_s=0.1)
+    store.create_schema(DDL)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's writer, holding the lock
+    try:
+        with pytest.raises(StoreUnavailable, match="locked"), store.transaction() as tx:
+            tx.execute("INSERT INTO items VALUES (?, ?)", ("a", 1))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        store.query("SELECT * FROM missing")
+    with store.transaction() as tx:  # the lock is gone: the store works again
+        tx.execute("INSERT INTO items VALUES (?, ?)", ("a", 1))
+    assert store.query("SELECT id FROM items") == [("a",)]

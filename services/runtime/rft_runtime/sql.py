@@ -103,7 +103,7 @@ class SQLiteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with self._lock:
+        with self._lock, _busy_as_unavailable(self.path):
             # IMMEDIATE takes the write lock first: between two processes, each transaction's
             # insert-or-ignore and the reads after it see one consistent table.
             self._db.execute("BEGIN IMMEDIATE")
@@ -115,7 +115,7 @@ class SQLiteStore:
             self._db.execute("COMMIT")
 
     def query(self, sql: str, params: Params = ()) -> list[Row]:
-        with self._lock:
+        with self._lock, _busy_as_unavailable(self.path):
             return self._db.execute(sql, params).fetchall()
 
     def create_schema(self, ddl: str) -> None:
@@ -126,6 +126,21 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes: another writer holds the file
+
+
+@contextmanager
+def _busy_as_unavailable(path: Path) -> Iterator[None]:
+    """A file another process kept locked past the timeout is StoreUnavailable (retry later),
+    like a PostgreSQL that cannot be reached; any other SQLite error is raised as it is."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            raise StoreUnavailable(f"SQLite file {path} is locked: {exc}") from exc
+        raise
 
 
 _PLACEHOLDER = re.compile(r"\?")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable, Sequence
 
 from aiokafka import ConsumerRecord
@@ -71,9 +70,9 @@ def build_stage(
         try:
             outcomes = await asyncio.to_thread(sanitizer.process_batch, traces)
             await asyncio.to_thread(store.record, [t.id for t in traces], outcomes)
-        except (StoreUnavailable, sqlite3.OperationalError) as error:
-            # The dedup or outcome store is down or locked: retry the batch, never dead-letter
-            # good records for it.
+        except StoreUnavailable as error:
+            # The dedup or outcome store is down or locked (rft_runtime.sql says which errors
+            # are): retry the batch, never dead-letter good records for it.
             raise TransientError(f"store: {error}") from error
         return outputs_of(outcomes)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -52,3 +53,16 @@ async def read_topic(
         return seen
     finally:
         await consumer.stop()
+
+
+def unique(prefix: str) -> str:
+    """A topic or group name of its own, so tests sharing one broker never meet."""
+    return f"{prefix}.{uuid.uuid4().hex[:8]}"
+
+
+async def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.1)

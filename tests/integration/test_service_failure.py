@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,14 +23,10 @@ from rft_runtime.service import HttpApp, ServiceFailed, serve_many
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas.kafka_topics import TopicSpec
 from rft_schemas.traces import RawTrace
-from tests.integration.kafka_io import produce
+from tests.integration.kafka_io import produce, unique
 
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[2]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}.{uuid.uuid4().hex[:8]}"
 
 
 def broken_decoder(record: ConsumerRecord) -> RawTrace:

@@ -8,8 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from rft_runtime.kafka.topics import ensure_topics
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas.traces import RawTrace, SourceLocation
 from tests.integration.echo_stage import build_stage, digest
-from tests.integration.kafka_io import produce, read_topic
+from tests.integration.kafka_io import produce, read_topic, unique, wait_until
 
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[2]
@@ -33,10 +31,6 @@ def trace(i: int, payload: str | None = None) -> RawTrace:
         source=SourceLocation(uri="test", line=i),
         payload=payload if payload is not None else f"record number {i}",
     )
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}.{uuid.uuid4().hex[:8]}"
 
 
 def settings_for(broker: LocalBroker) -> RuntimeSettings:
@@ -130,14 +124,6 @@ async def test_poison_record_is_rejected_with_reason_and_batch_goes_on(kafka_bro
     assert "cannot digest record trace-00099" in by_reason["processing_error"]["detail"]
     assert by_reason["processing_error"]["trace_id"] == poison.id
     assert by_reason["invalid_record"]["excerpt"] == "{not json"
-
-
-async def wait_until(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        await asyncio.sleep(0.1)
 
 
 async def test_two_consumers_split_partitions_and_survivor_takes_over(kafka_broker):

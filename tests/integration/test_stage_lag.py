@@ -4,9 +4,6 @@ partitions away, or the stage stops, their series are gone (the summed lag is no
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
-from collections.abc import Callable
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -18,13 +15,9 @@ from rft_runtime.settings import RuntimeSettings
 from rft_schemas.kafka_topics import TopicSpec
 from rft_schemas.traces import RawTrace, SourceLocation
 from tests.integration.echo_stage import build_stage
-from tests.integration.kafka_io import produce
+from tests.integration.kafka_io import produce, unique, wait_until
 
 pytestmark = pytest.mark.broker
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}.{uuid.uuid4().hex[:8]}"
 
 
 def lag_series(registry: CollectorRegistry) -> set[int]:
@@ -38,14 +31,6 @@ def lag_series(registry: CollectorRegistry) -> set[int]:
 
 def held(stage: KafkaStage[RawTrace]) -> set[int]:
     return {tp.partition for tp in stage.assignment()}
-
-
-async def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        await asyncio.sleep(0.1)
 
 
 def stage_in(settings: RuntimeSettings, source: str, sink: str, group: str):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Sequence
 
 import pytest
@@ -18,15 +17,11 @@ from rft_runtime.settings import RuntimeSettings
 from rft_schemas.kafka_topics import REJECTED, TopicSpec
 from rft_schemas.traces import RawTrace, SourceLocation
 from tests.integration.echo_stage import digest
-from tests.integration.kafka_io import produce, read_topic
+from tests.integration.kafka_io import produce, read_topic, unique
 
 pytestmark = pytest.mark.broker
 
 BIG = 2 * 1024 * 1024  # twice aiokafka's default max_request_size
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}.{uuid.uuid4().hex[:8]}"
 
 
 def trace(i: int, payload: str) -> RawTrace:

@@ -15,7 +15,6 @@ import os
 import struct
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from rft_runtime.kafka.topics import TopicCreationError, create_topics, ensure_t
 from rft_runtime.processes import stop_process
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas.kafka_topics import ALL_TOPICS
+from tests.integration.kafka_io import unique
 
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[2]
@@ -42,10 +42,6 @@ VERSIONS = {
     2: (protocol.CreateTopicsRequest_v2, protocol.CreateTopicsResponse_v2),
     3: (protocol.CreateTopicsRequest_v3, protocol.CreateTopicsResponse_v3),
 }
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}.{uuid.uuid4().hex[:8]}"
 
 
 class OneBrokerProxy:

@@ -174,16 +174,23 @@ def standing_decision(
 ) -> CategorizedPrompt | None:
     """A person's decision that still stands under ``hierarchy`` (its topic is still a leaf, or
     ``other``), moved to the hierarchy's version; None when there is none to keep."""
-    if record is None or record.method is not CategorizationMethod.MANUAL:
+    if record is None or not is_manual(record):
         return None
-    path = list(record.topic_path)
-    if path != [OTHER_TOPIC]:
-        try:
-            if find_topic(hierarchy, path).children:
-                return None
-        except HierarchyEditError:
-            return None
+    if record.topic_path != [OTHER_TOPIC] and not is_leaf(hierarchy, record.topic_path):
+        return None
     return record.model_copy(update={"hierarchy_version": hierarchy.version})
+
+
+def is_manual(record: CategorizedPrompt | None) -> bool:
+    return record is not None and record.method is CategorizationMethod.MANUAL
+
+
+def is_leaf(hierarchy: TopicHierarchy, path: Sequence[str]) -> bool:
+    """``path`` names a topic of ``hierarchy`` that has no subtopics."""
+    try:
+        return not find_topic(hierarchy, list(path)).children
+    except HierarchyEditError:
+        return False
 
 
 def review_queue(records: Sequence[CategorizedPrompt]) -> list[CategorizedPrompt]:

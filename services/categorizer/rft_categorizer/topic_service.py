@@ -11,10 +11,16 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rft_categorizer.categorize import set_topic_manually, standing_decision, topic_texts
+from rft_categorizer.categorize import (
+    is_leaf,
+    is_manual,
+    set_topic_manually,
+    standing_decision,
+    topic_texts,
+)
 from rft_categorizer.coverage import compute_coverage
 from rft_categorizer.discovery import DiscoveredTopics, discover_topics
-from rft_categorizer.editing import HierarchyEditError, find_topic
+from rft_categorizer.editing import find_topic
 from rft_categorizer.hierarchy_store import HierarchyStore
 from rft_categorizer.labeling import TopicLabeler
 from rft_categorizer.record_store import RecordStore
@@ -71,7 +77,7 @@ class TopicService:
                 for s in stored
                 if s.categorized and s.categorized.method is CategorizationMethod.MANUAL
             ]
-            todo = [s for s in stored if not _is_manual(s.categorized)]
+            todo = [s for s in stored if not is_manual(s.categorized)]
             fresh = self.runner.categorize(
                 hierarchy, [s.prompt for s in todo], [s.point_id for s in todo]
             )
@@ -165,7 +171,7 @@ class TopicService:
         if hierarchy is None:
             raise UnknownDatasetError(f"dataset {dataset!r} has no topic hierarchy")
         find_topic(hierarchy, list(path))  # raises HierarchyEditError(not_found)
-        if not _is_leaf(hierarchy, path):
+        if not is_leaf(hierarchy, path):
             raise ValueError(f"{'/'.join(path)} has subtopics: pick one of them")
         stored = self.records.prompts(dataset, [prompt_id])
         if not stored or stored[0].categorized is None:
@@ -193,17 +199,6 @@ class TopicService:
             total_target,
             self.runner.settings.coverage_highlight_below,
         )
-
-
-def _is_manual(record: CategorizedPrompt | None) -> bool:
-    return record is not None and record.method is CategorizationMethod.MANUAL
-
-
-def _is_leaf(hierarchy: TopicHierarchy, path: Sequence[str]) -> bool:
-    try:
-        return not find_topic(hierarchy, list(path)).children
-    except HierarchyEditError:
-        return False
 
 
 def _same_topics(a: TopicHierarchy, b: TopicHierarchy) -> bool:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from rft_sanitizer.memo import BoundedMemo
 from rft_schemas.conversation import Message
 
 _KEY = re.compile(
@@ -100,9 +101,8 @@ _DIGIT_RUN = re.compile(r"\d\d\d|\d[\s.()-]\d")
 # (dates, amounts, ids) skip those three patterns, whose callbacks would keep every match.
 _TEN_DIGITS = re.compile(r"\d(?:[ .()-]{0,2}\d){9}")
 # Texts known to hold nothing to redact, by (length, hash): a bounded LRU memo, so the texts
-# that repeat stay while one-off texts pass through.
-_CLEAN_TEXTS: OrderedDict[tuple[int, int], None] = OrderedDict()
-_CLEAN_TEXTS_MAX = 32_768
+# that repeat stay while one-off texts pass through (32,768 of them).
+_CLEAN_TEXTS: BoundedMemo[tuple[int, int], bool] = BoundedMemo(max_size=32_768)
 
 # Placeholder kinds, as the report counts them.
 EMAIL, PHONE, CARD, SECRET = "email", "phone", "card", "secret"
@@ -241,8 +241,7 @@ class Redactor:
         # Real traces repeat most of their text (one system prompt, one tool result format
         # for thousands of records): a text already scanned clean is not scanned again.
         key = (len(value), hash(value))
-        if key in _CLEAN_TEXTS:
-            _CLEAN_TEXTS.move_to_end(key)
+        if _CLEAN_TEXTS.get(key):
             return value
         found = sum(self.counts.values())
         # Each pattern runs only where a cheap test says it can match.
@@ -261,9 +260,7 @@ class Redactor:
             if _NAMED_PHONE_HINT.search(lowered):
                 value = _NAMED_PHONE.sub(self._named_phone, value)
         if sum(self.counts.values()) == found:
-            _CLEAN_TEXTS[key] = None
-            if len(_CLEAN_TEXTS) > _CLEAN_TEXTS_MAX:
-                _CLEAN_TEXTS.popitem(last=False)
+            _CLEAN_TEXTS.put(key, True, size=1)
         return value
 
     def arguments(self, arguments: str) -> str:

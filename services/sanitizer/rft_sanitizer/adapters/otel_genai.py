@@ -73,8 +73,6 @@ def adapt(record: dict[str, Any]) -> Adapted:
         try:
             adapted.append(_span_conversation(span, attributes, resource))
         except AdaptError as error:
-            if len(best) == 1:
-                raise
             failed.append(error)
     if not adapted:
         raise failed[0]

@@ -98,3 +98,11 @@ def test_a_store_written_before_the_sequence_table_goes_on_numbering_after_it(
     reopened.record(["t3"], [refused("t3", RejectionReason.TOO_LONG)])
     page, _ = reopened.rejected("test", None, limit=10)
     assert [r.trace_id for r in page] == ["t1", "t2", "t3"]
+
+
+def test_a_trace_twice_in_one_batch_keeps_its_later_outcome(sql_store_url: str) -> None:
+    store = OutcomeStore(sql_store_url)
+    store.record(["t1", "t1"], [kept("t1", tokens=12), refused("t1", RejectionReason.DUPLICATE)])
+    report = store.report("test")
+    assert (report.input, report.valid, dict(report.rejected)) == (1, 0, {"duplicate": 1})
+    assert report.tokens.counted == 0

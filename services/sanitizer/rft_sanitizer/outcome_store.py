@@ -64,25 +64,33 @@ class OutcomeStore:
     def record(self, trace_ids: list[str], outcomes: list[RecordOutcome]) -> None:
         """Record a batch of outcomes in one transaction (replacing earlier ones by trace id)."""
         with self.store.transaction() as tx:
-            seq = _take_sequence(tx, len(outcomes))
-            for trace_id, outcome in zip(trace_ids, outcomes, strict=True):
-                seq += 1
-                dataset = _dataset(outcome)
-                tx.execute(
-                    "DELETE FROM prompt_tokens WHERE dataset = ? AND trace_id = ?",
-                    (dataset, trace_id),
-                )
-                tx.execute(_UPSERT_OUTCOME, _row(dataset, trace_id, outcome, seq))
-                tx.executemany(
-                    "INSERT INTO prompt_tokens (dataset, trace_id, prompt_id, tokens) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (dataset, trace_id, prompt_id) "
-                    "DO UPDATE SET tokens = excluded.tokens",
-                    [
-                        (dataset, trace_id, p.id, p.token_count)
-                        for p in outcome.prompts
-                        if p.token_count is not None
-                    ],
-                )
+            first = _take_sequence(tx, len(outcomes))
+            # Three statements for the whole batch, not three per trace (a round trip each on
+            # PostgreSQL); a trace twice in one batch keeps its later outcome, as it would
+            # have one statement at a time.
+            latest: dict[tuple[str, str], tuple[int, RecordOutcome]] = {}
+            for seq, (trace_id, outcome) in enumerate(zip(trace_ids, outcomes, strict=True),
+                                                      start=first + 1):
+                latest[(_dataset(outcome), trace_id)] = (seq, outcome)
+            tx.executemany(
+                "DELETE FROM prompt_tokens WHERE dataset = ? AND trace_id = ?", list(latest)
+            )
+            tx.executemany(
+                _UPSERT_OUTCOME,
+                [_row(dataset, trace_id, outcome, seq)
+                 for (dataset, trace_id), (seq, outcome) in latest.items()],
+            )
+            tx.executemany(
+                "INSERT INTO prompt_tokens (dataset, trace_id, prompt_id, tokens) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (dataset, trace_id, prompt_id) "
+                "DO UPDATE SET tokens = excluded.tokens",
+                [
+                    (dataset, trace_id, p.id, p.token_count)
+                    for (dataset, trace_id), (_, outcome) in latest.items()
+                    for p in outcome.prompts
+                    if p.token_count is not None
+                ],
+            )
 
     def report(self, dataset: str, tokenizer: str | None = None) -> SanitizeReport:
         builder = ReportBuilder(dataset, tokenizer)

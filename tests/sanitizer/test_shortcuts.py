@@ -33,6 +33,28 @@ NUMBERISH = st.lists(
 ).map("".join)
 
 
+KEYS = st.lists(
+    st.sampled_from([
+        "api", "Key", "key", "_", "-", "access", "Token", "auth", "secret", "pass", "word",
+        "Passwd", "bearer", "session", "cookie", "client", "phone", "Number", "mobile", "cell",
+        "tel", "ephone", "whats", "app", "my", "id", "name", "x", "DB", "2",
+    ]),
+    min_size=1, max_size=5,
+).map("".join)
+VALUES = st.sampled_from([
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "hunter2hunter2hunter2", "4155552671", "+1 415 555 2671",
+    "02079460958", "abc", "12345678", "Paris", "a1b2c3d4e5f6g7h8",
+])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(KEYS, VALUES)
+def test_the_key_hint_gate_hides_no_named_secret_or_phone(key: str, value: str) -> None:
+    gated, long_way = Redactor(), Redactor()
+    assert gated._named_by_key(key, value) == long_way._named_by_any_key(key, value)
+    assert gated.counts == long_way.counts
+
+
 @settings(max_examples=3000, deadline=None)
 @given(NUMBERISH)
 def test_the_ten_digit_gate_hides_no_card_or_phone(text: str) -> None:

@@ -307,6 +307,15 @@ class Redactor:
     def _named_by_key(self, key: str, text: str) -> str | None:
         """The value's redaction when its key names it a secret or a phone ({"api_key": ...},
         {"phone_number": ...}), as the same value after that name would be in text."""
+        # Each pattern's name words must lie in the key itself (the match starts the probe), so
+        # a key without any of their hints cannot name the value.
+        lowered = key.lower()
+        if not (_NAMED_SECRET_HINT.search(lowered) or _NAMED_PHONE_HINT.search(lowered)):
+            return None
+        return self._named_by_any_key(key, text)
+
+    def _named_by_any_key(self, key: str, text: str) -> str | None:
+        """:meth:`_named_by_key` without its gate (the long way, for the tests)."""
         for name in _key_names(key):
             probe = f"{name}: {text}"
             for pattern, replace in (

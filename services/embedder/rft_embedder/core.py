@@ -8,6 +8,7 @@ writes the same points and emits the same records.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -54,7 +55,7 @@ class EmbedOutcome:
 
     embedded: list[EmbeddedPrompt] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
-    near_duplicates_by_dataset: dict[str, int] = field(default_factory=dict)
+    near_duplicates_by_dataset: Counter[str] = field(default_factory=Counter)
     """Near-duplicates found, whether kept (marked) or dropped (rejected)."""
 
     @property
@@ -64,10 +65,7 @@ class EmbedOutcome:
     def extend(self, other: EmbedOutcome) -> None:
         self.embedded.extend(other.embedded)
         self.rejected.extend(other.rejected)
-        for dataset, count in other.near_duplicates_by_dataset.items():
-            self.near_duplicates_by_dataset[dataset] = (
-                self.near_duplicates_by_dataset.get(dataset, 0) + count
-            )
+        self.near_duplicates_by_dataset.update(other.near_duplicates_by_dataset)
 
 
 @dataclass(frozen=True)
@@ -160,8 +158,7 @@ def _embed_batch(
         if duplicate_of is None:
             originals.append((prompt.id, row))
         else:
-            by_dataset = outcome.near_duplicates_by_dataset
-            by_dataset[dataset] = by_dataset.get(dataset, 0) + 1
+            outcome.near_duplicates_by_dataset[dataset] += 1
             if settings.drop_near_duplicates:
                 outcome.rejected.append(_rejection(prompt, text, duplicate_of, original))
                 continue

@@ -125,11 +125,15 @@ Decoder = Callable[[ConsumerRecord[bytes, bytes]], T]
 record that is not one (it then goes to the rejected topic as invalid_record)."""
 
 
+def _excerpt_of(raw: bytes) -> str:
+    """The start of a record as a rejection shows it (UTF-8 read leniently)."""
+    return raw[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+
+
 def rejection_for(
     record: ConsumerRecord[bytes, bytes], stage: str, reason: RejectionReason, detail: str
 ) -> Rejection:
     raw = record.value or b""
-    text = raw[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
     dataset = "unknown"
     try:
         parsed = json.loads(raw)
@@ -147,7 +151,7 @@ def rejection_for(
         reason=reason,
         detail=detail[:2000],
         source=SourceLocation(uri=record.topic, partition=record.partition, offset=record.offset),
-        excerpt=text[:EXCERPT_CHARS],
+        excerpt=_excerpt_of(raw),
         trace_id=record.key.decode("utf-8", errors="replace") if record.key else None,
     )
 
@@ -236,7 +240,7 @@ class KafkaStage(Generic[T]):
     async def _outputs_for(
         self, records: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event
     ) -> list[_Output]:
-        decoded: list[Inbound[T]] = []
+        decoded: list[tuple[Inbound[T], ConsumerRecord[bytes, bytes]]] = []
         outputs: list[_Output] = []
         for record in records:
             try:
@@ -250,22 +254,21 @@ class KafkaStage(Generic[T]):
                 outputs.append(_Output(rejected, record))
                 continue
             key = record.key.decode("utf-8", errors="replace") if record.key else None
-            decoded.append(Inbound(value, key, record.topic, record.partition, record.offset))
+            inbound = Inbound(value, key, record.topic, record.partition, record.offset)
+            decoded.append((inbound, record))
         if decoded:
-            outputs.extend(await self._handle_isolating_poison(decoded, records, stop))
+            outputs.extend(await self._handle_isolating_poison(decoded, stop))
         return outputs
 
     async def _handle_isolating_poison(
         self,
-        decoded: list[Inbound[T]],
-        records: list[ConsumerRecord[bytes, bytes]],
+        batch: list[tuple[Inbound[T], ConsumerRecord[bytes, bytes]]],
         stop: asyncio.Event,
     ) -> list[_Output]:
+        """``batch``: each decoded record with the consumed record it came from."""
+        decoded = [inbound for inbound, _ in batch]
         # The handler's outputs come from the one record it was given, or from the batch.
-        origin = None
-        if len(decoded) == 1:
-            raw = {(r.topic, r.partition, r.offset): r for r in records}
-            origin = raw[(decoded[0].topic, decoded[0].partition, decoded[0].offset)]
+        origin = batch[0][1] if len(batch) == 1 else None
         try:
             return [_Output(out, origin) for out in await self._call_with_retry(decoded, stop)]
         except TransientError:
@@ -277,8 +280,8 @@ class KafkaStage(Generic[T]):
                 return [_Output(rejected, origin)]
         # Some record in the batch breaks the handler: run them one by one so only it is lost.
         outputs: list[_Output] = []
-        for item in decoded:
-            outputs.extend(await self._handle_isolating_poison([item], records, stop))
+        for pair in batch:
+            outputs.extend(await self._handle_isolating_poison([pair], stop))
         return outputs
 
     async def _call_with_retry(
@@ -398,7 +401,7 @@ class KafkaStage(Generic[T]):
                 reason=reason,
                 detail=f"{detail}; made from one of the batch's records: {spans}"[:2000],
                 source=out.source or SourceLocation(uri=self.source.name),
-                excerpt=body[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS],
+                excerpt=_excerpt_of(body),
             )
         # one rejection per output (a record may have several), stable across re-deliveries
         where = rejection.source

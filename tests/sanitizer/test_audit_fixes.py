@@ -1,6 +1,7 @@
-"""Regressions for the sanitizer audit: JSON-aware redaction of tool-call arguments, the phone
-and named-secret patterns, closing turns that carry a request, unanswered calls before a closing
-turn, one ShareGPT observation for parallel calls, and tool replies matched by position."""
+"""Regressions for the sanitizer audit: JSON-aware redaction of tool-call arguments, closing
+turns that carry a request, unanswered calls before a closing turn, one ShareGPT observation for
+parallel calls, and tool replies matched by position (its phone and named-secret cases joined
+the tables of test_redaction.py)."""
 
 from __future__ import annotations
 
@@ -13,43 +14,11 @@ import pytest
 from rft_sanitizer.adapters import adapt
 from rft_sanitizer.checks import check_tool_chain
 from rft_sanitizer.closing import is_closing_turn
-from rft_sanitizer.core import Accepted, sanitize
+from rft_sanitizer.core import sanitize
 from rft_sanitizer.redaction import Redactor
 from rft_schemas.conversation import Conversation, Message
 from rft_schemas.traces import Rejection, RejectionReason
-
-TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
-SYSTEM = {"role": "system", "content": "You are a careful airline support agent with tools."}
-
-
-def user(text: str) -> dict[str, Any]:
-    return {"role": "user", "content": text}
-
-
-def assistant(
-    text: str | None = None, calls: list[tuple[str | None, str, str]] | None = None
-) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": text}
-    if calls is not None:
-        message["tool_calls"] = [
-            {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}
-            for call_id, name, args in calls
-        ]
-    return message
-
-
-def tool(content: str, call_id: str | None = None) -> dict[str, Any]:
-    return {"role": "tool", "content": content, "tool_call_id": call_id}
-
-
-def conversation(*messages: dict[str, Any], tools: list[Any] | None = TOOLS) -> dict[str, Any]:
-    return {"messages": list(messages), "tools": tools}
-
-
-def accepted(result: Accepted | Rejection) -> Accepted:
-    assert isinstance(result, Accepted), result
-    return result
-
+from tests.sanitizer.chats import SYSTEM, TOOLS, accepted, assistant, conversation, tool, user
 
 # 1. tool-call arguments are redacted value by value and stay valid JSON
 
@@ -100,59 +69,7 @@ def test_card_in_arguments_through_sanitize_keeps_valid_json(trace, policy):
     assert json.loads(redacted) == {"card_number": "<CARD_1>", "api_key": "<SECRET_1>"}
 
 
-# 2. phones and assigned secrets: what is found, and the look-alikes that are not
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("call 415 555 2671 today", "call <PHONE_1> today"),
-        ("call 415-555-2671.", "call <PHONE_1>."),
-        ("call 1-415-555-2671", "call <PHONE_1>"),
-        ("call +1 (415) 555-2671", "call <PHONE_1>"),
-        ("call +14155552671", "call <PHONE_1>"),
-        ("Paris office +33 1 42 68 53 00", "Paris office <PHONE_1>"),
-        ("+33 (0)1 42 68 53 00", "<PHONE_1>"),
-        ("mobile 07700 900123", "mobile <PHONE_1>"),
-        ("London 020 7946 0958", "London <PHONE_1>"),
-        ("Paris 01 42 68 53 00", "Paris <PHONE_1>"),
-        ("session_token=abcd1234efgh5678", "session_token=<SECRET_1>"),
-        ("export MY_APP_SECRET='x9Kq2LmP7vRt4WzA'", "export MY_APP_SECRET='<SECRET_1>'"),
-        ('{"stripe_key": "abcd1234efgh5678ijkl"}', '{"stripe_key": "<SECRET_1>"}'),
-    ],
-)
-def test_should_redact(text, expected):
-    assert Redactor().text(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Range 100-200-3000",
-        "the ranges 200-300-4000 and 100 200 3000",
-        "scores 100 200 300 400 500",
-        "+5 10 15 20 25 30",  # a list of increments, not +CC and a number
-        "on 2024-05-03 at 10:30:15, or 03/05/2024 14:00",
-        "2024 05 03",
-        "price $1,299.99, EUR 1 299 000 or 415.55",
-        "order ABC123, flight HAT156, ticket 0012345678",
-        "version 1.2.3, v10.20.30 and 2.0.0-rc.1",
-        # IP addresses are left alone: they name hosts in tool traces far more often than
-        # people, and redacting them would break the calls that use them
-        "connect to 192.168.100.200 or 10.0.0.1:8080",
-        "ISBN 978-0-306-40615-7",
-        "sort_key=created_at_desc",
-        "cache_key=release_2024_05_03",
-        "12 415 555 2671",  # a list of numbers, not a phone
-    ],
-)
-def test_must_not_redact(text):
-    redactor = Redactor()
-    assert redactor.text(text) == text
-    assert not redactor.counts
-
-
-# 3. a closing turn is a whole, short courtesy; a request after the thanks keeps the turn
+# 2. a closing turn is a whole, short courtesy; a request after the thanks keeps the turn
 
 
 @pytest.mark.parametrize(
@@ -206,7 +123,7 @@ def test_cut_keeps_a_request_made_after_thanks(trace, policy):
     assert prompt.messages[-1].content.startswith("Thanks for checking, now please cancel")
 
 
-# 4. calls unanswered at the end belong to the reference, also before a closing turn
+# 3. calls unanswered at the end belong to the reference, also before a closing turn
 
 
 def test_unanswered_final_call_followed_by_closing_turn_is_the_reference(trace, policy):
@@ -226,7 +143,7 @@ def test_unanswered_call_before_a_meaningful_turn_is_still_broken(trace, policy)
     assert isinstance(result, Rejection) and result.reason is RejectionReason.BROKEN_TOOL_CHAIN
 
 
-# 5. one ShareGPT observation answers every call of the function_call turn
+# 4. one ShareGPT observation answers every call of the function_call turn
 
 
 @pytest.mark.parametrize(
@@ -252,7 +169,7 @@ def test_sharegpt_one_observation_for_parallel_calls_keeps_the_chain(observation
     assert check_tool_chain(adapted.conversation) is None
 
 
-# 6. a reply answers the call at its position; its id is used only where it names another call
+# 5. a reply answers the call at its position; its id is used only where it names another call
 
 
 def _chain(*messages: dict[str, Any]) -> Conversation:

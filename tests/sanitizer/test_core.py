@@ -7,45 +7,18 @@ from dataclasses import replace
 
 import pytest
 
-from rft_sanitizer.core import Accepted, Policy, sanitize
+from rft_sanitizer.core import Policy, sanitize
 from rft_sanitizer.settings import ExtractionPolicy, RedactionMode
-from rft_schemas.traces import Rejection, RejectionReason
-
-TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
-SYSTEM = {"role": "system", "content": "You are a careful airline support agent with tools."}
-
-
-def user(text):
-    return {"role": "user", "content": text}
-
-
-def assistant(text=None, calls=None):
-    message = {"role": "assistant", "content": text}
-    if calls is not None:
-        message["tool_calls"] = [
-            {"id": call_id, "type": "function",
-             "function": {"name": name, "arguments": arguments}}
-            for call_id, name, arguments in calls
-        ]
-    return message
-
-
-def tool(content, call_id=None):
-    return {"role": "tool", "content": content, "tool_call_id": call_id}
-
-
-def conversation(*messages, tools=TOOLS, **fields):
-    return {"messages": list(messages), "tools": tools, **fields}
-
-
-def rejected(result) -> RejectionReason:
-    assert isinstance(result, Rejection), result
-    return result.reason
-
-
-def accepted(result) -> Accepted:
-    assert isinstance(result, Accepted), result
-    return result
+from rft_schemas.traces import RejectionReason
+from tests.sanitizer.chats import (
+    SYSTEM,
+    accepted,
+    assistant,
+    conversation,
+    rejected,
+    tool,
+    user,
+)
 
 
 def test_tool_reply_without_call_is_broken_chain(trace, policy):

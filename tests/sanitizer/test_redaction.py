@@ -22,6 +22,20 @@ from rft_sanitizer.redaction import Redactor, luhn_valid
         ("The API key is 'ABC123XYZ'.", "The API key is '<SECRET_1>'."),
         ('{"password": "hunter22hunter"}', '{"password": "<SECRET_1>"}'),
         ("Authorization: Bearer abcdef123456789", "Authorization: Bearer <SECRET_1>"),
+        # phones as people write them, and secrets assigned to compound names
+        ("call 415 555 2671 today", "call <PHONE_1> today"),
+        ("call 415-555-2671.", "call <PHONE_1>."),
+        ("call 1-415-555-2671", "call <PHONE_1>"),
+        ("call +1 (415) 555-2671", "call <PHONE_1>"),
+        ("call +14155552671", "call <PHONE_1>"),
+        ("Paris office +33 1 42 68 53 00", "Paris office <PHONE_1>"),
+        ("+33 (0)1 42 68 53 00", "<PHONE_1>"),
+        ("mobile 07700 900123", "mobile <PHONE_1>"),
+        ("London 020 7946 0958", "London <PHONE_1>"),
+        ("Paris 01 42 68 53 00", "Paris <PHONE_1>"),
+        ("session_token=abcd1234efgh5678", "session_token=<SECRET_1>"),
+        ("export MY_APP_SECRET='x9Kq2LmP7vRt4WzA'", "export MY_APP_SECRET='<SECRET_1>'"),
+        ('{"stripe_key": "abcd1234efgh5678ijkl"}', '{"stripe_key": "<SECRET_1>"}'),
     ],
 )
 def test_finds_and_types_each_kind(text, expected):
@@ -38,6 +52,23 @@ def test_finds_and_types_each_kind(text, expected):
         "order number 1234567890",
         "the password is forgotten",  # a word, not a secret
         "user id emma_kim_9957",
+        # number shapes that are not phones or cards, and keys that are not secrets
+        "Range 100-200-3000",
+        "the ranges 200-300-4000 and 100 200 3000",
+        "scores 100 200 300 400 500",
+        "+5 10 15 20 25 30",  # a list of increments, not +CC and a number
+        "on 2024-05-03 at 10:30:15, or 03/05/2024 14:00",
+        "2024 05 03",
+        "price $1,299.99, EUR 1 299 000 or 415.55",
+        "order ABC123, flight HAT156, ticket 0012345678",
+        "version 1.2.3, v10.20.30 and 2.0.0-rc.1",
+        # IP addresses are left alone: they name hosts in tool traces far more often than
+        # people, and redacting them would break the calls that use them
+        "connect to 192.168.100.200 or 10.0.0.1:8080",
+        "ISBN 978-0-306-40615-7",
+        "sort_key=created_at_desc",
+        "cache_key=release_2024_05_03",
+        "12 415 555 2671",  # a list of numbers, not a phone
     ],
 )
 def test_leaves_look_alikes_alone(text):

@@ -98,7 +98,11 @@ class SanitizedPrompt(Contract):
     item_fields: dict[str, Any] = Field(
         default_factory=dict, description="the source record's extra top-level fields"
     )
-    token_count: int | None = None
+    token_count: int | None = Field(
+        default=None,
+        description="exact tokens of the prompt's rendering where they were counted or are "
+        "known from segments counted before; None where byte bounds settled min/max",
+    )
     origin: Literal["trace", "synthetic"] = "trace"
     redactions: dict[str, int] = Field(default_factory=dict)
     lineage: Lineage

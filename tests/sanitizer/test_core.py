@@ -4,11 +4,13 @@ policies, stable prompt ids, item fields. Every case goes through ``sanitize``."
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from rft_sanitizer.core import Policy, sanitize
 from rft_sanitizer.settings import ExtractionPolicy, RedactionMode
+from rft_sanitizer.tokens import SMOLLM2, load_token_counter
 from rft_schemas.traces import RejectionReason
 from tests.sanitizer.chats import (
     SYSTEM,
@@ -19,6 +21,18 @@ from tests.sanitizer.chats import (
     tool,
     user,
 )
+
+
+class CountingTokenizer:
+    """The real tokenizer, keeping the texts it was asked to encode."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.texts: list[str] = []
+
+    def encode_batch_fast(self, texts: list[str], **options: Any) -> Any:
+        self.texts += texts
+        return self.tokenizer.encode_batch_fast(texts, **options)
 
 
 def test_tool_reply_without_call_is_broken_chain(trace, policy):
@@ -227,7 +241,8 @@ def test_token_bounds_decide_too_short_and_too_long(trace, policy: Policy):
     assert "tokens, more than max_tokens=2000" in result.detail
 
 
-def test_exact_count_only_where_the_byte_length_leaves_the_bound_open(trace, policy):
+def test_exact_count_only_where_the_byte_length_leaves_the_bound_open(trace, tokenizer_cache):
+    policy = Policy(counter=load_token_counter(SMOLLM2, tokenizer_cache))  # nothing counted yet
     # the longest SmolLM2 token covers 81 bytes: a 1,000-byte prompt has >= 13 tokens, and
     # at most 1,002; both bounds inside [8, 8192] settle it without tokenizing
     request = "Please move my flight HAT156 to Friday morning. " * 20
@@ -237,6 +252,28 @@ def test_exact_count_only_where_the_byte_length_leaves_the_bound_open(trace, pol
     everything = replace(policy, count_all_tokens=True)
     (counted,) = accepted(sanitize(trace(record), everything)).prompts
     assert counted.token_count is not None and 13 <= counted.token_count <= 1002
-    short = conversation(SYSTEM, user("Move HAT156 to Friday."), tools=None)
+    short = conversation(user("Move HAT156 to Friday."), tools=None)
     (near_min,) = accepted(sanitize(trace(short), policy)).prompts
     assert near_min.token_count is not None  # under 648 bytes the lower bound is below 8
+
+
+def test_a_system_prompt_counted_before_settles_the_bounds_without_the_tokenizer(
+    trace, tokenizer_cache
+):
+    counter = load_token_counter(SMOLLM2, tokenizer_cache)  # an empty cache of its own
+    calls = CountingTokenizer(counter.tokenizer)
+    counter.tokenizer = calls
+    policy = Policy(counter=counter)
+    system = {"role": "system", "content": "You help travellers change flights. Be brief. " * 3}
+    first = accepted(sanitize(trace(conversation(system, user("Hi"), tools=None)), policy))
+    assert calls.texts  # under 648 bytes: the byte bounds leave min_tokens open, so it counts
+    assert first.prompts[0].token_count is not None
+    calls.texts.clear()
+    # "Hi" alone may be under 8 tokens, but the system prompt's known count settles it
+    again = accepted(sanitize(trace(conversation(system, user("Hello"), tools=None)), policy))
+    assert calls.texts == []
+    assert again.prompts[0].token_count is None
+    calls.texts.clear()
+    repeat = accepted(sanitize(trace(conversation(system, user("Hi"), tools=None)), policy))
+    assert calls.texts == []  # every segment known: the exact count, free
+    assert repeat.prompts[0].token_count == first.prompts[0].token_count

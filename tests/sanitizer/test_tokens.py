@@ -75,3 +75,22 @@ def test_a_hub_tokenizer_not_in_the_local_cache_is_refused_with_the_fix(tmp_path
     with pytest.raises(TokenizerUnavailable) as raised:
         load_token_counter("someorg/not-downloaded-model", tmp_path)
     assert "hf download someorg/not-downloaded-model" in str(raised.value)
+
+
+def test_segment_bounds_are_exact_for_segments_counted_before(tokenizer_cache: Path):
+    fresh = load_token_counter(SMOLLM2, tokenizer_cache)  # an empty cache of its own
+    system = render_segments([Message(role="system", content="You book flights. " * 40)], None)
+    question = render_segments([Message(role="user", content="Move HAT156 to Friday.")], None)
+    segments = system + question
+    lower, upper = fresh.segment_bounds(segments)
+    byte_lower = sum(fresh.bounds(len(s.encode()))[0] for s in segments)
+    byte_upper = sum(fresh.bounds(len(s.encode()))[1] for s in segments)
+    assert (lower, upper) == (byte_lower, byte_upper)
+
+    system_tokens = fresh.count_segments(system)
+    lower, upper = fresh.segment_bounds(segments)
+    question_lower, question_upper = fresh.bounds(len(question[0].encode()))
+    assert (lower, upper) == (system_tokens + question_lower, system_tokens + question_upper)
+    assert lower <= fresh.count_segments(segments) <= upper
+    exact = fresh.segment_bounds(segments)
+    assert exact == (fresh.count_segments(segments),) * 2

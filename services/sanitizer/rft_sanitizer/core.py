@@ -270,9 +270,13 @@ def _prompt(
     redactions: dict[str, int],
 ) -> SanitizedPrompt | Problem:
     segments = render_segments(cut.prompt, tools.segment)
-    lower, upper = policy.counter.bounds(len("".join(segments).encode()))
-    token_count: int | None = None
-    if policy.count_all_tokens or lower < policy.min_tokens or upper > policy.max_tokens:
+    # Counted exactly only where the bounds cannot decide; segments counted before give
+    # their exact counts to the bounds, so a known system prompt or tool list narrows them.
+    lower, upper = policy.counter.segment_bounds(segments)
+    token_count: int | None = lower if lower == upper else None
+    if token_count is None and (
+        policy.count_all_tokens or lower < policy.min_tokens or upper > policy.max_tokens
+    ):
         token_count = policy.counter.count_segments(segments)
         lower = upper = token_count
     if upper < policy.min_tokens:

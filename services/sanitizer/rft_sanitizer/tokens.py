@@ -80,6 +80,23 @@ class TokenCounter:
                     cache.popitem(last=False)
         return total
 
+    def segment_bounds(self, segments: list[str]) -> tuple[int, int]:
+        """(lower, upper) for a rendering: exact for the segments already counted (a system
+        prompt or tool list seen before), byte bounds for the rest. Equal bounds are an exact
+        count, had without running the tokenizer."""
+        lower = upper = 0
+        cache = self._cache
+        for segment in segments:
+            known = cache.get((len(segment), hash(segment)))
+            if known is None:
+                low, high = self.bounds(len(segment.encode()))
+                lower += low
+                upper += high
+            else:
+                lower += known
+                upper += known
+        return lower, upper
+
     def bounds(self, text_bytes: int) -> tuple[int, int]:
         """(lower, upper) for a text of that many UTF-8 bytes.
 

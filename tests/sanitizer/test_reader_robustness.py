@@ -249,3 +249,19 @@ def test_an_http_upload_is_read_as_a_file_of_the_same_bytes_would_be(tmp_path):
     lines = b"\n".join(good(n) for n in range(3))
     assert kinds(list(read_traces(_save_upload(tmp_path, lines), "d", 1024 * 1024))) == [
         "trace"] * 3
+
+
+def test_one_relative_path_read_from_two_directories_names_two_files(tmp_path, monkeypatch):
+    """Trace ids know a file by its resolved path, resolved when it is read: the same
+    relative spelling read after a chdir is another file, with other ids."""
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "t.jsonl").write_bytes(good(1) + b"\n")
+    monkeypatch.chdir(tmp_path / "a")
+    (in_a,) = read_traces(Path("t.jsonl"), "d", 1024)
+    monkeypatch.chdir(tmp_path / "b")
+    (in_b,) = read_traces(Path("t.jsonl"), "d", 1024)
+    assert in_a.source.uri == in_b.source.uri == "t.jsonl"
+    assert in_a.id != in_b.id
+    (absolute,) = read_traces(tmp_path / "b" / "t.jsonl", "d", 1024)
+    assert absolute.id == in_b.id

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, NamedTuple
 
 import orjson
 
@@ -30,13 +29,24 @@ from rft_schemas.traces import RawTrace, Rejection, RejectionReason, SourceLocat
 __all__ = ["CONTAINER_KEYS", "MAX_NESTING", "read_traces"]
 
 _CHUNK = 1 << 20
+
+
+class _File(NamedTuple):
+    """A trace file as records name it (``uri``, as the user spelled it) and as trace ids know
+    it (``identity``, resolved): `data/x.jsonl` and `/abs/data/x.jsonl` are one file, so a
+    re-run by another spelling of the path owns its prompts again."""
+
+    uri: str
+    identity: str
+
 _BOM = b"\xef\xbb\xbf"
 
 
 def read_traces(
     path: Path, dataset: str, max_record_bytes: int, excerpt_chars: int = 300
 ) -> Iterator[RawTrace | Rejection]:
-    uri = str(path)
+    # resolved once here: trace ids must not change with a later chdir of the process
+    file = _File(uri=str(path), identity=str(path.resolve()))
     with path.open("rb") as stream:
         if stream.read(len(_BOM)) != _BOM:  # a BOM is no part of the first record
             stream.seek(0)
@@ -44,29 +54,29 @@ def read_traces(
         start = stream.read(4096).lstrip()[:1]
         stream.seek(origin)
         if path.suffix.lower() in (".jsonl", ".ndjson") or start not in (b"[", b"{"):
-            yield from _lines(stream, uri, dataset, max_record_bytes, excerpt_chars)
+            yield from _lines(stream, file, dataset, max_record_bytes, excerpt_chars)
         elif start == b"[":
-            yield from _items(stream, uri, dataset, None, max_record_bytes, excerpt_chars)
+            yield from _items(stream, file, dataset, None, max_record_bytes, excerpt_chars)
         else:
             shape, key = _object_shape(stream, max_record_bytes)
             stream.seek(origin)
             if shape == "container":
-                yield from _items(stream, uri, dataset, key, max_record_bytes, excerpt_chars)
+                yield from _items(stream, file, dataset, key, max_record_bytes, excerpt_chars)
             elif shape == "single":
-                yield _whole(stream, uri, dataset, max_record_bytes, excerpt_chars)
+                yield _whole(stream, file, dataset, max_record_bytes, excerpt_chars)
             else:  # JSON Lines, or not one JSON document: let each line get its own verdict
-                yield from _lines(stream, uri, dataset, max_record_bytes, excerpt_chars)
+                yield from _lines(stream, file, dataset, max_record_bytes, excerpt_chars)
 
 
 def _whole(
-    stream: IO[bytes], uri: str, dataset: str, cap: int, excerpt_chars: int
+    stream: IO[bytes], file: _File, dataset: str, cap: int, excerpt_chars: int
 ) -> RawTrace | Rejection:
     """A file that is one JSON object (pretty-printed or not) is one record, at line 1."""
     payload = stream.read(cap + 1)
     if len(payload) > cap:
-        return _refusal(uri, dataset, 1, RejectionReason.TOO_LARGE,
+        return _refusal(file, dataset, 1, RejectionReason.TOO_LARGE,
                         f"a single record over the {cap:,}-byte cap", payload[:excerpt_chars])
-    return _trace(uri, dataset, 1, payload.strip())
+    return _trace(file, dataset, 1, payload.strip())
 
 
 def payload_text(payload: bytes) -> tuple[str, Literal["utf-8", "base64"]]:
@@ -78,13 +88,13 @@ def payload_text(payload: bytes) -> tuple[str, Literal["utf-8", "base64"]]:
         return base64.b64encode(payload).decode("ascii"), "base64"
 
 
-def _trace(uri: str, dataset: str, position: int, payload: bytes) -> RawTrace:
+def _trace(file: _File, dataset: str, position: int, payload: bytes) -> RawTrace:
     # built from values this module made: no validation needed on the hot path
-    source = trusted(SourceLocation, uri=uri, line=position)
+    source = trusted(SourceLocation, uri=file.uri, line=position)
     text, encoding = payload_text(payload)
     return trusted(
         RawTrace,
-        id=trace_id(dataset, _identity(uri), position),
+        id=trace_id(dataset, file.identity, position),
         dataset=dataset,
         source=source,
         payload=text,
@@ -93,7 +103,7 @@ def _trace(uri: str, dataset: str, position: int, payload: bytes) -> RawTrace:
 
 
 def _refusal(
-    uri: str,
+    file: _File,
     dataset: str,
     position: int,
     reason: RejectionReason,
@@ -101,13 +111,13 @@ def _refusal(
     excerpt: bytes,
     path: str | None = None,
 ) -> Rejection:
-    tid = trace_id(dataset, _identity(uri), position)
+    tid = trace_id(dataset, file.identity, position)
     return Rejection(
         id=tid,
         dataset=dataset,
         reason=reason,
         detail=detail,
-        source=SourceLocation(uri=uri, line=position),
+        source=SourceLocation(uri=file.uri, line=position),
         path=path,
         excerpt=excerpt.decode("utf-8", errors="backslashreplace"),
         trace_id=tid,
@@ -115,7 +125,7 @@ def _refusal(
 
 
 def _lines(
-    stream: IO[bytes], uri: str, dataset: str, cap: int, excerpt_chars: int
+    stream: IO[bytes], file: _File, dataset: str, cap: int, excerpt_chars: int
 ) -> Iterator[RawTrace | Rejection]:
     number = 0
     while True:
@@ -132,13 +142,13 @@ def _lines(
                 size += len(chunk)
                 if not chunk or chunk.endswith(b"\n"):
                     break
-            yield _refusal(uri, dataset, number, RejectionReason.TOO_LARGE,
+            yield _refusal(file, dataset, number, RejectionReason.TOO_LARGE,
                            f"line of {size:,} bytes, over the {cap:,}-byte cap", head)
             continue
         stripped = line.strip()
         if not stripped:
             continue
-        yield _trace(uri, dataset, number, stripped)
+        yield _trace(file, dataset, number, stripped)
 
 
 def _object_shape(
@@ -174,7 +184,7 @@ def _is_json(line: bytes) -> bool:
 
 def _items(
     stream: IO[bytes],
-    uri: str,
+    file: _File,
     dataset: str,
     key: str | None,
     cap: int,
@@ -189,17 +199,17 @@ def _items(
             where = (f"at byte {item.end:,} (the end of the file)" if item.start == item.end
                      else f"between bytes {item.start:,} and {item.end:,} of the file")
             detail = f"the JSON array breaks after item {index}, {where}: {item.error}"
-            yield _refusal(uri, dataset, index + 1, RejectionReason.INVALID_JSON, detail[:500],
+            yield _refusal(file, dataset, index + 1, RejectionReason.INVALID_JSON, detail[:500],
                            b"")
             return
         index += 1
         if isinstance(item, TooDeep):
-            yield _refusal(uri, dataset, index, RejectionReason.TOO_DEEPLY_NESTED,
+            yield _refusal(file, dataset, index, RejectionReason.TOO_DEEPLY_NESTED,
                            f"item {index} nests deeper than {MAX_NESTING} levels at {item.path}",
                            b"", path=item.path)
             continue
         if isinstance(item, TooLarge):
-            yield _refusal(uri, dataset, index, RejectionReason.TOO_LARGE,
+            yield _refusal(file, dataset, index, RejectionReason.TOO_LARGE,
                            f"item of more than {item.size:,} bytes, over the {cap:,}-byte cap",
                            item.head)
             continue
@@ -208,18 +218,11 @@ def _items(
         except (orjson.JSONEncodeError, TypeError, RecursionError) as exc:
             reason = (RejectionReason.TOO_DEEPLY_NESTED if "recursion" in str(exc).lower()
                       else RejectionReason.INVALID_RECORD)
-            yield _refusal(uri, dataset, index, reason, f"item {index}: {exc}"[:500], b"")
+            yield _refusal(file, dataset, index, reason, f"item {index}: {exc}"[:500], b"")
             continue
         if len(payload) > cap:
-            yield _refusal(uri, dataset, index, RejectionReason.TOO_LARGE,
+            yield _refusal(file, dataset, index, RejectionReason.TOO_LARGE,
                            f"item of {len(payload):,} bytes, over the {cap:,}-byte cap",
                            payload[:excerpt_chars])
             continue
-        yield _trace(uri, dataset, index, payload)
-
-
-@lru_cache(maxsize=64)
-def _identity(uri: str) -> str:
-    """The file as trace ids know it: `data/x.jsonl` and `/abs/data/x.jsonl` are one file, so a
-    re-run by another spelling of the path owns its prompts again."""
-    return str(Path(uri).resolve())
+        yield _trace(file, dataset, index, payload)

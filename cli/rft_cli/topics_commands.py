@@ -40,7 +40,7 @@ from rft_categorizer.editing import (
 )
 from rft_categorizer.labeling import TopicLabeler
 from rft_categorizer.llm_labeler import LLMTopicLabeler
-from rft_categorizer.runner import CategorizeRunner
+from rft_categorizer.runner import CategorizeRunner, write_topic_payloads
 from rft_categorizer.second_opinion import needs_second_opinion, second_opinion
 from rft_categorizer.settings import CategorizerSettings
 from rft_categorizer.templates import (
@@ -55,7 +55,12 @@ from rft_cli.progress import record_progress
 from rft_embedder import EmbedderSettings, load_embedder
 from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
 from rft_runtime.settings import RuntimeSettings
-from rft_runtime.vectorstore import open_vector_store, point_id
+from rft_runtime.vectorstore import (
+    MissingCollectionError,
+    collection_name,
+    open_vector_store,
+    point_id,
+)
 from rft_schemas.topics import CategorizedPrompt, CoverageReport, TopicHierarchy
 from rft_schemas.traces import SanitizedPrompt
 
@@ -83,11 +88,15 @@ class LocalTopics:
     embedder_settings: EmbedderSettings
 
 
+def _categorizer_settings(runtime: RuntimeSettings) -> CategorizerSettings:
+    return CategorizerSettings().model_copy(update={"data_dir": runtime.data_dir,
+                                                    "qdrant_path": runtime.qdrant_path,
+                                                    "qdrant_url": runtime.qdrant_url})
+
+
 @contextmanager
 def local_topics(runtime: RuntimeSettings) -> Iterator[LocalTopics]:
-    settings = CategorizerSettings().model_copy(update={"data_dir": runtime.data_dir,
-                                                        "qdrant_path": runtime.qdrant_path,
-                                                        "qdrant_url": runtime.qdrant_url})
+    settings = _categorizer_settings(runtime)
     embedder_settings = EmbedderSettings()
     store = open_vector_store(settings)
     try:
@@ -96,6 +105,20 @@ def local_topics(runtime: RuntimeSettings) -> Iterator[LocalTopics]:
             CategorizeRunner(embedder, store, settings, embedder_settings.collection_prefix),
             embedder_settings,
         )
+    finally:
+        store.close()
+
+
+def write_topic_payload(dataset: str, records: list[CategorizedPrompt]) -> None:
+    settings = _categorizer_settings(RuntimeSettings())
+    store = open_vector_store(settings)
+    try:
+        name = collection_name(EmbedderSettings().collection_prefix, dataset)
+        try:
+            collection = store.open_collection(name)
+        except MissingCollectionError:
+            return  # nothing embedded in this store: the file is the only record
+        write_topic_payloads(collection, records)
     finally:
         store.close()
 
@@ -556,10 +579,9 @@ def review(
             raise typer.BadParameter(f"no prompt {prompt} in {path}")
         records = [set_topic_manually(r, chosen) if r.prompt.id == prompt else r for r in records]
         write_categorized(path, records)
-        # Qdrant's payload too: coverage facets over it.
-        with local_topics(RuntimeSettings()) as local:
-            local.runner.write_topics(hierarchy.dataset,
-                                      [r for r in records if r.prompt.id == prompt])
+        # Qdrant's payload too: coverage facets over it. The collection is opened as it was
+        # made, so no embedding model is loaded to write one payload.
+        write_topic_payload(hierarchy.dataset, [r for r in records if r.prompt.id == prompt])
         console.print(f"{prompt}: {topic} (manual, confidence 1)")
         return
     queue = sorted((r for r in records if r.needs_review), key=lambda r: r.confidence)

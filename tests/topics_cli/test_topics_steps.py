@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -144,6 +145,8 @@ def test_commands_load_edit_categorize_review_and_coverage(
     rows = [json.loads(ln) for ln in (out / "categorized_prompts.jsonl").open()]
     after = {row["id"]: row for row in rows}
     assert after[target["id"]]["method"] == "manual" and after[target["id"]]["confidence"] == 1.0
+    payload = stored_payload(tmp_path / "qdrant", target["id"])
+    assert payload["topic_path"] == ["camera"] and payload["method"] == "manual"
     bad = runner.invoke(app, ["review", "--out", str(out), "--set", target["id"],
                               "--topic", "flight"])
     assert bad.exit_code != 0
@@ -152,13 +155,8 @@ def test_commands_load_edit_categorize_review_and_coverage(
     again = {row["id"]: row for row in map(json.loads, (out / "categorized_prompts.jsonl").open())}
     assert again[target["id"]]["method"] == "manual" and again[target["id"]]["topic"] == "camera"
     # ...and Qdrant's payload, which coverage facets over, says the same.
-    store = EdgeVectorStore(tmp_path / "qdrant")
-    try:
-        collection = store.ensure_collection(prompt_collection_spec("drone", 384))
-        (point,) = collection.retrieve([point_id(target["id"])])
-    finally:
-        store.close()
-    assert point.payload["topic_path"] == ["camera"] and point.payload["method"] == "manual"
+    payload = stored_payload(tmp_path / "qdrant", target["id"])
+    assert payload["topic_path"] == ["camera"] and payload["method"] == "manual"
 
     chart = rft("coverage", "--out", str(out), "--target", "camera=60")
     assert "Current Coverage Distribution" in chart
@@ -166,6 +164,17 @@ def test_commands_load_edit_categorize_review_and_coverage(
     camera = next(t for t in report["topics"] if t["path"] == ["camera"])
     assert camera["target"] == 60 and report["target_policy"] == "user"
     assert camera["recommended_generate"] == max(60 - camera["count"], 0)
+
+
+def stored_payload(qdrant: Path, prompt_id: str) -> dict[str, Any]:
+    """The drone prompt's payload as Qdrant Edge holds it."""
+    store = EdgeVectorStore(qdrant)
+    try:
+        collection = store.ensure_collection(prompt_collection_spec("drone", 384))
+        (point,) = collection.retrieve([point_id(prompt_id)])
+    finally:
+        store.close()
+    return dict(point.payload)
 
 
 def test_llm_second_opinion_reviews_only_the_unsure_prompts_with_the_real_model(

@@ -11,7 +11,9 @@ from rft_runtime.settings import RuntimeSettings
 from rft_runtime.vectorstore import (
     CollectionMismatchError,
     CollectionSpec,
+    Distance,
     IndexKind,
+    MissingCollectionError,
     VectorPoint,
     VectorStore,
     collection_name,
@@ -168,12 +170,32 @@ def test_ensure_collection_refuses_other_dimensions(store: VectorStore) -> None:
         store.ensure_collection(CollectionSpec(name=SPEC.name, dimensions=DIM * 2))
 
 
+def test_open_collection_finds_an_existing_one_as_it_was_created(store: VectorStore) -> None:
+    with pytest.raises(MissingCollectionError):
+        store.open_collection(SPEC.name)
+    store.ensure_collection(SPEC).upsert(sample_points())
+    opened = store.open_collection(SPEC.name)
+    assert (opened.spec.dimensions, opened.spec.distance) == (DIM, SPEC.distance)
+    opened.set_payload([point_id("prompt-0")], {"topic": "refunds"})
+    assert store.ensure_collection(SPEC).facet("topic")["refunds"] == 3
+
+
 def test_delete_collection_forgets_its_points(store: VectorStore) -> None:
     store.ensure_collection(SPEC).upsert(sample_points())
     assert store.collection_exists(SPEC.name)
     store.delete_collection(SPEC.name)
     assert not store.collection_exists(SPEC.name)
     assert store.ensure_collection(SPEC).count() == 0
+
+
+def test_edge_opens_a_collection_another_process_made_from_its_config(tmp_path: Path) -> None:
+    first = EdgeVectorStore(tmp_path)
+    first.ensure_collection(CollectionSpec("dots", dimensions=DIM, distance=Distance.DOT))
+    first.close()
+    second = EdgeVectorStore(tmp_path)  # nothing open: the spec comes from the shard's file
+    assert second.open_collection("dots").spec.distance is Distance.DOT
+    assert second.open_collection("dots").spec.dimensions == DIM
+    second.close()
 
 
 def test_edge_collection_survives_a_reopen(tmp_path: Path) -> None:

@@ -46,6 +46,14 @@ def topic_payload(record: CategorizedPrompt) -> Payload:
     }
 
 
+def write_topic_payloads(
+    collection: VectorCollection, records: Sequence[CategorizedPrompt]
+) -> None:
+    """Each prompt's topic into its point's payload (merged: the embedder's keys stay)."""
+    for record in records:
+        collection.set_payload([point_id(record.prompt.id)], topic_payload(record))
+
+
 def hierarchy_fingerprint(hierarchy: TopicHierarchy) -> str:
     """Identifies what the classifier learns from: the tree's names, descriptions and examples."""
     topics = "".join(t.model_dump_json() for t in hierarchy.topics)
@@ -181,9 +189,7 @@ class CategorizeRunner:
 
     def write_topics(self, dataset: str, records: Sequence[CategorizedPrompt]) -> None:
         """Each prompt's topic into its point's payload (merged: the embedder's keys stay)."""
-        collection = self.collection(dataset)
-        for record in records:
-            collection.set_payload([point_id(record.prompt.id)], topic_payload(record))
+        write_topic_payloads(self.collection(dataset), records)
 
     def topic_counts(self, dataset: str) -> dict[str, int]:
         """Prompts per leaf topic key, counted by Qdrant (a facet over the indexed payload)."""

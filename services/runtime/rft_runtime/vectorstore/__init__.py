@@ -10,6 +10,7 @@ from rft_runtime.vectorstore.base import (
     Distance,
     FacetValue,
     IndexKind,
+    MissingCollectionError,
     Payload,
     PayloadFilter,
     ScrollPage,
@@ -23,7 +24,8 @@ from rft_runtime.vectorstore.factory import open_vector_store
 from rft_runtime.vectorstore.ids import collection_name, point_id
 
 __all__ = [
-    "CollectionMismatchError", "CollectionSpec", "Distance", "FacetValue", "IndexKind", "Payload",
+    "CollectionMismatchError", "CollectionSpec", "Distance", "FacetValue", "IndexKind",
+    "MissingCollectionError", "Payload",
     "PayloadFilter", "ScrollPage", "StoredPoint", "Vector", "VectorCollection", "VectorPoint",
     "VectorStore", "collection_name", "open_vector_store", "point_id",
 ]

@@ -72,6 +72,10 @@ class ScrollPage:
     """Pass back as ``offset`` for the next page; ``None`` when this was the last page."""
 
 
+class MissingCollectionError(LookupError):
+    """No collection of that name exists (nothing was embedded into it yet)."""
+
+
 class CollectionMismatchError(ValueError):
     """An existing collection has other dimensions or distance than the one asked for."""
 
@@ -129,6 +133,10 @@ class VectorStore(Protocol):
 
         Raises :class:`CollectionMismatchError` when it exists with other dimensions/distance.
         """
+
+    def open_collection(self, name: str) -> VectorCollection:
+        """Open an existing collection as it was created (its dimensions and distance), for
+        callers that hold no model to tell them. Raises :class:`MissingCollectionError`."""
 
     def collection_exists(self, name: str) -> bool: ...
 

@@ -6,6 +6,7 @@ same root share the open shards (counted, closed with the last store that used t
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from rft_runtime.vectorstore.base import (
     Distance,
     FacetValue,
     IndexKind,
+    MissingCollectionError,
     Payload,
     PayloadFilter,
     ScrollPage,
@@ -35,6 +37,8 @@ _DISTANCES = {
     Distance.EUCLID: qe.Distance.Euclid,
 }
 _CONFIG_FILE = "edge_config.json"
+_STORED_DISTANCES = {"Cosine": Distance.COSINE, "Dot": Distance.DOT, "Euclid": Distance.EUCLID}
+"""How the shard's config file spells each distance."""
 _INDEX_KINDS = {
     IndexKind.KEYWORD: qe.PayloadSchemaType.Keyword,
     IndexKind.INTEGER: qe.PayloadSchemaType.Integer,
@@ -243,6 +247,17 @@ class EdgeVectorStore:
         collection = self._open[spec.name][1]
         collection.ensure_indexes(spec.indexed)
         return collection
+
+    def open_collection(self, name: str) -> EdgeCollection:
+        if name in self._open:
+            return self._open[name][1]
+        config = self._path(name) / _CONFIG_FILE
+        if not config.exists():
+            raise MissingCollectionError(f"no collection {name} under {self._root}")
+        # The shard's own config file says how it was created ("" is the unnamed vector).
+        vectors = json.loads(config.read_text())["vectors"][""]
+        distance = _STORED_DISTANCES[vectors["distance"]]
+        return self.ensure_collection(CollectionSpec(name, int(vectors["size"]), distance))
 
     def collection_exists(self, name: str) -> bool:
         return name in self._open or (self._path(name) / _CONFIG_FILE).exists()

@@ -20,6 +20,7 @@ from rft_runtime.vectorstore.base import (
     Distance,
     FacetValue,
     IndexKind,
+    MissingCollectionError,
     Payload,
     PayloadFilter,
     ScrollPage,
@@ -197,6 +198,15 @@ class ServerVectorStore:
         collection = ServerCollection(self._client, spec)
         collection.ensure_indexes(spec.indexed)
         return collection
+
+    def open_collection(self, name: str) -> ServerCollection:
+        if not self._client.collection_exists(name):
+            raise MissingCollectionError(f"no collection {name} on the Qdrant server")
+        params = self._client.get_collection(name).config.params.vectors
+        if not isinstance(params, qm.VectorParams):
+            raise CollectionMismatchError(f"{name}: named vectors {params}, not one vector")
+        distance = next(d for d, server in _DISTANCES.items() if server == params.distance)
+        return ServerCollection(self._client, CollectionSpec(name, params.size, distance))
 
     def collection_exists(self, name: str) -> bool:
         return bool(self._client.collection_exists(name))

@@ -6,8 +6,10 @@ and peak RSS at 20,000 and at 1,000,000 records.
     python benchmarks/sanitize.py --million 0          # skip the 1,000,000-record run
     python benchmarks/sanitize.py --quick              # 4,000 records, no memory run
 
-It also reports the seconds spent inside the tokenizer on the exact counts, against the time
-the whole run may take at the target (twice the parse-only time).
+Two figures put the target in context: the rate of parse + sorted-key dump + sha256 per record
+(the least a deduplicating sanitizer does, with no Python logic between the compiled calls), and
+the seconds spent inside the tokenizer on the exact counts, against the time the whole run may
+take at the target (twice the parse-only time).
 
 Rates are given per wall-clock second and per CPU second of the measuring process: on a
 shared machine the wall clock also counts the time other processes held the core, so the
@@ -21,6 +23,7 @@ in its own process (so peak RSS is that run's alone), pinned to one CPU core whe
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -125,6 +128,20 @@ def child_parse(path: Path) -> dict[str, Any]:
             "rss_mb": peak_rss_mb()}
 
 
+def child_floor(path: Path) -> dict[str, Any]:
+    """Parse, re-serialize with sorted keys, hash: the least a deduplicating sanitizer does to
+    a record (a canonical form to hash, JSON to write), with no Python logic between the calls."""
+    pin = pin_one_core()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    count = 0
+    for line in _lines(path):
+        hashlib.sha256(orjson.dumps(orjson.loads(line), option=orjson.OPT_SORT_KEYS)).digest()
+        count += 1
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return {"records": count, "seconds": seconds, "cpu_seconds": cpu, "pin": pin,
+            "rss_mb": peak_rss_mb()}
+
+
 class TimedTokenizer:
     """Stands in for the counter's tokenizer and adds up the seconds spent inside it, so the
     run can say how much of its time the exact counts alone take."""
@@ -180,15 +197,19 @@ def main() -> None:
     parser.add_argument("--million", type=int, default=1_000_000, help="0 skips the memory run")
     parser.add_argument("--quick", action="store_true",
                         help="a quick look: 4,000 records, no memory run")
-    parser.add_argument("--child", choices=["parse", "sanitize"])
+    parser.add_argument("--child", choices=["parse", "floor", "sanitize"])
     parser.add_argument("--input", type=Path)
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
     if args.quick:
         args.records, args.million = 4_000, 0
     if args.child:
-        result = child_parse(args.input) if args.child == "parse" else child_sanitize(
-            args.input, args.work)
+        if args.child == "parse":
+            result = child_parse(args.input)
+        elif args.child == "floor":
+            result = child_floor(args.input)
+        else:
+            result = child_sanitize(args.input, args.work)
         print(json.dumps(result))
         return
 
@@ -200,6 +221,7 @@ def main() -> None:
         size = build_input(small, args.records)
         print(f"input: {args.records:,} real records, {size / 1e6:.1f} MB")
         parse = run_child("parse", small, root / "p")
+        floor = run_child("floor", small, root / "f")
         sanitize = run_child("sanitize", small, root / "s")
         parse_rate = parse["records"] / parse["seconds"]
         sanitize_rate = sanitize["records"] / sanitize["seconds"]
@@ -207,6 +229,9 @@ def main() -> None:
         sanitize_cpu_rate = sanitize["records"] / sanitize["cpu_seconds"]
         print(f"parse only (orjson.loads per line): {parse_rate:,.0f} records/s "
               f"({parse_cpu_rate:,.0f} per CPU second) [{parse['pin']}]")
+        floor_rate = floor["records"] / floor["seconds"]
+        print(f"parse + sorted-key dump + sha256 (no Python logic): {floor_rate:,.0f} records/s, "
+              f"ratio {floor_rate / parse_rate:.3f} [{floor['pin']}]")
         print(f"sanitize (read, check, redact, tokens, dedup, write): {sanitize_rate:,.0f} "
               f"records/s ({sanitize_cpu_rate:,.0f} per CPU second) [{sanitize['pin']}]")
         print(f"  valid {sanitize['valid']:,}, rejected {sanitize['rejected']}, tokens counted "

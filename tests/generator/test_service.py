@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,49 +13,22 @@ import httpx
 import pytest
 
 from rft_categorizer.categorized_file import write_categorized
-from rft_runtime.kafka.broker import LocalBroker, free_port
+from rft_runtime.kafka.broker import LocalBroker
 from rft_runtime.llm import LocalLLMServer
 from rft_schemas import CategorizedPrompt, GenerationRequest, SanitizedPrompt, SyntheticPrompt
 from rft_schemas.kafka_topics import GENERATION_REQUESTS, SANITIZED_PROMPTS
 from tests.integration.kafka_io import produce, read_topic
+from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.broker
 
 
-class GeneratorProcess:
+class GeneratorProcess(ServiceProcess):
     def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.env = {**os.environ, **env, "RFT_HTTP_PORT": str(self.port)}
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__("rft_generator", env, ready_within=120)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: ASYNC220 - starting it is instant
-            [sys.executable, "-m", "rft_generator"], env=self.env
-        )
-        async with httpx.AsyncClient() as client:
-            for _ in range(1200):
-                try:
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                assert self.process.poll() is None, "the generator service exited"
-                await asyncio.sleep(0.1)
-        raise TimeoutError("the generator service never became ready")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=60)
+    def stop(self, timeout: float = 60.0) -> int | None:
+        return super().stop(timeout)
 
 
 async def job_state(client: httpx.AsyncClient, url: str) -> dict[str, Any]:

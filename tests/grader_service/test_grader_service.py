@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from rft_runtime.kafka.broker import free_port
 from rft_sanitizer import SanitizerSettings, sanitize_files
 from rft_schemas.kafka_topics import ROLLOUTS_SCORED
 from tests.integration.kafka_io import read_topic
+from tests.integration.service_process import ServiceProcess
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 SIMILARITY = {"type": "text_similarity", "name": "calls_alike", "evaluation_metric":
@@ -28,46 +24,15 @@ SIMILARITY = {"type": "text_similarity", "name": "calls_alike", "evaluation_metr
               "reference": "{{item.reference_tool_calls}}"}
 
 
-class GraderProcess:
+class GraderProcess(ServiceProcess):
     def __init__(self, data_dir: Path, llm_url: str, bootstrap: str | None = None) -> None:
-        self.port = free_port()
-        self.env = {**os.environ, "RFT_HTTP_PORT": str(self.port), "RFT_DATA_DIR": str(data_dir),
-                    "RFT_LLM_BASE_URL": llm_url, "RFT_KAFKA_BATCH_MAX_RECORDS": "2",
-                    "RFT_LOG_LEVEL": "WARNING"}
+        super().__init__("rft_grader", {
+            "RFT_DATA_DIR": str(data_dir), "RFT_LLM_BASE_URL": llm_url,
+            "RFT_KAFKA_BATCH_MAX_RECORDS": "2", "RFT_LOG_LEVEL": "WARNING",
+        })
         self.env.pop("RFT_KAFKA_BOOTSTRAP", None)
         if bootstrap:
             self.env["RFT_KAFKA_BOOTSTRAP"] = bootstrap
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: ASYNC220 - starting it is instant
-            [sys.executable, "-m", "rft_grader"], env=self.env)
-        async with httpx.AsyncClient() as client:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                assert self.process.poll() is None, "the grader service exited"
-                await asyncio.sleep(0.1)
-        raise TimeoutError("the grader service never became ready")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

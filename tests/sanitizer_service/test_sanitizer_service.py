@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -16,11 +11,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from rft_runtime.kafka.broker import free_port
 from rft_sanitizer import SanitizerSettings, read_traces, sanitize_files
 from rft_schemas.kafka_topics import RAW_TRACES, REJECTED, SANITIZED_PROMPTS
 from rft_schemas.traces import RawTrace
 from tests.integration.kafka_io import produce, read_topic
+from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.broker
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
@@ -32,51 +27,15 @@ REAL_FILES = [
 ]
 
 
-class SanitizerProcess:
-    """``python -m rft_sanitizer`` on a free port, as `rft up` and Kubernetes start it."""
-
+class SanitizerProcess(ServiceProcess):
     def __init__(self, bootstrap: str, data_dir: Path, batch: int = 500) -> None:
-        self.port = free_port()
-        self.env = {
-            **os.environ,
+        super().__init__("rft_sanitizer", {
             "RFT_KAFKA_BOOTSTRAP": bootstrap,
-            "RFT_HTTP_PORT": str(self.port),
             "RFT_DATA_DIR": str(data_dir),
             "RFT_KAFKA_BATCH_MAX_RECORDS": str(batch),
             "RFT_HTTP_MAX_BODY_BYTES": str(2 * 1024 * 1024),
             "RFT_LOG_LEVEL": "WARNING",
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: ASYNC220 - starting it is instant
-            [sys.executable, "-m", "rft_sanitizer"], env=self.env
-        )
-        async with httpx.AsyncClient() as client:
-            for _ in range(600):
-                try:
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                assert self.process.poll() is None, "the sanitizer service exited"
-                await asyncio.sleep(0.1)
-        raise TimeoutError("the sanitizer service never became ready")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
+        })
 
 
 def of_dataset(records: list[tuple[str, bytes]], dataset: str) -> list[dict]:

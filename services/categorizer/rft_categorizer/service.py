@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -29,6 +28,7 @@ from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.llm import LLMClient, LLMSettings
 from rft_runtime.vectorstore import VectorStore, open_vector_store
+from rft_runtime.vectorstore.readiness import vector_store_ready
 
 
 def configured_labeler(llm: LLMSettings) -> LabelerFactory:
@@ -42,14 +42,6 @@ def configured_labeler(llm: LLMSettings) -> LabelerFactory:
         return LLMTopicLabeler(client)
 
     return labeler_for
-
-
-def vector_store_ready(store: VectorStore) -> ReadinessCheck:
-    async def check() -> str | None:
-        await asyncio.to_thread(store.collection_exists, "readiness-probe")
-        return None
-
-    return check
 
 
 def build_service(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,16 +14,7 @@ from rft_runtime.http.app import ReadinessCheck, create_app, stages_consuming, t
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.settings import RuntimeSettings
 from rft_runtime.vectorstore import VectorStore, open_vector_store
-
-
-def vector_store_ready(store: VectorStore) -> ReadinessCheck:
-    """Ready when the store answers (a server is reachable; Edge's directory is open)."""
-
-    async def check() -> str | None:
-        await asyncio.to_thread(store.collection_exists, "readiness-probe")
-        return None
-
-    return check
+from rft_runtime.vectorstore.readiness import vector_store_ready
 
 
 def build_service(

@@ -4,7 +4,6 @@ policies, stable prompt ids, item fields. Every case goes through ``sanitize``."
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
@@ -21,18 +20,7 @@ from tests.sanitizer.chats import (
     tool,
     user,
 )
-
-
-class CountingTokenizer:
-    """The real tokenizer, keeping the texts it was asked to encode."""
-
-    def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = tokenizer
-        self.texts: list[str] = []
-
-    def encode_batch_fast(self, texts: list[str], **options: Any) -> Any:
-        self.texts += texts
-        return self.tokenizer.encode_batch_fast(texts, **options)
+from tests.sanitizer.counting import fresh_counter
 
 
 def test_tool_reply_without_call_is_broken_chain(trace, policy):
@@ -260,20 +248,14 @@ def test_exact_count_only_where_the_byte_length_leaves_the_bound_open(trace, tok
 def test_a_system_prompt_counted_before_settles_the_bounds_without_the_tokenizer(
     trace, tokenizer_cache
 ):
-    counter = load_token_counter(SMOLLM2, tokenizer_cache)  # an empty cache of its own
-    calls = CountingTokenizer(counter.tokenizer)
-    counter.tokenizer = calls
+    counter, calls = fresh_counter(tokenizer_cache)
     policy = Policy(counter=counter)
     system = {"role": "system", "content": "You help travellers change flights. Be brief. " * 3}
     first = accepted(sanitize(trace(conversation(system, user("Hi"), tools=None)), policy))
-    assert calls.texts  # under 648 bytes: the byte bounds leave min_tokens open, so it counts
-    assert first.prompts[0].token_count is not None
+    # under 648 bytes the byte bounds leave min_tokens open: the longer segment is counted,
+    # and its count alone places the prompt, so "Hi" is not
+    assert [text.split("\n")[0] for text in calls.texts] == ["<|im_start|>system"]
+    assert first.prompts[0].token_count is None
     calls.texts.clear()
-    # "Hi" alone may be under 8 tokens, but the system prompt's known count settles it
     again = accepted(sanitize(trace(conversation(system, user("Hello"), tools=None)), policy))
-    assert calls.texts == []
-    assert again.prompts[0].token_count is None
-    calls.texts.clear()
-    repeat = accepted(sanitize(trace(conversation(system, user("Hi"), tools=None)), policy))
-    assert calls.texts == []  # every segment known: the exact count, free
-    assert repeat.prompts[0].token_count == first.prompts[0].token_count
+    assert calls.texts == [] and again.prompts[0].token_count is None

@@ -15,6 +15,7 @@ from rft_sanitizer.tokens import (
     render_segments,
 )
 from rft_schemas.conversation import Message
+from tests.sanitizer.counting import fresh_counter
 
 # Reference ids from transformers' own GGUF tokenizer conversion of the same file
 # (AutoTokenizer.from_pretrained(dir, gguf_file=...)), recorded once: digits split one by one,
@@ -77,20 +78,42 @@ def test_a_hub_tokenizer_not_in_the_local_cache_is_refused_with_the_fix(tmp_path
     assert "hf download someorg/not-downloaded-model" in str(raised.value)
 
 
-def test_segment_bounds_are_exact_for_segments_counted_before(tokenizer_cache: Path):
-    fresh = load_token_counter(SMOLLM2, tokenizer_cache)  # an empty cache of its own
-    system = render_segments([Message(role="system", content="You book flights. " * 40)], None)
-    question = render_segments([Message(role="user", content="Move HAT156 to Friday.")], None)
-    segments = system + question
-    lower, upper = fresh.segment_bounds(segments)
-    byte_lower = sum(fresh.bounds(len(s.encode()))[0] for s in segments)
-    byte_upper = sum(fresh.bounds(len(s.encode()))[1] for s in segments)
-    assert (lower, upper) == (byte_lower, byte_upper)
+def segments_of(*texts: str) -> list[str]:
+    return render_segments([Message(role="user", content=text) for text in texts], None)
 
-    system_tokens = fresh.count_segments(system)
-    lower, upper = fresh.segment_bounds(segments)
-    question_lower, question_upper = fresh.bounds(len(question[0].encode()))
-    assert (lower, upper) == (system_tokens + question_lower, system_tokens + question_upper)
-    assert lower <= fresh.count_segments(segments) <= upper
-    exact = fresh.segment_bounds(segments)
-    assert exact == (fresh.count_segments(segments),) * 2
+
+def test_settle_counts_nothing_the_byte_bounds_already_place(tokenizer_cache: Path):
+    counter, calls = fresh_counter(tokenizer_cache)
+    segments = segments_of("Please move my flight HAT156 to Friday morning. " * 20)
+    lower, upper = counter.settle(segments, 8, 8192)
+    assert 8 <= lower < upper <= 8192 and calls.texts == []
+
+
+def test_settle_counts_the_longest_new_segment_first_and_stops_once_placed(tokenizer_cache):
+    counter, calls = fresh_counter(tokenizer_cache)
+    long_text = "Refund the unused legs of booking ABC123 to the original card. " * 160
+    segments = segments_of("Hi there, one question.", long_text, "And thanks.")
+    lower, upper = counter.settle(segments, 8, 8192)
+    assert calls.texts == [segments[1]]  # 10 KB: the bytes alone leave max open
+    exact = counter.count_segments(segments)
+    assert 8 <= lower <= exact <= upper <= 8192
+
+
+def test_settle_stops_counting_once_the_prompt_is_surely_too_long(tokenizer_cache):
+    counter, calls = fresh_counter(tokenizer_cache)
+    words = "flight booking refund " * 1200
+    segments = segments_of(words + "a", words + "b", words + "c")
+    lower, _ = counter.settle(segments, 8, 2000)
+    assert lower > 2000 and len(calls.texts) == 1  # one 26 KB segment is past the limit
+
+
+def test_settle_gives_the_exact_count_of_segments_counted_before(tokenizer_cache):
+    counter, calls = fresh_counter(tokenizer_cache)
+    segments = segments_of("Move HAT156 to Friday.", "You book flights. " * 40)
+    exact = counter.count_segments(segments)
+    calls.texts.clear()
+    assert counter.settle(segments, 8, 8192) == (exact, exact) and calls.texts == []
+    # a known system prompt settles a short new question without the tokenizer
+    with_new = [*segments[1:], *segments_of("Hi")]
+    lower, upper = counter.settle(with_new, 8, 8192)
+    assert calls.texts == [] and lower >= 8 and upper <= 8192

@@ -270,25 +270,24 @@ def _prompt(
     redactions: dict[str, int],
 ) -> SanitizedPrompt | Problem:
     segments = render_segments(cut.prompt, tools.segment)
-    # Counted exactly only where the bounds cannot decide; segments counted before give
-    # their exact counts to the bounds, so a known system prompt or tool list narrows them.
-    lower, upper = policy.counter.segment_bounds(segments)
-    token_count: int | None = lower if lower == upper else None
-    if token_count is None and (
-        policy.count_all_tokens or lower < policy.min_tokens or upper > policy.max_tokens
-    ):
-        token_count = policy.counter.count_segments(segments)
-        lower = upper = token_count
+    # Counted exactly only where the count decides (TokenCounter.settle).
+    if policy.count_all_tokens:
+        lower = upper = policy.counter.count_segments(segments)
+    else:
+        lower, upper = policy.counter.settle(segments, policy.min_tokens, policy.max_tokens)
+    token_count = lower if lower == upper else None
     if upper < policy.min_tokens:
+        count = f"{upper} tokens" if token_count is not None else f"at most {upper} tokens"
         return Problem(
             RejectionReason.TOO_SHORT,
-            f"{upper} tokens, fewer than min_tokens={policy.min_tokens} ({policy.counter.name})",
+            f"{count}, fewer than min_tokens={policy.min_tokens} ({policy.counter.name})",
             f"messages[{cut.index}]",
         )
     if lower > policy.max_tokens:
+        count = f"{lower} tokens" if token_count is not None else f"at least {lower} tokens"
         return Problem(
             RejectionReason.TOO_LONG,
-            f"{lower} tokens, more than max_tokens={policy.max_tokens} ({policy.counter.name})",
+            f"{count}, more than max_tokens={policy.max_tokens} ({policy.counter.name})",
             f"messages[{cut.index}]",
         )
     # Every part was validated on the way in (the conversation model, the record): build the

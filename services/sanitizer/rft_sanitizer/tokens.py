@@ -80,21 +80,33 @@ class TokenCounter:
                     cache.popitem(last=False)
         return total
 
-    def segment_bounds(self, segments: list[str]) -> tuple[int, int]:
-        """(lower, upper) for a rendering: exact for the segments already counted (a system
-        prompt or tool list seen before), byte bounds for the rest. Equal bounds are an exact
-        count, had without running the tokenizer."""
+    def settle(self, segments: list[str], minimum: int, maximum: int) -> tuple[int, int]:
+        """(lower, upper) of the rendering's tokens, narrow enough to place it against
+        [minimum, maximum]. Segments counted before (a system prompt or tool list repeats
+        across thousands of traces) give their exact counts; new ones give byte bounds and are
+        counted, longest first, only while the bounds still straddle a limit. Equal bounds are
+        the exact count."""
         lower = upper = 0
+        unknown: list[tuple[int, str, int, int]] = []
         cache = self._cache
         for segment in segments:
             known = cache.get((len(segment), hash(segment)))
             if known is None:
-                low, high = self.bounds(len(segment.encode()))
+                size = len(segment.encode())
+                low, high = self.bounds(size)
+                unknown.append((size, segment, low, high))
                 lower += low
                 upper += high
             else:
                 lower += known
                 upper += known
+        unknown.sort(key=lambda entry: entry[0], reverse=True)  # the longest narrows most
+        for _, segment, low, high in unknown:
+            if upper < minimum or lower > maximum or (minimum <= lower and upper <= maximum):
+                break
+            exact = self.count_segments([segment])
+            lower += exact - low
+            upper += exact - high
         return lower, upper
 
     def bounds(self, text_bytes: int) -> tuple[int, int]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -117,3 +120,33 @@ def test_settle_gives_the_exact_count_of_segments_counted_before(tokenizer_cache
     with_new = [*segments[1:], *segments_of("Hi")]
     lower, upper = counter.settle(with_new, 8, 8192)
     assert calls.texts == [] and lower >= 8 and upper <= 8192
+
+
+def test_one_counter_serves_concurrent_threads(counter: TokenCounter):
+    """The service sanitizes concurrent requests in worker threads with one counter: its
+    cache evicts under them without losing a count or raising."""
+    small = TokenCounter(counter.name, counter.tokenizer, counter.max_token_bytes, cache_size=1)
+    texts = segments_of(*(f"segment number {i}" for i in range(8)))
+    truth = {text: counter.count(text) for text in texts}
+    failures: list[str] = []
+
+    def work(seed: int) -> None:
+        draw = random.Random(seed)
+        try:
+            for _ in range(3000):
+                picked = draw.sample(texts, 2)
+                assert small.count_segments(picked) == sum(truth[t] for t in picked)
+        except Exception as error:
+            failures.append(repr(error))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(seed,)) for seed in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,11 @@ class TokenCounter:
         self.name = name
         self.tokenizer = tokenizer
         self.max_token_bytes = max_token_bytes
-        # keyed by (length, hash): the cache holds no text, so it stays small
+        # keyed by (length, hash): the cache holds no text, so it stays small. Locked: the
+        # service sanitizes concurrent requests in worker threads with one counter.
         self._cache: OrderedDict[tuple[int, int], int] = OrderedDict()
         self._cache_size = cache_size
+        self._lock = threading.Lock()
 
     def count(self, text: str) -> int:
         return self._count_many([text])[0]
@@ -60,24 +63,26 @@ class TokenCounter:
         total = 0
         cache = self._cache
         missing: dict[tuple[int, int], str] = {}
-        for segment in segments:
-            key = (len(segment), hash(segment))
-            known = cache.get(key)
-            if known is None:
-                missing[key] = segment
-            else:
-                cache.move_to_end(key)
-                total += known
+        with self._lock:
+            for segment in segments:
+                key = (len(segment), hash(segment))
+                known = cache.get(key)
+                if known is None:
+                    missing[key] = segment
+                else:
+                    cache.move_to_end(key)
+                    total += known
         if missing:
             counts = dict(zip(missing, self._count_many(list(missing.values())), strict=True))
             for segment in segments:
                 key = (len(segment), hash(segment))
                 if key in counts:
                     total += counts[key]
-            for key, known in counts.items():
-                cache[key] = known
-                if len(cache) > self._cache_size:
-                    cache.popitem(last=False)
+            with self._lock:
+                for key, known in counts.items():
+                    cache[key] = known
+                    if len(cache) > self._cache_size:
+                        cache.popitem(last=False)
         return total
 
     def settle(self, segments: list[str], minimum: int, maximum: int) -> tuple[int, int]:

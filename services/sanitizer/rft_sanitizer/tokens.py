@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import orjson
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
+from rft_sanitizer.memo import BoundedMemo
 from rft_schemas.conversation import Message, ToolSpec
 
 SMOLLM2 = "smollm2-135m-instruct"
@@ -44,11 +43,8 @@ class TokenCounter:
         self.name = name
         self.tokenizer = tokenizer
         self.max_token_bytes = max_token_bytes
-        # keyed by (length, hash): the cache holds no text, so it stays small. Locked: the
-        # service sanitizes concurrent requests in worker threads with one counter.
-        self._cache: OrderedDict[tuple[int, int], int] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        # Counts by segment, keyed by (length, hash): the cache holds no text, so it stays small.
+        self._cache: BoundedMemo[tuple[int, int], int] = BoundedMemo(cache_size)
 
     def count(self, text: str) -> int:
         return self._count_many([text])[0]
@@ -63,26 +59,21 @@ class TokenCounter:
         total = 0
         cache = self._cache
         missing: dict[tuple[int, int], str] = {}
-        with self._lock:
-            for segment in segments:
-                key = (len(segment), hash(segment))
-                known = cache.get(key)
-                if known is None:
-                    missing[key] = segment
-                else:
-                    cache.move_to_end(key)
-                    total += known
+        for segment in segments:
+            key = (len(segment), hash(segment))
+            known = cache.get(key)
+            if known is None:
+                missing[key] = segment
+            else:
+                total += known
         if missing:
             counts = dict(zip(missing, self._count_many(list(missing.values())), strict=True))
             for segment in segments:
                 key = (len(segment), hash(segment))
                 if key in counts:
                     total += counts[key]
-            with self._lock:
-                for key, known in counts.items():
-                    cache[key] = known
-                    if len(cache) > self._cache_size:
-                        cache.popitem(last=False)
+            for key, known in counts.items():
+                cache.put(key, known, 1)
         return total
 
     def settle(self, segments: list[str], minimum: int, maximum: int) -> tuple[int, int]:

@@ -109,7 +109,8 @@ def local_topics(runtime: RuntimeSettings) -> Iterator[LocalTopics]:
         store.close()
 
 
-def write_topic_payload(dataset: str, records: list[CategorizedPrompt]) -> None:
+def _write_topics_to_store(dataset: str, records: list[CategorizedPrompt]) -> None:
+    """The topics into the dataset's Qdrant payloads, without an embedding model."""
     settings = _categorizer_settings(RuntimeSettings())
     store = open_vector_store(settings)
     try:
@@ -581,7 +582,7 @@ def review(
         write_categorized(path, records)
         # Qdrant's payload too: coverage facets over it. The collection is opened as it was
         # made, so no embedding model is loaded to write one payload.
-        write_topic_payload(hierarchy.dataset, [r for r in records if r.prompt.id == prompt])
+        _write_topics_to_store(hierarchy.dataset, [r for r in records if r.prompt.id == prompt])
         console.print(f"{prompt}: {topic} (manual, confidence 1)")
         return
     queue = sorted((r for r in records if r.needs_review), key=lambda r: r.confidence)

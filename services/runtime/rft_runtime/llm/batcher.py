@@ -79,8 +79,7 @@ class DynamicBatcher:
                         future.set_exception(error)
 
     def _pull(self, room: Room) -> list[Ticket]:
-        """Tickets, in arrival order, that fit in ``room`` (one larger than a whole batch runs
-        alone when the decoder is empty). Runs on the decoding thread."""
+        """Tickets, in arrival order, that ``room`` takes. Runs on the decoding thread."""
         taken: list[Ticket] = []
         while True:
             ticket, self._held = self._held, None
@@ -91,7 +90,7 @@ class DynamicBatcher:
                     break
             if ticket.cancelled:
                 continue
-            if not room.admits([*taken, ticket]) and not (room.empty and not taken):
+            if not room.takes(taken, ticket):
                 self._held = ticket
                 break
             taken.append(ticket)

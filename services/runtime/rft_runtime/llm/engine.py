@@ -92,6 +92,11 @@ class Room:
         span = max([self.live_span, *(t.span for t in tickets)])
         return rows <= self.max_rows and rows * span <= self.max_tokens
 
+    def takes(self, taken: list[Ticket], ticket: Ticket) -> bool:
+        """Whether ``ticket`` joins those already ``taken`` from a queue: when the room admits
+        them all, or alone into an empty batch (one larger than a whole batch runs by itself)."""
+        return self.admits([*taken, ticket]) or (self.empty and not taken)
+
 
 @dataclass
 class _Row:
@@ -175,7 +180,7 @@ class Decoder:
 
         def pull(room: Room) -> list[Ticket]:
             taken: list[Ticket] = []
-            while pending and (room.admits([*taken, pending[0]]) or (room.empty and not taken)):
+            while pending and room.takes(taken, pending[0]):
                 taken.append(pending.popleft())
             return taken
 

@@ -140,13 +140,16 @@ def _switch_to_wal(db: sqlite3.Connection, timeout_s: float) -> None:
             db.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-            if not busy or time.monotonic() > deadline:
+            if not _is_busy(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
 
 
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes: another writer holds the file
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
 
 
 @contextmanager
@@ -156,7 +159,7 @@ def _busy_as_unavailable(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as exc:
-        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        if _is_busy(exc):
             raise StoreUnavailable(f"SQLite file {path} is locked: {exc}") from exc
         raise
 

@@ -11,7 +11,14 @@ import pytest
 
 from rft_runtime.postgres_local import LocalPostgres
 from rft_runtime.processes import free_port, stop_process
-from rft_runtime.sql import SQLiteStore, SQLStoreError, StoreUnavailable, open_sql_store
+from rft_runtime.sql import (
+    IN_LIST_MAX,
+    SQLiteStore,
+    SQLStoreError,
+    StoreUnavailable,
+    in_lists,
+    open_sql_store,
+)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, n INTEGER NOT NULL);
@@ -104,3 +111,21 @@ def test_a_sqlite_file_locked_by_another_process_is_unavailable_other_errors_are
     with store.transaction() as tx:  # the lock is gone: the store works again
         tx.execute("INSERT INTO items VALUES (?, ?)", ("a", 1))
     assert store.query("SELECT id FROM items") == [("a",)]
+
+
+def test_in_lists_cut_any_number_of_values_into_lists_one_statement_takes(tmp_path: Path):
+    store = open_sql_store(tmp_path / "s.sqlite")
+    store.create_schema(DDL)
+    with store.transaction() as tx:
+        rows = [(f"i{n}", n) for n in range(1200)]
+        tx.executemany("INSERT INTO items (id, n) VALUES (?, ?)", rows)
+    wanted = [f"i{n}" for n in range(0, 1300, 2)]  # 650 ids, 50 of them absent
+    chunks = list(in_lists(wanted))
+    assert [len(ids) for _, ids in chunks] == [IN_LIST_MAX, 650 - IN_LIST_MAX]
+    found = []
+    for marks, ids in chunks:
+        assert marks.count("?") == len(ids)
+        found += store.query(f"SELECT n FROM items WHERE id IN ({marks})", ids)
+    assert sorted(n for (n,) in found) == list(range(0, 1200, 2))
+    assert list(in_lists([])) == []
+    store.close()

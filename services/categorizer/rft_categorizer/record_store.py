@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rft_runtime.sql import SQLiteStore, SQLStore, open_sql_store
+from rft_runtime.sql import SQLiteStore, SQLStore, in_lists, open_sql_store
 from rft_schemas.topics import CategorizationMethod, CategorizedPrompt, EmbeddedPrompt
 from rft_schemas.traces import SanitizedPrompt
 
@@ -37,8 +37,6 @@ _ARRIVAL = {
 }
 _DATA = "dataset, prompt_id, point_id, embedded_text, prompt, categorized, needs_review, " \
         "confidence, manual"
-# Bound the parameters of one IN (...) list well under both engines' limits.
-_IDS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -101,14 +99,9 @@ class RecordStore:
         if ids is None:
             rows = self.store.query(select + " ORDER BY arrival", (dataset,))
         else:
-            wanted = list(dict.fromkeys(ids))
             rows = []
-            for start in range(0, len(wanted), _IDS_PER_QUERY):
-                chunk = wanted[start : start + _IDS_PER_QUERY]
-                rows += self.store.query(
-                    select + f" AND prompt_id IN ({', '.join('?' * len(chunk))})",
-                    (dataset, *chunk),
-                )
+            for marks, chunk in in_lists(list(dict.fromkeys(ids))):
+                rows += self.store.query(select + f" AND prompt_id IN ({marks})", (dataset, *chunk))
             rows.sort(key=lambda row: row[0])
         return [
             StoredPrompt(

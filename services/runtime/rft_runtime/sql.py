@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 Row = tuple[Any, ...]
 Params = Sequence[Any]
@@ -55,6 +55,20 @@ class SQLStore(Protocol):
     def create_schema(self, ddl: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+T = TypeVar("T")
+
+IN_LIST_MAX = 500
+"""Values in one ``IN (...)`` list: well under SQLite's oldest limit of 999 bound parameters."""
+
+
+def in_lists(values: Sequence[T]) -> Iterator[tuple[str, Sequence[T]]]:
+    """``values`` in chunks one ``IN (...)`` list takes, each with its placeholders
+    (``"?, ?, ?"``), so a lookup of any number of ids is a statement per chunk, not per id."""
+    for start in range(0, len(values), IN_LIST_MAX):
+        chunk = values[start : start + IN_LIST_MAX]
+        yield ", ".join("?" * len(chunk)), chunk
 
 
 def open_sql_store(target: str | Path, durable: bool = True) -> SQLStore:

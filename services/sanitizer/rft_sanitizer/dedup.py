@@ -7,13 +7,12 @@ at-least-once redelivery the Kafka stage relies on) finds its own claim and keep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 from typing import Protocol
 
-from rft_runtime.sql import SQLStore, open_sql_store
+from rft_runtime.sql import SQLStore, in_lists, open_sql_store
 
 
 @dataclass(frozen=True)
@@ -85,14 +84,14 @@ class SQLDedupStore:
             )
             # Read committed: a row another replica committed first is seen here. The owners
             # are read a chunk of ids per statement, not one statement per id.
-            for dataset, ids in _id_chunks(ordered):
-                marks = ", ".join(["?"] * len(ids))
-                for prompt_id, trace_id, source in tx.execute(
-                    "SELECT prompt_id, trace_id, source FROM kept_prompts "
-                    f"WHERE dataset = ? AND prompt_id IN ({marks})",
-                    (dataset, *ids),
-                ):
-                    owners[(dataset, prompt_id)] = Claim(prompt_id, trace_id, source)
+            for dataset, group in groupby(ordered, key=lambda r: r.dataset):
+                for marks, ids in in_lists([r.prompt_id for r in group]):
+                    for prompt_id, trace_id, source in tx.execute(
+                        "SELECT prompt_id, trace_id, source FROM kept_prompts "
+                        f"WHERE dataset = ? AND prompt_id IN ({marks})",
+                        (dataset, *ids),
+                    ):
+                        owners[(dataset, prompt_id)] = Claim(prompt_id, trace_id, source)
         return [owners[(r.dataset, r.prompt_id)] for r in requests]
 
     def kept(self, dataset: str) -> int:
@@ -103,18 +102,6 @@ class SQLDedupStore:
 
     def close(self) -> None:
         self.store.close()
-
-
-# Ids per SELECT: under SQLite's oldest limit of 999 bound parameters.
-_IDS_PER_SELECT = 500
-
-
-def _id_chunks(ordered: list[ClaimRequest]) -> Iterator[tuple[str, list[str]]]:
-    """The requests' ids by dataset, in chunks of at most ``_IDS_PER_SELECT``."""
-    for dataset, group in groupby(ordered, key=lambda r: r.dataset):
-        ids = [r.prompt_id for r in group]
-        for start in range(0, len(ids), _IDS_PER_SELECT):
-            yield dataset, ids[start : start + _IDS_PER_SELECT]
 
 
 def open_dedup_store(target: str | Path) -> DedupStore:

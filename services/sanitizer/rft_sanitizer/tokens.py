@@ -43,7 +43,7 @@ class TokenCounter:
         self.name = name
         self.tokenizer = tokenizer
         self.max_token_bytes = max_token_bytes
-        # Counts by segment, keyed by (length, hash): the cache holds no text, so it stays small.
+        # Counts by segment (_segment_key): the cache holds no text, so it stays small.
         self._cache: BoundedMemo[tuple[int, int], int] = BoundedMemo(cache_size)
 
     def count(self, text: str) -> int:
@@ -60,7 +60,7 @@ class TokenCounter:
         cache = self._cache
         missing: dict[tuple[int, int], str] = {}
         for segment in segments:
-            key = (len(segment), hash(segment))
+            key = _segment_key(segment)
             known = cache.get(key)
             if known is None:
                 missing[key] = segment
@@ -69,7 +69,7 @@ class TokenCounter:
         if missing:
             counts = dict(zip(missing, self._count_many(list(missing.values())), strict=True))
             for segment in segments:
-                key = (len(segment), hash(segment))
+                key = _segment_key(segment)
                 if key in counts:
                     total += counts[key]
             for key, known in counts.items():
@@ -86,7 +86,7 @@ class TokenCounter:
         unknown: list[tuple[int, str, int, int]] = []
         cache = self._cache
         for segment in segments:
-            known = cache.get((len(segment), hash(segment)))
+            known = cache.get(_segment_key(segment))
             if known is None:
                 size = len(segment.encode())
                 low, high = self.bounds(size)
@@ -113,6 +113,10 @@ class TokenCounter:
         """
         lower = -(-text_bytes // self.max_token_bytes)
         return lower, text_bytes + 2
+
+
+def _segment_key(segment: str) -> tuple[int, int]:
+    return len(segment), hash(segment)
 
 
 def render_prompt(messages: list[Message], tools: list[ToolSpec] | None) -> str:

@@ -20,6 +20,7 @@ from rft_embedder.models import load_embedder
 from rft_embedder.service import build_service as build_embedder
 from rft_embedder.settings import EmbedderSettings
 from rft_generator.service import build_service as build_generator
+from rft_runtime.http.deadlines import ConnectionLimits
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.logs import configure_logging
 from rft_runtime.service import HttpApp, serve_many
@@ -64,9 +65,10 @@ async def serve_colocated() -> None:
     stages: list[KafkaStage[Any]] = [*embed_stages, *cat_stages, *gen_stages]
     await serve_many(
         [
-            HttpApp(embed_app, embed_rt.http_host, embed_rt.http_port),
-            HttpApp(cat_app, cat_rt.http_host, cat_rt.http_port),
-            HttpApp(gen_app, gen_rt.http_host, gen_rt.http_port),
+            HttpApp(embed_app, embed_rt.http_host, embed_rt.http_port,
+                    ConnectionLimits.of(embed_rt)),
+            HttpApp(cat_app, cat_rt.http_host, cat_rt.http_port, ConnectionLimits.of(cat_rt)),
+            HttpApp(gen_app, gen_rt.http_host, gen_rt.http_port, ConnectionLimits.of(gen_rt)),
         ],
         stages,
     )

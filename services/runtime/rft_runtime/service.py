@@ -17,12 +17,13 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
+from rft_runtime.http.deadlines import ConnectionLimits
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.logs import configure_logging
 from rft_runtime.settings import RuntimeSettings
@@ -70,11 +71,12 @@ class _Server(uvicorn.Server):
 
 @dataclass(frozen=True)
 class HttpApp:
-    """One HTTP app and where it listens."""
+    """One HTTP app, where it listens, and what it allows a connection."""
 
     app: FastAPI
     host: str
     port: int
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
 async def serve(
@@ -86,7 +88,7 @@ async def serve(
     handle_signals: bool = True,
 ) -> None:
     await serve_many(
-        [HttpApp(app, settings.http_host, settings.http_port)],
+        [HttpApp(app, settings.http_host, settings.http_port, ConnectionLimits.of(settings))],
         stages,
         stop,
         handle_signals=handle_signals,
@@ -118,6 +120,7 @@ async def serve_many(
                 log_config=None,
                 access_log=False,  # rft_runtime.http.access_log writes structured request lines
                 lifespan="on",
+                **entry.limits.uvicorn_options(),
             )
         )
         for entry in apps

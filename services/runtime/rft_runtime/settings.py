@@ -45,6 +45,22 @@ class RuntimeSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     http_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    http_header_timeout_s: float = Field(
+        default=10.0, gt=0,
+        description="a request head (line and headers) not received in this time is answered "
+        "408 and its connection closed",
+    )
+    http_body_timeout_s: float = Field(
+        default=120.0, gt=0,
+        description="a request body not received in full this long after its head: the "
+        "connection is closed",
+    )
+    http_keep_alive_s: float = Field(
+        default=5.0, gt=0, description="an idle kept-alive connection is closed after this"
+    )
+    http_max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="a longer request line + headers is a 400"
+    )
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -9,12 +9,14 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from fastapi import FastAPI, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from rft_runtime.http.access_log import AccessLog
 from rft_runtime.http.limits import BodySizeLimit
+from rft_runtime.http.validation_errors import validation_error_response
 from rft_runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ def create_app(
                 await resource.stop()
 
     app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, validation_error_response)
     checks = dict(readiness or {})
 
     @app.get("/healthz", tags=["ops"])

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from rft_schemas.base import Contract
+from rft_schemas.names import DatasetName
 from rft_schemas.traces import SanitizedPrompt
 from rft_schemas.training import JobStatus
 
@@ -20,7 +21,7 @@ class QualitySettings(Contract):
 
 class GenerationRequest(Contract):
     id: str
-    dataset: str
+    dataset: DatasetName
     targets: dict[str, int] | None = Field(
         default=None, description="topic path 'a/b' -> prompts to add; None takes coverage's"
     )

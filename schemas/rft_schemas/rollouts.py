@@ -10,6 +10,7 @@ from pydantic import Field
 
 from rft_schemas.base import Contract
 from rft_schemas.conversation import Message, ToolCall, ToolSpec
+from rft_schemas.names import DatasetName
 
 
 class RolloutRequest(Contract):
@@ -107,7 +108,7 @@ class DryRunReport(Contract):
 class DryRunRequest(Contract):
     """``POST /v1/dry-runs``: the train split's lines, the grader, and the run's size."""
 
-    dataset: str
+    dataset: DatasetName
     prompts: list[dict[str, Any]] = Field(
         description="lines of rft_prompts.train.jsonl (messages, tools, item fields) or "
                     "SanitizedPrompt records"

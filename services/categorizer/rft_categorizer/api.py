@@ -39,6 +39,7 @@ from rft_categorizer.topic_service import (
     UnknownDatasetError,
     UnknownPromptError,
 )
+from rft_runtime.http.params import DatasetInPath
 from rft_runtime.kafka.stage import Outbound
 from rft_schemas.topics import CategorizedPrompt, CoverageReport, TopicHierarchy
 
@@ -143,7 +144,9 @@ def build_router(
         return [TemplateOut(name=n, description=template_description(n)) for n in template_names()]
 
     @router.post("/datasets/{dataset}/topics:discover", response_model=DiscoverOut)
-    async def discover(dataset: str, request: DiscoverRequest | None = None) -> DiscoverOut:
+    async def discover(
+        dataset: DatasetInPath, request: DiscoverRequest | None = None
+    ) -> DiscoverOut:
         use_llm = (request or DiscoverRequest()).use_llm and settings.topics_label_with_llm
         async with AsyncExitStack() as stack:
             labeler = await labeler_for(stack) if use_llm else None
@@ -162,7 +165,7 @@ def build_router(
 
     @router.get("/datasets/{dataset}/topics", response_model=TopicHierarchy)
     async def get_topics(
-        dataset: str, version: Annotated[int | None, Query(ge=1)] = None
+        dataset: DatasetInPath, version: Annotated[int | None, Query(ge=1)] = None
     ) -> TopicHierarchy:
         store = topics.hierarchies
         found = await asyncio.to_thread(
@@ -175,7 +178,7 @@ def build_router(
 
     @router.put("/datasets/{dataset}/topics", response_model=HierarchyChange)
     async def put_topics(
-        dataset: str, request: Request, template: str | None = None
+        dataset: DatasetInPath, request: Request, template: str | None = None
     ) -> HierarchyChange:
         """A hand-written hierarchy (the topic_hierarchy.json format) as the body, or
         ``?template=NAME`` for a shipped template."""
@@ -193,7 +196,7 @@ def build_router(
         return await change(hierarchy)
 
     @router.patch("/datasets/{dataset}/topics", response_model=HierarchyChange)
-    async def patch_topics(dataset: str, edits: list[TopicEdit]) -> HierarchyChange:
+    async def patch_topics(dataset: DatasetInPath, edits: list[TopicEdit]) -> HierarchyChange:
         """Edits applied in order to the current version; all of them make one new version."""
         current = await asyncio.to_thread(topics.hierarchies.current, dataset)
         if current is None:
@@ -209,7 +212,7 @@ def build_router(
         return await change(edited)
 
     @router.post("/datasets/{dataset}/topics:recategorize", response_model=HierarchyChange)
-    async def recategorize(dataset: str) -> HierarchyChange:
+    async def recategorize(dataset: DatasetInPath) -> HierarchyChange:
         current = await asyncio.to_thread(topics.hierarchies.current, dataset)
         if current is None:
             raise HTTPException(404, f"dataset {dataset!r} has no topic hierarchy")
@@ -220,7 +223,7 @@ def build_router(
 
     @router.get("/datasets/{dataset}/coverage", response_model=CoverageReport)
     async def coverage(
-        dataset: str, total_target: Annotated[int | None, Query(ge=1)] = None
+        dataset: DatasetInPath, total_target: Annotated[int | None, Query(ge=1)] = None
     ) -> CoverageReport:
         try:
             return await asyncio.to_thread(topics.coverage, dataset, None, total_target)
@@ -229,13 +232,15 @@ def build_router(
 
     @router.get("/datasets/{dataset}/review", response_model=ReviewOut)
     async def review(
-        dataset: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+        dataset: DatasetInPath, limit: Annotated[int, Query(ge=1, le=1000)] = 50
     ) -> ReviewOut:
         items = await asyncio.to_thread(topics.records.review_queue, dataset, limit)
         return ReviewOut(items=items, count=len(items))
 
     @router.put("/datasets/{dataset}/prompts/{prompt_id}/topic", response_model=CategorizedPrompt)
-    async def set_topic(dataset: str, prompt_id: str, body: ManualTopic) -> CategorizedPrompt:
+    async def set_topic(
+        dataset: DatasetInPath, prompt_id: str, body: ManualTopic
+    ) -> CategorizedPrompt:
         try:
             record = await asyncio.to_thread(topics.set_topic, dataset, prompt_id, body.topic_path)
         except (UnknownDatasetError, UnknownPromptError) as error:

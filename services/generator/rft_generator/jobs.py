@@ -22,6 +22,7 @@ from rft_generator.settings import GeneratorSettings
 from rft_runtime.llm import LLMSettings
 from rft_runtime.vectorstore import VectorStore
 from rft_schemas import CategorizedPrompt, GenerationJob, GenerationRequest, JobStatus
+from rft_schemas.names import dataset_dir
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class JobScheduler:
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def _dataset_dir(self, dataset: str) -> Path:
-        return self.settings.data_dir / dataset
+        return dataset_dir(self.settings.data_dir, dataset)
 
     def _categorized(self, dataset: str) -> list[CategorizedPrompt]:
         path = self.settings.categorized_path or self._dataset_dir(dataset) / (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
+from rft_runtime.http.params import Cursor, DatasetInPath
 from rft_runtime.kafka.stage import Outbound
 from rft_sanitizer.batch import batches
 from rft_sanitizer.outcome_store import OutcomeStore
@@ -18,6 +18,7 @@ from rft_sanitizer.pipeline import ReportBuilder, Sanitizer
 from rft_sanitizer.reader import read_traces
 from rft_sanitizer.settings import SanitizerSettings
 from rft_sanitizer.stage import outputs_of
+from rft_sanitizer.uploads import Uploads, save_upload
 from rft_schemas.traces import Rejection, RejectionReason, SanitizeReport
 
 Publish = Callable[[Sequence[Outbound]], Awaitable[None]]
@@ -32,13 +33,13 @@ def build_router(
     sanitizer: Sanitizer,
     store: OutcomeStore,
     settings: SanitizerSettings,
-    uploads_dir: Path,
+    uploads: Uploads,
     publish: Publish | None,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/datasets/{dataset}", tags=["sanitizer"])
 
     @router.post("/traces", response_model=SanitizeReport)
-    async def upload_traces(dataset: str, request: Request) -> SanitizeReport:
+    async def upload_traces(dataset: DatasetInPath, request: Request) -> SanitizeReport:
         """Sanitize a JSONL or JSON-array body; the counts of this upload come back.
 
         Prompts and rejections also go to their Kafka topics when the service has a broker,
@@ -47,29 +48,33 @@ def build_router(
         body = await request.body()
         if not body.strip():
             raise HTTPException(422, "empty body: send JSON Lines or a JSON array of traces")
-        path = _save_upload(uploads_dir / _safe(dataset), body)
         report = ReportBuilder(dataset, sanitizer.policy.counter.name)
-        records = read_traces(path, dataset, settings.max_record_bytes, settings.excerpt_chars)
-        for batch in batches(records, settings.batch_size):
-            outcomes = await asyncio.to_thread(sanitizer.process_batch, batch)
-            trace_ids = [r.trace_id or r.id if isinstance(r, Rejection) else r.id for r in batch]
-            await asyncio.to_thread(store.record, trace_ids, outcomes)
-            if publish is not None:
-                await publish(outputs_of(outcomes))
-            for outcome in outcomes:
-                report.add(outcome)
+        with uploads.saved(dataset, body) as path:
+            records = read_traces(
+                path, dataset, settings.max_record_bytes, settings.excerpt_chars
+            )
+            for batch in batches(records, settings.batch_size):
+                outcomes = await asyncio.to_thread(sanitizer.process_batch, batch)
+                trace_ids = [
+                    r.trace_id or r.id if isinstance(r, Rejection) else r.id for r in batch
+                ]
+                await asyncio.to_thread(store.record, trace_ids, outcomes)
+                if publish is not None:
+                    await publish(outputs_of(outcomes))
+                for outcome in outcomes:
+                    report.add(outcome)
         return report.report()
 
     @router.get("/sanitize-report", response_model=SanitizeReport)
-    async def sanitize_report(dataset: str) -> SanitizeReport:
+    async def sanitize_report(dataset: DatasetInPath) -> SanitizeReport:
         return await asyncio.to_thread(store.report, dataset, sanitizer.policy.counter.name)
 
     @router.get("/rejected", response_model=RejectedPageOut)
     async def rejected(
-        dataset: str,
+        dataset: DatasetInPath,
         reason: RejectionReason | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-        cursor: Annotated[int, Query(ge=0)] = 0,
+        cursor: Cursor = 0,
     ) -> RejectedPageOut:
         items, next_cursor = await asyncio.to_thread(
             store.rejected, dataset, reason.value if reason else None, limit, cursor
@@ -79,21 +84,6 @@ def build_router(
     return router
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:100] or "dataset"
-
-
 def _save_upload(directory: Path, body: bytes) -> Path:
-    """Keep the upload under its content hash: the same body again yields the same trace ids,
-    so a retried upload replaces its own outcomes instead of being counted twice."""
-    directory.mkdir(parents=True, exist_ok=True)
-    # A JSON document (an array, or an object that may hold records) is read by its content,
-    # as a file would be; anything else line by line. The reader skips a byte-order mark.
-    start = body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
-    suffix = ".json" if start in (b"[", b"{") else ".jsonl"
-    path = directory / f"upload-{hashlib.sha256(body).hexdigest()[:24]}{suffix}"
-    if not path.exists():
-        tmp = path.with_suffix(".partial")
-        tmp.write_bytes(body)
-        tmp.replace(path)
-    return path
+    """Kept for the reader's tests: :func:`rft_sanitizer.uploads.save_upload`."""
+    return save_upload(directory, body)

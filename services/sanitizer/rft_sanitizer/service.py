@@ -24,6 +24,7 @@ from rft_sanitizer.pipeline import Sanitizer
 from rft_sanitizer.settings import SanitizerSettings
 from rft_sanitizer.stage import build_stage
 from rft_sanitizer.tokens import load_token_counter
+from rft_sanitizer.uploads import Uploads
 
 
 def build_service(
@@ -54,6 +55,11 @@ def build_service(
         publish = producer.send_all
 
     app = create_app(runtime, title="rft sanitizer", readiness=readiness, managed=managed)
-    uploads = settings.data_dir / "sanitizer" / "uploads"
+    uploads = Uploads(
+        settings.data_dir / "sanitizer" / "uploads",
+        settings.upload_max_age_s,
+        settings.upload_max_per_dataset,
+    )
+    uploads.prune()  # what expired while the service was down
     app.include_router(build_router(sanitizer, store, settings, uploads, publish))
     return app, stages, runtime

@@ -59,6 +59,14 @@ class SanitizerSettings(BaseSettings):
     )
     excerpt_chars: int = Field(default=300, ge=0, description="record excerpt kept in a rejection")
     batch_size: int = Field(default=512, ge=1, description="records per dedup-store transaction")
+    upload_max_age_s: float = Field(
+        default=7 * 24 * 3600, ge=0,
+        description="HTTP uploads older than this are deleted at the next upload; 0 = no limit",
+    )
+    upload_max_per_dataset: int = Field(
+        default=20, ge=0,
+        description="HTTP uploads kept per dataset (the newest); 0 = no limit",
+    )
     tokenizer_cache: Path | None = Field(
         default=None,
         description="tokenizer.json files built from model files; unset = "

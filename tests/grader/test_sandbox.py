@@ -3,6 +3,8 @@ grader keeps grading the next sample."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -122,7 +124,7 @@ def test_cpu_limit_kills_a_spinning_grader_before_its_wall_clock(run) -> None:
     assert outcome.error == "crashed" and "CPU time limit" in outcome.detail
 
 
-def test_worker_restarts_after_a_crash_and_grades_the_next_sample(run) -> None:
+def test_a_timed_out_sample_is_killed_and_the_worker_grades_the_next_one(run) -> None:
     worker, outcome = run("def grade(s, i):\n"
                           "    if s['output_text'] == 'hang':\n"
                           "        while True:\n            pass\n"
@@ -130,6 +132,16 @@ def test_worker_restarts_after_a_crash_and_grades_the_next_sample(run) -> None:
                           limits=SandboxLimits(wall_time_s=0.5))
     assert outcome.error == "timeout"
     assert worker.grade({"output_text": "fine"}, {}).score == 0.5
+    # Each sample runs in its own process: the worker outlives the one that hung.
+    assert worker.starts == 1
+
+
+def test_worker_restarts_after_it_dies_and_grades_the_next_sample(run) -> None:
+    worker, outcome = run("def grade(s, i):\n    return 0.5\n")
+    assert outcome.score == 0.5
+    os.killpg(worker._process.popen.pid, signal.SIGKILL)
+    assert worker.grade({"output_text": "x"}, {}).error == "crashed"
+    assert worker.grade({"output_text": "x"}, {}).score == 0.5
     assert worker.starts == 2
 
 

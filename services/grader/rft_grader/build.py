@@ -44,6 +44,9 @@ def sandbox_limits(settings: GraderSettings) -> SandboxLimits:
         cpu_seconds_per_request=settings.grader_sandbox_cpu_seconds,
         memory_bytes=settings.grader_sandbox_memory_mb << 20,
         file_size_bytes=settings.grader_sandbox_file_mb << 20,
+        uid=settings.grader_sandbox_uid,
+        gid=settings.grader_sandbox_uid,
+        require_landlock=not settings.grader_sandbox_allow_without_landlock,
     )
 
 

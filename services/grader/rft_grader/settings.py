@@ -21,6 +21,15 @@ class GraderSettings(RuntimeSettings):
     grader_sandbox_cpu_seconds: int = Field(default=2, ge=1, description="per sample")
     grader_sandbox_memory_mb: int = Field(default=1024, ge=64)
     grader_sandbox_file_mb: int = Field(default=16, ge=1)
+    grader_sandbox_uid: int = Field(
+        default=65534, ge=1, description="the uid (and gid) python grader workers become when the "
+                                         "service runs as root (65534: nobody)")
+    grader_sandbox_allow_without_landlock: bool = Field(
+        default=False,
+        description="run python graders on a kernel without Landlock (gVisor, Linux < 5.13), "
+                    "with the uid, seccomp and the audit hook alone guarding files; logged at "
+                    "each worker start. Off: such a kernel fails every python grader",
+    )
     grader_metric_max_chars: int = Field(
         default=5_000, ge=100,
         description="text_similarity inputs are cut to this length (ROUGE-L and fuzzy "

@@ -1,18 +1,21 @@
 """The caller's side of the python grader sandbox: one persistent worker process per grader.
 
-A worker is started on first use and kept, so a sample costs one round trip over a pipe, not a
-process start. Whatever goes wrong inside it (an exception, a timeout, a crash from a limit)
-comes back as a :class:`SandboxOutcome` for that sample; a worker that timed out or died is
-killed and the next sample starts a fresh one.
+A worker is started on first use and kept; it confines itself (see ``worker.py`` and
+``confinement.py``) and forks a fresh, further confined process per sample, so a sample costs
+one round trip over a pipe and a fork, not an interpreter start. Whatever goes wrong in a
+sample (an exception, a timeout, a crash from a limit) comes back as a :class:`SandboxOutcome`
+for that sample. Each reply carries the request's sequence number and comes on a pipe no
+grader code holds; a reply that is malformed, too large or not the one asked for kills the
+worker, and the next sample starts a fresh one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
-import resource
 import select
 import shutil
 import signal
@@ -24,10 +27,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 WORKER_PATH = Path(__file__).with_name("worker.py")
 NOBODY = 65534
+# A reply is a score or an error detail of at most a few KiB: a longer frame is refused unread.
+MAX_REPLY_BYTES = 1 << 20
+# The worker answers a timed-out sample itself at the wall-clock limit; past it by this much,
+# the worker itself is taken to hang and killed.
+REPLY_GRACE_S = 2.0
+# The worker's environment: nothing of the service's (tokens, URLs) crosses over.
+WORKER_ENV = {"LC_ALL": "C.UTF-8"}
+
+log = logging.getLogger(__name__)
 
 # What a grader may import. The modules of OpenAI's python grader image that are pure
 # computation; file, process and network modules are left out on purpose.
@@ -38,20 +50,31 @@ DEFAULT_ALLOWED_IMPORTS = frozenset({
     "numbers", "jsonschema", "rapidfuzz",
 })
 
-ErrorKind = Literal["runtime", "bad_score", "timeout", "crashed", "invalid_source"]
+ErrorKind = Literal["runtime", "bad_score", "timeout", "crashed", "invalid_source",
+                    "unavailable"]
+_SAMPLE_KINDS = frozenset(get_args(ErrorKind))
 
 
 @dataclass(frozen=True)
 class SandboxLimits:
     wall_time_s: float = 5.0
     cpu_seconds_per_request: int = 2
-    # The worker's lifetime CPU cap; it is recycled before reaching it.
+    # The worker's own lifetime CPU cap (it runs no grader code; each sample process has its
+    # own clock, capped at cpu_seconds_per_request).
     cpu_seconds_total: int = 3600
     memory_bytes: int = 1 << 30
     file_size_bytes: int = 16 << 20
     open_files: int = 64
     startup_timeout_s: float = 20.0
     allowed_imports: frozenset[str] = DEFAULT_ALLOWED_IMPORTS
+    # Who the worker becomes when the service runs as root.
+    uid: int = NOBODY
+    gid: int = NOBODY
+    # False only by an explicit setting, for kernels without Landlock (gVisor, old kernels):
+    # the file system is then guarded by the uid, seccomp and the audit hook alone.
+    require_landlock: bool = True
+    # The second layer; off only in tests that show what the kernel layers hold on their own.
+    audit_hook: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,7 +93,7 @@ class _Process:
     popen: subprocess.Popen[bytes]
     tmpdir: str
     layers: list[str] = field(default_factory=list)
-    cpu_used: float = 0.0
+    seq: int = 0
     # The item the worker holds (as JSON) from the last request: a dry run grades k samples
     # of one prompt in a row, and the item (messages, tools) is most of each request's bytes.
     last_item: dict[str, Any] | None = None
@@ -96,7 +119,8 @@ class SandboxWorker:
         self.limits = limits or SandboxLimits()
         self._lock = threading.Lock()
         self._process: _Process | None = None
-        self._invalid_source: str | None = None
+        # A source that does not load, or a sandbox that cannot be built: every sample fails.
+        self._refusal: SandboxOutcome | None = None
         self.starts = 0
 
     @property
@@ -106,26 +130,25 @@ class SandboxWorker:
 
     def grade(self, sample: dict[str, Any], item: dict[str, Any]) -> SandboxOutcome:
         with self._lock:
-            if self._invalid_source is not None:
-                return SandboxOutcome(error="invalid_source", detail=self._invalid_source)
+            if self._refusal is not None:
+                return self._refusal
             try:
                 process = self._process or self._start()
-                if process is not None and not self._grant_cpu(process):
-                    self._kill()
-                    process = self._start()
             except _WorkerGone as exc:
                 return SandboxOutcome(error="crashed", detail=str(exc))
             if process is None:
-                return SandboxOutcome(error="invalid_source", detail=self._invalid_source)
+                assert self._refusal is not None
+                return self._refusal
             same_item = process.last_item is item
+            process.seq += 1
             try:
-                request = _frame({"sample": sample, "same_item": same_item})
+                request = _frame({"seq": process.seq, "same_item": same_item}) + _frame(sample)
                 if not same_item:
                     request += _frame(item)
             except (TypeError, ValueError) as exc:
                 return SandboxOutcome(error="runtime", detail=f"sample or item not JSON: {exc}")
             process.last_item = item
-            deadline = time.monotonic() + self.limits.wall_time_s
+            deadline = time.monotonic() + self.limits.wall_time_s + REPLY_GRACE_S
             try:
                 _write(process.popen, request)
                 reply = _read_frame(process.popen, deadline)
@@ -140,18 +163,22 @@ class SandboxWorker:
                 return SandboxOutcome(
                     error="crashed", detail=f"grader process ended: {_signal_name(returncode)}"
                 )
-            cpu = reply.get("cpu")
-            if isinstance(cpu, int | float):
-                process.cpu_used = float(cpu)
-            score = reply.get("score")
-            if reply.get("ok") and isinstance(score, int | float) and not isinstance(score, bool):
+            return self._outcome(reply, process.seq)
+
+    def _outcome(self, reply: dict[str, Any], seq: int) -> SandboxOutcome:
+        if reply.get("seq") != seq:
+            # A reply to another request: the worker and this side disagree on what was asked.
+            self._kill()
+            return SandboxOutcome(error="crashed", detail="grader process answered out of turn")
+        score = reply.get("score")
+        if reply.get("ok") is True:
+            if (isinstance(score, int | float) and not isinstance(score, bool)
+                    and math.isfinite(score)):
                 return SandboxOutcome(score=float(score))
-            kind = reply.get("kind")
-            if kind not in ("runtime", "bad_score"):
-                # Only grader code could have forged this frame; trust it no further.
-                self._kill()
-                return SandboxOutcome(error="crashed", detail="grader process sent a bad reply")
-            return SandboxOutcome(error=kind, detail=str(reply.get("detail")))
+        elif (kind := reply.get("kind")) in _SAMPLE_KINDS:
+            return SandboxOutcome(error=cast(ErrorKind, kind), detail=str(reply.get("detail")))
+        self._kill()
+        return SandboxOutcome(error="crashed", detail="grader process sent a bad reply")
 
     def close(self) -> None:
         with self._lock:
@@ -168,42 +195,33 @@ class SandboxWorker:
         if self._process is not None:
             self._kill()
 
-    def _grant_cpu(self, process: _Process) -> bool:
-        """Set the worker's RLIMIT_CPU to its usage so far plus one request's budget.
-
-        False when its lifetime cap is too close: the caller starts a fresh worker.
-        """
-        limits = self.limits
-        soft = math.ceil(process.cpu_used) + limits.cpu_seconds_per_request
-        if soft > limits.cpu_seconds_total:
-            return False
-        # Refused where the worker is not ours to change: the wall clock still holds.
-        with contextlib.suppress(OSError):
-            resource.prlimit(process.popen.pid, resource.RLIMIT_CPU,
-                             (soft, limits.cpu_seconds_total))
-        return True
-
     def _start(self) -> _Process | None:
+        limits = self.limits
         tmpdir = tempfile.mkdtemp(prefix="rft-grader-")
         if os.geteuid() == 0:
-            os.chown(tmpdir, NOBODY, NOBODY)
+            os.chown(tmpdir, limits.uid, limits.gid)
         popen = subprocess.Popen(
             [sys.executable, "-I", "-B", str(WORKER_PATH)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=tmpdir,
-            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            env=WORKER_ENV,
+            close_fds=True,
             start_new_session=True,
         )
         self.starts += 1
         process = _Process(popen=popen, tmpdir=tmpdir)
         self._process = process
-        limits = self.limits
         init = {
             "tmpdir": tmpdir,
             "source": self.source,
             "allowed_imports": sorted(limits.allowed_imports),
+            "wall_time_s": limits.wall_time_s,
+            "uid": limits.uid,
+            "gid": limits.gid,
+            "require_landlock": limits.require_landlock,
+            "audit_hook": limits.audit_hook,
             "limits": {
                 "memory_bytes": limits.memory_bytes,
                 "file_size_bytes": limits.file_size_bytes,
@@ -222,11 +240,17 @@ class SandboxWorker:
                 f"grader process did not start: {type(exc).__name__} {_signal_name(returncode)}"
             ) from exc
         if not hello.get("ready"):
-            self._invalid_source = str(hello.get("error"))
+            kind = "unavailable" if hello.get("kind") == "unavailable" else "invalid_source"
+            self._refusal = SandboxOutcome(error=kind, detail=str(hello.get("error")))
+            if kind == "unavailable":
+                log.error("python grader sandbox refused to start: %s", hello.get("error"))
             self._kill()
             return None
-        process.layers = list(hello.get("layers", []))
-        process.cpu_used = float(hello.get("cpu", 0.0))
+        process.layers = [str(layer) for layer in hello.get("layers", [])]
+        if "landlock_fs" not in process.layers:
+            log.warning("python grader sandbox runs WITHOUT Landlock (allowed by "
+                        "RFT_GRADER_SANDBOX_ALLOW_WITHOUT_LANDLOCK); layers: %s",
+                        ", ".join(process.layers))
         return process
 
     def _kill(self) -> int | None:
@@ -279,6 +303,8 @@ def _read_frame(popen: subprocess.Popen[bytes], deadline: float) -> dict[str, An
     assert popen.stdout is not None
     fd = popen.stdout.fileno()
     (length,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
+    if length > MAX_REPLY_BYTES:
+        raise _WorkerGone(f"reply of {length} bytes")
     try:
         reply = json.loads(_read_exact(fd, length, deadline))
     except ValueError as exc:

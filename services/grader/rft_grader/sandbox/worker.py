@@ -1,17 +1,28 @@
 """The python grader's sandbox process: runs one grader's ``grade(sample, item)`` per request.
 
-Started by :mod:`rft_grader.sandbox.client` as ``python -I worker.py`` and imports nothing but
-the standard library. Frames on stdin/stdout: a 4-byte big-endian length, then UTF-8 JSON.
+Started by :mod:`rft_grader.sandbox.client` as ``python -I -B worker.py`` with an empty
+environment and no descriptors but its stdin and stdout pipes. Frames on those pipes: a
+4-byte big-endian length, then UTF-8 JSON.
+
+This process (the *worker*) never runs grader code. It confines itself once, then forks one
+*sample process* per request, which confines itself further and runs the grader's source and
+``grade()``; the worker reads that process's one result from a pipe of its own, checks it, and
+answers the parent with the request's sequence number. Grader code never holds the descriptor
+the parent reads, so it can neither forge a reply nor leave one behind for the next sample.
 
 Layers, outermost first (each stops what the ones inside it miss):
-1. the parent kills this process past its wall-clock limit and starts a fresh one;
-2. when started as root, it becomes ``nobody`` (so RLIMIT_NPROC applies and root-only files
-   are closed), then enters new user and network namespaces where the kernel allows (no
-   network interface at all);
-3. rlimits: address space, CPU seconds per request, file size, no new processes, few fds;
-4. an audit hook (PEP 578) refusing sockets, process creation, ctypes, and any file access
-   outside the temporary directory other than reading the interpreter's own library dirs;
-5. the grader's code gets builtins whose ``__import__`` admits only an allowlist of modules.
+1. the parent: a wall-clock deadline per reply, then it kills the process group;
+2. when started as root: the configured uid (``nobody``), no supplementary groups;
+3. Landlock (kernel): read only the interpreter's library dirs and the system's shared
+   libraries, write only the sample's own directory; no TCP bind or connect (ABI 4+); no
+   signals or abstract unix sockets out of the domain (ABI 6+). The sample process enters a
+   nested domain, so it cannot signal or ptrace the worker either;
+4. seccomp (kernel): no sockets, exec, ptrace, mounts, namespaces, keys, BPF, io_uring ...;
+   in the sample process also no fork, threads or signals to other processes;
+5. rlimits: address space, CPU seconds per sample, file size, no new processes, few fds;
+6. a PEP 578 audit hook (second layer: it reports a refusal early and clearly, the kernel
+   enforces it);
+7. builtins whose ``__import__`` admits only an allowlist of modules.
 """
 
 from __future__ import annotations
@@ -19,21 +30,32 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-import ctypes
 import importlib
+import importlib.util
 import json
 import math
 import os
 import resource
+import select
+import shutil
+import signal
 import struct
 import sys
-import sysconfig
+import time
 import traceback
+from pathlib import Path
 from typing import Any
 
-NOBODY = 65534
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
+# Run as a script with -I (no script dir on sys.path): load the sibling module by its path.
+_spec = importlib.util.spec_from_file_location(
+    "rft_sandbox_confinement", Path(__file__).with_name("confinement.py"))
+assert _spec is not None and _spec.loader is not None
+confinement = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(confinement)
+
+# The sample process's result: a score or an error detail (cut to 2,000 characters) is far
+# below this; anything larger is refused unread.
+MAX_RESULT_BYTES = 64 << 10
 
 # Audit events refused outright, whatever their arguments.
 BLOCKED_EVENT_PREFIXES = (
@@ -42,6 +64,7 @@ BLOCKED_EVENT_PREFIXES = (
     "ctypes.", "resource.setrlimit", "resource.prlimit", "gc.get_objects", "gc.get_referrers",
     "gc.get_referents", "sys.addaudithook", "pty.", "webbrowser.", "urllib.Request",
     "http.client.", "ftplib.", "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.",
+    "sys._current_frames", "signal.pthread_kill", "mmap.",
 )
 # Events whose path arguments may read anywhere allowed; every other path event writes.
 READ_EVENTS = frozenset({"os.listdir", "os.scandir", "glob.glob", "glob.glob/2"})
@@ -71,80 +94,72 @@ def read_raw_frame(fd: int) -> bytes | None:
 def _read_exact(fd: int, n: int) -> bytes | None:
     chunks = bytearray()
     while len(chunks) < n:
-        chunk = os.read(fd, n - len(chunks))
+        chunk = os.read(fd, min(n - len(chunks), 1 << 20))
         if not chunk:
             return None
         chunks += chunk
     return bytes(chunks)
 
 
-def write_frame(fd: int, obj: Any) -> None:
+def frame(obj: Any) -> bytes:
     body = json.dumps(obj).encode("utf-8")
-    data = struct.pack(">I", len(body)) + body
+    return struct.pack(">I", len(body)) + body
+
+
+def write_all(fd: int, data: bytes) -> None:
     while data:
         written = os.write(fd, data)
         data = data[written:]
 
 
-def drop_privileges(layers: list[str]) -> None:
-    if os.getuid() == 0:
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        layers.append("uid_nobody")
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
-        layers.append("network_namespace")
-
-
-def set_limits(limits: dict[str, int], layers: list[str]) -> None:
+def set_worker_limits(limits: dict[str, int]) -> None:
     for name, value in (
         ("RLIMIT_AS", limits["memory_bytes"]),
         ("RLIMIT_FSIZE", limits["file_size_bytes"]),
         ("RLIMIT_NOFILE", limits["open_files"]),
         ("RLIMIT_CORE", 0),
-        ("RLIMIT_NPROC", 0),
+        ("RLIMIT_CPU", limits["cpu_seconds_total"]),
     ):
         resource.setrlimit(getattr(resource, name), (value, value))
-    first = math.ceil(cpu_seconds_used()) + limits["cpu_seconds_per_request"]
-    resource.setrlimit(resource.RLIMIT_CPU, (first, limits["cpu_seconds_total"]))
-    layers.append("rlimits")
 
 
-def cpu_seconds_used() -> float:
-    # The parent raises this process's RLIMIT_CPU before each request (prlimit from outside,
-    # since setrlimit in here is refused by the audit hook), from the usage reported here.
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def set_sample_limits(limits: dict[str, int]) -> None:
+    cpu = limits["cpu_seconds_per_request"]
+    # SIGXCPU at the soft limit; SIGKILL one second later if grader code catches it.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 
 
-def readable_roots() -> tuple[str, ...]:
-    # The interpreter's library and site-packages only: editable installs on sys.path (this
-    # repository's own source trees) are not a grader's to read.
-    roots = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    return tuple(sorted(os.path.realpath(r) for r in roots if r and os.path.isdir(r)))
+def _exact_path(path: Any) -> str | None:
+    """``path`` as a plain str without calling any of its methods, or None if it is no str or
+    bytes. A path-like object's ``__fspath__`` is grader code: calling it from the hook let it
+    answer differently to the hook and to the open, and walk up to the hook's frame."""
+    if isinstance(path, str):
+        return str.__getitem__(path, slice(None))
+    if isinstance(path, bytes):
+        return bytes.__getitem__(path, slice(None)).decode("utf-8", "surrogateescape")
+    return None
 
 
 def make_audit_hook(tmpdir: str, read_roots: tuple[str, ...]) -> Any:
-    busy = [False]
+    write_roots = (tmpdir,)
+    all_roots = (tmpdir, *read_roots)
 
     def inside(path: Any, roots: tuple[str, ...]) -> bool:
         if isinstance(path, int):
             # An already-open descriptor (os.fdopen and friends): nothing new is reached.
             return True
-        if isinstance(path, bytes):
-            path = path.decode("utf-8", "surrogateescape")
-        if not isinstance(path, str):
-            path = os.fspath(path)
-        real = os.path.realpath(path)
+        text = _exact_path(path)
+        if text is None:
+            return False
+        # A relative path is resolved by the kernel against a dir_fd the hook never sees, so
+        # it may not climb: '..' is refused outright (the dir_fd escape).
+        if not os.path.isabs(text) and ".." in text.split(os.sep):
+            return False
+        real = os.path.realpath(text)
         return any(real == root or real.startswith(root + os.sep) for root in roots)
 
-    write_roots = (tmpdir,)
-    all_roots = (tmpdir, *read_roots)
-
     def hook(event: str, args: tuple[Any, ...]) -> None:
-        if busy[0]:
-            return
         if event.startswith(BLOCKED_EVENT_PREFIXES):
             raise PermissionError(f"sandbox: {event} is not allowed in a python grader")
         if event == "open":
@@ -154,28 +169,15 @@ def make_audit_hook(tmpdir: str, read_roots: tuple[str, ...]) -> Any:
             writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
                 mode is None and isinstance(flags, int) and flags & WRITE_FLAGS
             )
-            roots = write_roots if writes else all_roots
+            if not inside(path, write_roots if writes else all_roots):
+                raise PermissionError("sandbox: no access to that path from a python grader")
         elif event in READ_EVENTS:
-            path, roots = args[0], all_roots
+            if args[0] is not None and not inside(args[0], all_roots):
+                raise PermissionError("sandbox: no access to that path from a python grader")
         elif event in PATH_EVENTS:
-            roots = write_roots
-            busy[0] = True
-            try:
-                bad = [a for a in args if isinstance(a, str | bytes) and not inside(a, roots)]
-            finally:
-                busy[0] = False
-            if bad:
-                raise PermissionError(f"sandbox: {event} outside the grader's temporary directory")
-            return
-        else:
-            return
-        busy[0] = True
-        try:
-            ok = path is None or inside(path, roots)
-        finally:
-            busy[0] = False
-        if not ok:
-            raise PermissionError(f"sandbox: no access to {path!r} from a python grader")
+            paths = [a for a in args if not isinstance(a, int) and a is not None]
+            if any(not inside(a, write_roots) for a in paths):
+                raise PermissionError(f"sandbox: {event} outside the sample's directory")
 
     return hook
 
@@ -222,74 +224,258 @@ def restricted_builtins(allowed: frozenset[str]) -> dict[str, Any]:
     return safe
 
 
-def load_grader(source: str, allowed: frozenset[str]) -> Any:
-    namespace: dict[str, Any] = {"__builtins__": restricted_builtins(allowed),
-                                 "__name__": "grader"}
-    exec(compile(source, "<grader>", "exec"), namespace)
-    grade = namespace.get("grade")
-    if not callable(grade):
-        raise ValueError("the source defines no grade(sample, item) function")
-    return grade
-
-
 def error_detail(exc: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<grader>"]
     where = f" (line {frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}"[:2000] + where
 
 
+def signal_detail(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        reason = {"SIGXCPU": "CPU time limit", "SIGKILL": "killed", "SIGSEGV": "segfault",
+                  "SIGXFSZ": "file size limit", "SIGSYS": "refused system call"}.get(name, name)
+        return f"{reason} ({name})"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+class Worker:
+    def __init__(self, init: dict[str, Any], out_fd: int) -> None:
+        self.out_fd = out_fd
+        self.tmpdir = os.path.realpath(init["tmpdir"])
+        self.limits: dict[str, int] = init["limits"]
+        self.wall_time_s = float(init["wall_time_s"])
+        self.audit_hook = bool(init["audit_hook"])
+        self.allowed = frozenset(init["allowed_imports"])
+        self.builtins = restricted_builtins(self.allowed)
+        self.layers: list[str] = []
+        self.landlock_abi = 0
+        self.root_fds: list[int] = []
+        self.read_roots: tuple[str, ...] = ()
+        self.samples = 0
+
+    def confine(self, init: dict[str, Any]) -> None:
+        """Apply every layer to this process, or raise ConfinementError."""
+        self.read_roots = confinement.readable_roots()
+        self.root_fds = confinement.open_roots(self.read_roots)
+        tmp_fd = os.open(self.tmpdir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        if confinement.drop_uid(init["uid"], init["gid"]):
+            self.layers.append("uid")
+        confinement.set_no_new_privs()
+        abi, why = confinement.landlock_abi()
+        if abi >= 1:
+            self.layers += confinement.restrict_landlock(abi, self.root_fds, tmp_fd)
+            self.landlock_abi = abi
+        elif init["require_landlock"]:
+            raise confinement.ConfinementError(
+                f"Landlock is not available on this kernel ({why or 'no Landlock'}); set "
+                "RFT_GRADER_SANDBOX_ALLOW_WITHOUT_LANDLOCK=true to run python graders without it")
+        os.close(tmp_fd)
+        try:
+            set_worker_limits(self.limits)
+        except (OSError, ValueError) as exc:
+            raise confinement.ConfinementError(f"rlimits could not be set: {exc}") from exc
+        self.layers.append("rlimits")
+        confinement.apply_worker_seccomp()
+        self.layers.append("seccomp")
+        if self.audit_hook:
+            self.layers.append("audit_hook")
+
+    def run_sample(self, code: Any, sample: bytes | None, item: bytes | None) -> dict[str, Any]:
+        """Run the grader in a fresh sample process; with ``sample`` None, only load it."""
+        self.samples += 1
+        sample_dir = os.path.join(self.tmpdir, str(self.samples))
+        os.mkdir(sample_dir, 0o700)
+        try:
+            return self._fork_and_wait(code, sample, item, sample_dir)
+        finally:
+            shutil.rmtree(sample_dir, ignore_errors=True)
+
+    def _fork_and_wait(self, code: Any, sample: bytes | None, item: bytes | None,
+                       sample_dir: str) -> dict[str, Any]:
+        dir_fd = os.open(sample_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            for fd in (dir_fd, read_end, write_end):
+                os.close(fd)
+            return {"ok": False, "kind": "crashed", "detail": f"no sample process: {exc}"}
+        if pid == 0:
+            os.close(read_end)
+            self._sample_process(code, sample, item, sample_dir, dir_fd, write_end)
+        os.close(write_end)
+        os.close(dir_fd)
+        try:
+            return self._collect(pid, read_end)
+        finally:
+            os.close(read_end)
+
+    def _collect(self, pid: int, read_end: int) -> dict[str, Any]:
+        deadline = time.monotonic() + self.wall_time_s
+        pidfd = os.pidfd_open(pid)
+        data = bytearray()
+        open_pipe = True
+        try:
+            while True:
+                waiting = [pidfd] + ([read_end] if open_pipe else [])
+                remaining = deadline - time.monotonic()
+                ready = select.select(waiting, [], [], max(remaining, 0))[0] if remaining > 0 \
+                    else []
+                if not ready:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    return {"ok": False, "kind": "timeout", "detail":
+                            f"grade() ran past its {self.wall_time_s:g} s wall-clock limit"}
+                if read_end in ready:
+                    chunk = os.read(read_end, MAX_RESULT_BYTES + 1)
+                    if not chunk:
+                        open_pipe = False
+                    data += chunk
+                    if len(data) > MAX_RESULT_BYTES:
+                        os.kill(pid, signal.SIGKILL)
+                        os.waitpid(pid, 0)
+                        return {"ok": False, "kind": "crashed",
+                                "detail": "grader process sent more than one reply"}
+                if pidfd in ready:
+                    _, status = os.waitpid(pid, 0)
+                    with contextlib.suppress(BlockingIOError):
+                        os.set_blocking(read_end, False)
+                        while chunk := os.read(read_end, MAX_RESULT_BYTES + 1 - len(data)):
+                            data += chunk
+                            if len(data) > MAX_RESULT_BYTES:
+                                break
+                    return self._checked_result(bytes(data), status)
+        finally:
+            os.close(pidfd)
+
+    def _checked_result(self, data: bytes, status: int) -> dict[str, Any]:
+        """The sample process's one frame, checked here: it ran grader code, so nothing it
+        sends is taken on trust."""
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            return {"ok": False, "kind": "crashed",
+                    "detail": f"grader process ended: {signal_detail(status)}"}
+        if len(data) < 4:
+            return {"ok": False, "kind": "crashed",
+                    "detail": "grader process ended without a reply"}
+        (length,) = struct.unpack(">I", data[:4])
+        if length != len(data) - 4:
+            return {"ok": False, "kind": "crashed",
+                    "detail": "grader process sent more than one reply"}
+        try:
+            result = json.loads(data[4:])
+        except ValueError:
+            result = None
+        if not isinstance(result, dict):
+            return {"ok": False, "kind": "crashed", "detail": "grader process sent a bad reply"}
+        if result.get("ok") is True:
+            score = result.get("score")
+            if isinstance(score, bool) or not isinstance(score, int | float):
+                return {"ok": False, "kind": "bad_score",
+                        "detail": f"grade() returned {type(score).__name__}, not a number"}
+            if not math.isfinite(score):
+                return {"ok": False, "kind": "bad_score", "detail": f"grade() returned {score}"}
+            return {"ok": True, "score": float(score)}
+        kind = result.get("kind")
+        if kind not in ("runtime", "bad_score", "invalid_source", "unavailable"):
+            return {"ok": False, "kind": "crashed", "detail": "grader process sent a bad reply"}
+        return {"ok": False, "kind": kind, "detail": str(result.get("detail"))[:2500]}
+
+    def _sample_process(self, code: Any, sample: bytes | None, item: bytes | None,
+                        sample_dir: str, dir_fd: int, write_end: int) -> None:
+        result: dict[str, Any]
+        try:
+            try:
+                if self.landlock_abi:
+                    confinement.restrict_landlock(self.landlock_abi, self.root_fds, dir_fd)
+                os.chdir(sample_dir)
+                set_sample_limits(self.limits)
+                confinement.apply_grader_seccomp()
+                # Nothing but stdio (/dev/null) and this sample's result pipe stays open.
+                os.closerange(3, write_end)
+                os.closerange(write_end + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+                if self.audit_hook:
+                    sys.addaudithook(make_audit_hook(sample_dir, self.read_roots))
+            except (OSError, confinement.ConfinementError) as exc:
+                result = {"ok": False, "kind": "unavailable", "detail": f"sandbox: {exc}"}
+            else:
+                result = self._grade(code, sample, item)
+            write_all(write_end, frame(result))
+        finally:
+            os._exit(0)
+
+    def _grade(self, code: Any, sample: bytes | None, item: bytes | None) -> dict[str, Any]:
+        namespace: dict[str, Any] = {"__builtins__": self.builtins, "__name__": "grader"}
+        try:
+            exec(code, namespace)
+            grade = namespace.get("grade")
+            if not callable(grade):
+                raise ValueError("the source defines no grade(sample, item) function")
+        except BaseException as exc:
+            return {"ok": False, "kind": "invalid_source", "detail": error_detail(exc)}
+        if sample is None:
+            return {"ok": True, "score": 0.0}
+        try:
+            value = grade(json.loads(sample), json.loads(item or b"{}"))
+        except BaseException as exc:
+            return {"ok": False, "kind": "runtime", "detail": error_detail(exc)}
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return {"ok": False, "kind": "bad_score",
+                    "detail": f"grade() returned {type(value).__name__}, not a number"}
+        return {"ok": True, "score": float(value)}
+
+
 def serve() -> None:
-    in_fd = 0
-    out_fd = os.dup(1)
+    # Move the two pipes off 0 and 1 so that a grader's prints (and whatever it reads from
+    # stdin) meet /dev/null, not the protocol.
+    in_fd, out_fd = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
-    # What the grader prints must not corrupt the frames on the real stdout.
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    os.environ.clear()
     sys.dont_write_bytecode = True
     init = read_frame(in_fd)
     if init is None:
         return
-    tmpdir = os.path.realpath(init["tmpdir"])
-    os.chdir(tmpdir)
-    allowed = frozenset(init["allowed_imports"])
-    preload_imports(init["source"], allowed)
-    roots = readable_roots()
-    layers: list[str] = []
-    drop_privileges(layers)
-    set_limits(init["limits"], layers)
-    sys.addaudithook(make_audit_hook(tmpdir, roots))
-    layers.append("audit_hook")
+    worker = Worker(init, out_fd)
+    os.chdir(worker.tmpdir)
     try:
-        grade = load_grader(init["source"], allowed)
-    except BaseException as exc:
-        write_frame(out_fd, {"ready": False, "error": error_detail(exc)})
+        code = compile(init["source"], "<grader>", "exec")
+    except (SyntaxError, ValueError) as exc:
+        write_all(out_fd, frame({"ready": False, "kind": "invalid_source",
+                                 "error": error_detail(exc)}))
         return
-    write_frame(out_fd, {"ready": True, "layers": layers, "cpu": cpu_seconds_used()})
-    item_json: bytes = b"{}"
+    preload_imports(init["source"], worker.allowed)
+    try:
+        worker.confine(init)
+    except (OSError, confinement.ConfinementError) as exc:
+        write_all(out_fd, frame({"ready": False, "kind": "unavailable",
+                                 "error": f"sandbox: {exc}"}))
+        return
+    loaded = worker.run_sample(code, None, None)
+    if not loaded.get("ok"):
+        write_all(out_fd, frame({"ready": False, "kind": loaded.get("kind"),
+                                 "error": loaded.get("detail")}))
+        return
+    write_all(out_fd, frame({"ready": True, "layers": worker.layers}))
+    item_json: bytes | None = None
     while True:
         request = read_frame(in_fd)
-        if request is None:
+        sample = read_raw_frame(in_fd)
+        if request is None or sample is None:
             return
         if not request.get("same_item"):
-            raw = read_raw_frame(in_fd)
-            if raw is None:
+            item_json = read_raw_frame(in_fd)
+            if item_json is None:
                 return
-            item_json = raw
-        try:
-            # Decoded afresh for each sample, so no sample sees another's changes to it.
-            value = grade(request["sample"], json.loads(item_json))
-        except BaseException as exc:
-            reply: dict[str, Any] = {"ok": False, "kind": "runtime", "detail": error_detail(exc)}
-        else:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                reply = {"ok": False, "kind": "bad_score",
-                         "detail": f"grade() returned {type(value).__name__}, not a number"}
-            elif not math.isfinite(value):
-                reply = {"ok": False, "kind": "bad_score", "detail": f"grade() returned {value}"}
-            else:
-                reply = {"ok": True, "score": float(value)}
-        reply["cpu"] = cpu_seconds_used()
-        write_frame(out_fd, reply)
+        reply = worker.run_sample(code, sample, item_json)
+        reply["seq"] = request["seq"]
+        write_all(out_fd, frame(reply))
 
 
 if __name__ == "__main__":

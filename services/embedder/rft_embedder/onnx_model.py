@@ -26,7 +26,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from rft_embedder.models import Vectors, load_sentence_transformer
+from rft_embedder.models import Vectors, load_sentence_transformer, window_prefix
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,10 @@ class OnnxEmbedder:
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
             return out
-        encodings = self._tokenizer.encode_batch(list(texts))
+        window = int(self._meta["max_seq_length"])
+        encodings = self._tokenizer.encode_batch(
+            [window_prefix(text, self._tokenizer, window) for text in texts]
+        )
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
         order = np.argsort(lengths, kind="stable")
         names = self._meta["input_names"]

@@ -40,6 +40,12 @@ def build_service(
 
         readiness["stage"] = stages_consuming([stage])
 
-    app = create_app(runtime, title="rft embedder", readiness=readiness)
-    app.include_router(build_router(embedder))
+    # The embed route's own body limit, under the runtime's (which the whole app applies).
+    body_limit = min(runtime.http_max_body_bytes, settings.http_max_request_bytes)
+    app = create_app(
+        runtime.model_copy(update={"http_max_body_bytes": body_limit}),
+        title="rft embedder",
+        readiness=readiness,
+    )
+    app.include_router(build_router(embedder, settings))
     return app, stages, runtime

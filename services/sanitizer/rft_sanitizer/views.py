@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+from pydantic import ValidationError
 
 from rft_sanitizer.batch import REJECTED_FILE
 from rft_schemas.traces import Rejection, RejectionReason, SanitizeReport
@@ -80,27 +84,62 @@ class RejectedPage:
     next_cursor: str | None
 
 
+class UnreadableRejected(ValueError):
+    """``rejected.jsonl`` cannot be paged as asked: a cursor that is not one a page printed,
+    or a line that is not a rejection (the file was cut short or edited)."""
+
+
+def _start_of_page(stream: BinaryIO, cursor: str | None, path: Path) -> int:
+    """The byte offset ``cursor`` names, checked to be the start of a line of ``stream``."""
+    if not cursor:
+        return 0
+    size = os.fstat(stream.fileno()).st_size
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > len(str(size)):
+        raise UnreadableRejected(
+            f"cursor {cursor!r} is not one a page of {path} printed: it is a byte offset, "
+            f"0 to {size}"
+        )
+    offset = int(cursor)
+    if offset > size:
+        raise UnreadableRejected(f"cursor {offset} is past the end of {path} ({size} bytes)")
+    if offset:
+        stream.seek(offset - 1)
+        if stream.read(1) != b"\n":
+            raise UnreadableRejected(f"cursor {offset} is not the start of a line of {path}")
+    return offset
+
+
 def list_rejected(
     out_dir: Path, reason: str | None = None, limit: int = 20, cursor: str | None = None
 ) -> RejectedPage:
     """Rejected records from ``DIR/rejected.jsonl``, optionally of one reason, a page at a time.
 
     The cursor is the byte offset to read on from; ``next_cursor`` is None at the end of the file.
+    Raises :class:`UnreadableRejected` for a cursor no page printed or a line that is not a
+    rejection.
     """
     path = out_dir / REJECTED_FILE
     items: list[Rejection] = []
-    offset = int(cursor) if cursor else 0
     needle = f'"reason":"{reason}"'.encode() if reason else None
     with path.open("rb") as stream:
+        offset = _start_of_page(stream, cursor, path)
         stream.seek(offset)
         while len(items) < limit:
             line = stream.readline()
             if not line:
                 return RejectedPage(items, None)
-            offset += len(line)
+            start, offset = offset, offset + len(line)
             if needle is not None and needle not in line:
                 continue
-            rejection = Rejection.model_validate_json(line)
+            try:
+                rejection = Rejection.model_validate_json(line)
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(map(str, first["loc"]))
+                raise UnreadableRejected(
+                    f"{path} is corrupt: the line at byte {start} is not a rejection "
+                    f"({where + ': ' if where else ''}{first['msg']})"
+                ) from None
             if reason is None or rejection.reason == reason:
                 items.append(rejection)
         more = stream.read(1)

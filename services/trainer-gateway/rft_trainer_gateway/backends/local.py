@@ -31,14 +31,16 @@ def process_start_time(pid: int) -> float | None:
 class LocalTrlBackend:
     name = TrainingBackendName.TRL
 
-    def __init__(self, python: str = sys.executable, extra_env: dict[str, str] | None = None):
+    def __init__(self, python: str = sys.executable, extra_env: dict[str, str] | None = None,
+                 module: str = "rft_trainer_gateway.worker"):
         self.python = python
         self.extra_env = extra_env or {}
+        self.module = module  # the training entrypoint, run as `python -m <module> JOB_DIR`
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     def launch(self, job: TrainingJob, files: JobFiles, resume_from: Path | None) -> RunHandle:
         files.cancel_flag.unlink(missing_ok=True)
-        command = [self.python, "-m", "rft_trainer_gateway.worker", str(files.root)]
+        command = [self.python, "-m", self.module, str(files.root)]
         if resume_from is not None:
             command += ["--resume-from", str(resume_from)]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",

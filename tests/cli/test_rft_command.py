@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.dryrun.verdict_rules import assert_verdict_follows_the_table
+
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "examples" / "data"
 RFT = [sys.executable, "-m", "rft_cli"]
@@ -69,8 +71,8 @@ def test_run_goes_from_traces_to_a_dry_run_verdict_and_says_where_it_stops(tmp_p
     assert red_team["consistency"]["runs"] == 2, "the correctness judge's spread is measured"
     assert "Red team: correctness" in result.stdout
     report = json.loads((out / "dry_run_report.json").read_text())
-    assert report["verdict"] in {"GO", "NO-GO"}
-    assert report["verdict"] in result.stdout
+    assert_verdict_follows_the_table(report)
+    assert f"[{report['verdict']}]" in result.stdout
     assert "Step I (Train) and the steps after it are not built yet" in result.stdout
 
 

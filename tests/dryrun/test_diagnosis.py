@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from rft_grader.dryrun.diagnosis import build_report, histogram, is_bimodal
 from rft_grader.dryrun.screen import render_dry_run_screen
 from rft_schemas.rollouts import Score, Verdict
+from tests.dryrun.verdict_rules import assert_verdict_follows_the_table
 
 
 def scores_of(rewards: list[float], k: int = 2, topics: tuple[str, ...] = ("calc",),
@@ -152,3 +155,31 @@ def test_no_go_screen_lists_causes_and_recommendations():
     assert "Recommendation: Run SFT first" in screen
     assert "[Review Dataset] [Adjust Grader] [Run SFT]" in screen
     assert len({len(line) for line in screen.splitlines()}) == 1
+
+
+@pytest.mark.parametrize(
+    "rewards",
+    [
+        clipped_gauss(0.45, 0.22, 300),  # GO
+        clipped_gauss(0.05, 0.12, 300),  # too hard
+        clipped_gauss(0.95, 0.05, 300),  # too easy, no spread
+        [0.0, 1.0] * 150,  # bimodal
+        [0.4, 0.4] * 100 + [0.2, 0.7] * 10,  # flat prompts
+        [],  # nothing scored
+    ],
+)
+def test_the_verdict_check_other_tests_use_agrees_with_the_table(rewards):
+    assert_verdict_follows_the_table(report_for(rewards))
+
+
+def test_the_verdict_check_other_tests_use_fails_a_report_that_disagrees():
+    go = report_for(clipped_gauss(0.45, 0.22, 300))
+    flipped = go.model_copy(update={"verdict": Verdict.NO_GO, "reasons": ["made up"]})
+    with pytest.raises(AssertionError):
+        assert_verdict_follows_the_table(flipped)
+    other_figures = go.model_copy(update={"stats": go.stats.model_copy(update={"mean": 0.5})})
+    with pytest.raises(AssertionError):
+        assert_verdict_follows_the_table(other_figures)
+    no_go = report_for(clipped_gauss(0.05, 0.12, 300))
+    with pytest.raises(AssertionError):
+        assert_verdict_follows_the_table(no_go.model_copy(update={"verdict": Verdict.GO}))

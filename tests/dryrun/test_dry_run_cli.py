@@ -22,6 +22,7 @@ from rft_grader.presets import build_preset, grader_config_json
 from rft_grader.red_team import reference_sample
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas.traces import SanitizedPrompt
+from tests.dryrun.verdict_rules import assert_verdict_follows_the_table
 
 
 def cli() -> typer.Typer:
@@ -52,7 +53,8 @@ def test_dryrun_command_rolls_out_scores_reports_and_prunes(llm_env, sanitized_p
     assert "Tested: 12 samples (6 prompts x 2)" in result.output
     assert "the tool_usage preset" in result.output, "prompts carry tools"
     report = json.loads((out / "dry_run_report.json").read_text())
-    assert report["verdict"] in ("GO", "NO-GO") and f"[{report['verdict']}]" in result.output
+    assert_verdict_follows_the_table(report)
+    assert f"[{report['verdict']}]" in result.output
     assert report["prompts"] == 6 and len(report["samples"]) == 12
     assert report["stats"]["count"] + report["failed_rollouts"] == 12
     assert {s["sample_index"] for s in report["samples"]} == {0, 1}
@@ -99,6 +101,7 @@ def test_grader_and_dry_run_steps_choose_the_preset_and_record_the_verdict(
     assert report.prompts == 2 and report.samples_per_prompt == 2
     assert report.dataset == "drone"
     assert {"grader_config.json", "dry_run_report.json", "dry_run.png"} <= set(context.artifacts)
+    assert_verdict_follows_the_table(report)
     assert f"[{report.verdict.value}]" in console.export_text()
 
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
@@ -76,15 +77,35 @@ async def test_an_http_app_that_cannot_start_fails_the_service():
         )
 
 
-async def test_a_clean_stop_returns_normally():
+async def test_a_clean_stop_returns_normally_after_serving():
+    app = FastAPI()
+
+    @app.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"pong": "yes"}
+
+    port = free_port()
     stop = asyncio.Event()
     task = asyncio.create_task(
-        serve_many([HttpApp(FastAPI(), "127.0.0.1", free_port())], [], stop,
-                   handle_signals=False)
+        serve_many([HttpApp(app, "127.0.0.1", port)], [], stop, handle_signals=False)
     )
-    await asyncio.sleep(0.5)
-    stop.set()
-    await asyncio.wait_for(task, 30)
+    url = f"http://127.0.0.1:{port}/ping"
+    async with httpx.AsyncClient(timeout=2) as client:
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            assert not task.done(), f"serve_many ended before it served: {task.result()!r}"
+            try:
+                answer = await client.get(url)
+                break
+            except httpx.TransportError:
+                assert asyncio.get_running_loop().time() < deadline, "the server never started"
+                await asyncio.sleep(0.05)
+        assert answer.status_code == 200 and answer.json() == {"pong": "yes"}
+
+        stop.set()
+        assert await asyncio.wait_for(task, 30) is None
+        with pytest.raises(httpx.ConnectError):
+            await client.get(url)
 
 
 SERVICE = textwrap.dedent("""

@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from rft_sanitizer.adapters import AdaptError, adapt, detect_format
+from rft_sanitizer.checks import check_tool_chain
 from rft_sanitizer.core import Accepted, sanitize
 from rft_schemas.traces import RejectionReason, TraceFormat
 
@@ -56,6 +57,29 @@ def test_sharegpt_function_call_list_and_observation_list_split_per_call():
     assert adapted.conversation.messages[4].content == '{"t":"17:00"}'
     assert adapted.conversation.tools is None  # "[]": the functions live in the system prompt
     assert adapted.item_fields == {"label": "time"}
+
+
+@pytest.mark.parametrize(
+    "observation", ['{"Paris": "10:00", "Tokyo": "17:00"}', "10:00 and 17:00", "[1, 2, 3]"]
+)
+def test_sharegpt_one_observation_for_parallel_calls_keeps_the_chain(observation):
+    adapted = adapt({
+        "conversations": [
+            {"from": "human", "value": "Time in Paris and Tokyo?"},
+            {"from": "function_call", "value": orjson.dumps([
+                {"name": "time", "arguments": {"city": "Paris"}},
+                {"name": "time", "arguments": {"city": "Tokyo"}},
+            ]).decode()},
+            {"from": "observation", "value": observation},
+            {"from": "gpt", "value": "10:00 and 17:00."},
+            {"from": "human", "value": "And in Rome, please?"},
+        ],
+        "tools": "[]",
+    })
+    messages = adapted.conversation.messages
+    assert [m.role for m in messages] == ["user", "assistant", "tool", "tool", "assistant", "user"]
+    assert messages[2].content == messages[3].content == observation
+    assert check_tool_chain(adapted.conversation) is None
 
 
 def test_sharegpt_unknown_speaker_is_unknown_role():

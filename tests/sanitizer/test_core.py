@@ -89,6 +89,22 @@ def test_unanswered_calls_at_the_end_belong_to_the_reference(trace, policy):
     assert prompt.reference[0].tool_calls[0].function.name == "lookup"
 
 
+def test_unanswered_final_call_followed_by_closing_turn_is_the_reference(trace, policy):
+    record = conversation(
+        SYSTEM, user("Check booking ABC123 please"),
+        assistant(calls=[("a", "lookup", '{"id": "ABC123"}')]), user("###STOP###"))
+    (prompt,) = accepted(sanitize(trace(record), policy)).prompts
+    assert prompt.messages[-1].content == "Check booking ABC123 please"
+    assert prompt.reference[0].tool_calls[0].function.name == "lookup"
+
+
+def test_unanswered_call_before_a_meaningful_turn_is_still_broken(trace, policy):
+    record = conversation(
+        SYSTEM, user("Check booking ABC123 please"), assistant(calls=[("a", "lookup", "{}")]),
+        user("Thanks! Now cancel it please."), user("###STOP###"))
+    assert rejected(sanitize(trace(record), policy)) is RejectionReason.BROKEN_TOOL_CHAIN
+
+
 def test_arguments_that_are_not_a_json_object_are_invalid(trace, policy):
     for arguments in ("{not json", "[1, 2]", '"text"'):
         record = conversation(
@@ -176,6 +192,22 @@ def test_only_closing_user_turns_is_missing_user_message(trace, policy):
     result = sanitize(trace(record), policy)
     assert rejected(result) is RejectionReason.MISSING_USER_MESSAGE
     assert "closes" in result.detail
+
+
+def test_single_thanks_turn_with_a_request_is_a_prompt(trace, policy):
+    text = "Thank you for your help yesterday, please book me a flight to Paris on May 3"
+    record = conversation(SYSTEM, user(text), tools=None)
+    (prompt,) = accepted(sanitize(trace(record), policy)).prompts
+    assert prompt.messages[-1].content == text
+
+
+def test_cut_keeps_a_request_made_after_thanks(trace, policy):
+    record = conversation(
+        SYSTEM, user("Find booking ABC123"), assistant("Found it."),
+        user("Thanks for checking, now please cancel my reservation ABC123"),
+        assistant("Cancelled."), user("Thanks! ###STOP###"), tools=None)
+    (prompt,) = accepted(sanitize(trace(record), policy)).prompts
+    assert prompt.messages[-1].content.startswith("Thanks for checking, now please cancel")
 
 
 def test_prompt_id_ignores_whitespace_key_order_tool_order_and_call_ids(trace, policy):

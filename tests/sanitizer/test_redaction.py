@@ -1,10 +1,17 @@
-"""Secrets and personal data: what is found, what is not, and the placeholders."""
+"""Secrets and personal data: what is found, what is not, and the placeholders; tool-call
+arguments redacted value by value so they stay valid JSON."""
 
 from __future__ import annotations
 
+import json
+
+import orjson
 import pytest
 
+from rft_sanitizer.core import sanitize
 from rft_sanitizer.redaction import Redactor, luhn_valid
+from rft_schemas.conversation import Message
+from tests.sanitizer.chats import SYSTEM, accepted, assistant, conversation, user
 
 
 @pytest.mark.parametrize(
@@ -87,3 +94,49 @@ def test_same_value_same_placeholder_across_texts():
 def test_luhn():
     assert luhn_valid("4111111111111111")
     assert not luhn_valid("4111111111111112")
+
+
+def _redacted_arguments(arguments: str) -> tuple[str, Redactor]:
+    redactor = Redactor()
+    message = Message.model_validate(assistant(calls=[("c", "lookup", arguments)]))
+    (call,) = redactor.message(message).tool_calls or []
+    return call.function.arguments, redactor
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ('{"card_number": 4111111111111111}', {"card_number": "<CARD_1>"}),
+        ('{"api_key": 12345678901}', {"api_key": "<SECRET_1>"}),
+        ('{"phone": 4155550199, "n": 2}', {"phone": "<PHONE_1>", "n": 2}),
+        ('{"password": "hunter22hunter", "user": "ana"}',
+         {"password": "<SECRET_1>", "user": "ana"}),
+        ('{"session_token": "abcd1234efgh5678"}', {"session_token": "<SECRET_1>"}),
+        ('{"to": ["a@x.io", "b@x.io"], "card": {"pan": "4111 1111 1111 1111", "cvv": 123}}',
+         {"to": ["<EMAIL_1>", "<EMAIL_2>"], "card": {"pan": "<CARD_1>", "cvv": 123}}),
+        ('{"note": "call +44 20 7946 0958", "ok": true, "x": null, "f": 1.5}',
+         {"note": "call <PHONE_1>", "ok": True, "x": None, "f": 1.5}),
+    ],
+)
+def test_tool_call_arguments_redact_to_valid_json_with_the_same_keys(arguments, expected):
+    redacted, redactor = _redacted_arguments(arguments)
+    parsed = orjson.loads(redacted)  # raises when the redaction broke the JSON
+    assert parsed == expected
+    assert list(parsed) == list(orjson.loads(arguments))
+    assert redactor.counts
+
+
+def test_clean_tool_call_arguments_are_left_byte_for_byte():
+    arguments = '{"id":  "ABC123", "seats": [12, 14], "when": "2024-05-03 10:30"}'
+    redacted, redactor = _redacted_arguments(arguments)
+    assert redacted == arguments and not redactor.counts
+
+
+def test_card_in_arguments_through_sanitize_keeps_valid_json(trace, policy):
+    arguments = '{"card_number": 4111111111111111, "api_key": 12345678901}'
+    record = conversation(
+        SYSTEM, user("Pay for booking ABC123 with my usual card please"),
+        assistant(calls=[("c", "lookup", arguments)]))
+    (prompt,) = accepted(sanitize(trace(record), policy)).prompts
+    redacted = prompt.reference[0].tool_calls[0].function.arguments
+    assert json.loads(redacted) == {"card_number": "<CARD_1>", "api_key": "<SECRET_1>"}

@@ -1,0 +1,67 @@
+"""Assembles the trainer gateway: the job store, the supervisor of training processes, the HTTP
+API, and (with a broker) the producer of ``rft.training.events.v1``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from rft_runtime.http.app import Managed, ReadinessCheck, create_app, tcp_reachable
+from rft_runtime.kafka.producing import ManagedProducer
+from rft_runtime.kafka.stage import KafkaStage
+from rft_schemas import TrainingBackendName
+from rft_trainer_gateway.api import build_router
+from rft_trainer_gateway.backends.base import TrainingBackend
+from rft_trainer_gateway.backends.local import LocalTrlBackend
+from rft_trainer_gateway.settings import TrainerSettings
+from rft_trainer_gateway.store import JobStore
+from rft_trainer_gateway.supervisor import JobSupervisor, Publish, SupervisorMetrics
+
+
+def build_backends(settings: TrainerSettings) -> dict[TrainingBackendName, TrainingBackend]:
+    backends: dict[TrainingBackendName, TrainingBackend] = {}
+    for name in {settings.trainer_backend, *settings.trainer_backends}:
+        if name is TrainingBackendName.TRL:
+            backends[name] = LocalTrlBackend(module=settings.trainer_worker_module)
+        else:
+            # Imported only where enabled: it needs the kubernetes client and a cluster.
+            from rft_trainer_gateway.backends.kubernetes import KubernetesBackend
+
+            backends[name] = KubernetesBackend()
+    return backends
+
+
+def store_ready(store: JobStore) -> ReadinessCheck:
+    async def check() -> str | None:
+        await asyncio.to_thread(store.sql.query, "SELECT 1")
+        return None
+
+    return check
+
+
+def build_service(
+    settings: TrainerSettings | None = None,
+    backends: dict[TrainingBackendName, TrainingBackend] | None = None,
+    registry: CollectorRegistry = REGISTRY,
+) -> tuple[FastAPI, list[KafkaStage[Any]], TrainerSettings]:
+    settings = settings or TrainerSettings(service_name="trainer-gateway")
+    store = JobStore(settings.resolved_job_store())
+    readiness: dict[str, ReadinessCheck] = {"job_store": store_ready(store)}
+    managed: list[Managed] = []
+    publish: Publish | None = None
+    if settings.kafka_bootstrap and settings.trainer_publish_events:
+        producer = ManagedProducer(settings)
+        managed.append(producer)
+        publish = producer.send_all
+        readiness["kafka"] = tcp_reachable(settings.kafka_bootstrap)
+    supervisor = JobSupervisor(store, settings, backends or build_backends(settings), publish,
+                               SupervisorMetrics(registry))
+    managed.append(supervisor)  # after the producer: re-attaching may publish
+    app = create_app(settings, title="rft trainer gateway", readiness=readiness,
+                     managed=managed, registry=registry)
+    app.include_router(build_router(supervisor))
+    app.state.supervisor = supervisor
+    return app, [], settings

@@ -67,7 +67,15 @@ def build_grader(config: GraderConfig | Grader | dict[str, Any], *,
         from rft_grader.embedding import configured_embedder
 
         embedder = configured_embedder(settings)
-    return _build(config, judge, embedder, settings)
+    grader = _build(config, judge, embedder, settings)
+    _bound_rewards(grader, settings.grader_max_abs_reward)
+    return grader
+
+
+def _bound_rewards(grader: BaseGrader, bound: float) -> None:
+    grader.max_abs_reward = bound
+    for sub in getattr(grader, "graders", {}).values():
+        _bound_rewards(sub, bound)
 
 
 def _uses_cosine(config: Any) -> bool:

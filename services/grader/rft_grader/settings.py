@@ -35,6 +35,11 @@ class GraderSettings(RuntimeSettings):
         description="text_similarity inputs are cut to this length (ROUGE-L and fuzzy "
                     "matching cost length x length)",
     )
+    grader_max_abs_reward: float = Field(
+        default=1e6, gt=0,
+        description="a reward that is not a finite number within +/- this is a grader error "
+                    "(reward 0, flagged)",
+    )
     grader_judge_attempts: int = Field(default=3, ge=1, description="tries per judged sample")
     grader_judge_timeout_s: float = Field(default=60.0, gt=0)
     grader_wordnet_dir: Path | None = Field(

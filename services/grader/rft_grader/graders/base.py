@@ -4,6 +4,7 @@ for a bad sample, a bad judge answer or a failing sandbox: those are flags on th
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,8 @@ from rft_schemas.grader import GraderErrors, GradeResult, TokenUsage
 Item = dict[str, Any]
 # (reward, sub-rewards) of one grading call.
 Graded = tuple[float, dict[str, float]]
+
+DEFAULT_MAX_ABS_REWARD = 1e6
 
 
 class Outcome:
@@ -59,9 +62,14 @@ class Outcome:
 
 class BaseGrader:
     type: str = ""
+    # The flag a reward that is not a number in range raises (a python grader's own).
+    invalid_reward_flag = "other_error"
 
     def __init__(self, name: str) -> None:
         self.name = name
+        # A reward beyond it (a python grader returned 1e300) would swamp every statistic of a
+        # run: build_grader sets it from ``grader_max_abs_reward``.
+        self.max_abs_reward = DEFAULT_MAX_ABS_REWARD
 
     async def _grade(self, out: Outcome, sample: Sample, item: Item) -> Graded:
         raise NotImplementedError
@@ -75,6 +83,10 @@ class BaseGrader:
         except Exception as exc:
             out.flag("other_error", f"{type(exc).__name__}: {exc}")
             reward = 0.0
+        invalid = self._invalid_reward(reward, sub_rewards)
+        if invalid:
+            out.flag(self.invalid_reward_flag, invalid)
+            sub_rewards = {k: v for k, v in sub_rewards.items() if _in_range(v, math.inf)}
         if out.errors.any():
             # A raised flag means no real grade was made: the reward is 0 and the flag counts.
             reward = 0.0
@@ -86,6 +98,21 @@ class BaseGrader:
 
     def close(self) -> None:
         """Release what the grader holds (sandbox processes); a no-op for most."""
+
+    def _invalid_reward(self, reward: object, sub_rewards: dict[str, float]) -> str | None:
+        """Why the reward is not a grade (not a finite number within the bound), or None."""
+        if not _in_range(reward, self.max_abs_reward):
+            return (f"reward {reward!r} is not a finite number in "
+                    f"[-{self.max_abs_reward:g}, {self.max_abs_reward:g}]")
+        bad = [key for key, value in sub_rewards.items() if not _in_range(value, math.inf)]
+        if bad:
+            return f"sub-rewards {', '.join(bad)} are not finite numbers"
+        return None
+
+
+def _in_range(value: object, bound: float) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and abs(value) <= bound)
 
 
 async def grade_many(grader: BaseGrader, pairs: Sequence[tuple[Sample, Item]], *,

@@ -12,6 +12,7 @@ class PythonCode(BaseGrader):
     """``grade(sample, item) -> float`` run in the sandbox, one persistent worker per grader."""
 
     type = "python"
+    invalid_reward_flag = "python_grader_runtime_error"
 
     def __init__(self, config: PythonGrader, limits: SandboxLimits | None = None) -> None:
         super().__init__(config.name)

@@ -9,6 +9,7 @@ within them is still cut to the model's window before it is tokenized (see
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
@@ -45,7 +46,7 @@ def build_router(embedder: Embedder, settings: EmbedderSettings | None = None) -
 def refuse_oversized(texts: list[str], settings: EmbedderSettings) -> None:
     """A 422 in the shape of any validation error when there are too many texts or one is too
     long (limits that are settings, so not in the model's static constraints)."""
-    errors = []
+    errors: list[dict[str, Any]] = []
     if len(texts) > settings.http_max_texts:
         errors.append({
             "type": "too_long", "loc": ("body", "texts"),

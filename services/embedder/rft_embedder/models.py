@@ -34,15 +34,10 @@ _MAX_CHARS_PER_TOKEN = 64
 _LAST_SPACE = re.compile(r"\s(?=\S*$)")
 
 
-class WindowTokenizer(Protocol):
-    """The part of a ``tokenizers.Tokenizer`` that :func:`window_prefix` uses."""
-
-    def encode(self, sequence: str, add_special_tokens: bool = ...) -> Any: ...
-
-
-def window_prefix(text: str, tokenizer: WindowTokenizer, window: int) -> str:
+def window_prefix(text: str, tokenizer: Any, window: int) -> str:
     """A prefix of ``text`` whose first ``window`` tokens are those of the whole text, found by
-    tokenizing doubling prefixes, so a huge text costs about its window, not its length.
+    tokenizing (with ``tokenizer``, a ``tokenizers.Tokenizer``) doubling prefixes, so a huge
+    text costs about its window, not its length.
 
     A prefix is enough once it holds ``window`` tokens that all end before its last whitespace:
     tokenizers split words at whitespace, so the cut word after it cannot change them.

@@ -75,6 +75,10 @@ class SandboxLimits:
     require_landlock: bool = True
     # The second layer; off only in tests that show what the kernel layers hold on their own.
     audit_hook: bool = True
+    # Imported by the worker before it confines itself, outside the allowlist: for tests that
+    # show the kernel stopping what grader code does with a module it reached past the
+    # allowlist, where the sandbox uid could not load the module's file itself.
+    preload_modules: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,7 @@ class SandboxWorker:
             "gid": limits.gid,
             "require_landlock": limits.require_landlock,
             "audit_hook": limits.audit_hook,
+            "preload_modules": sorted(limits.preload_modules),
             "limits": {
                 "memory_bytes": limits.memory_bytes,
                 "file_size_bytes": limits.file_size_bytes,
@@ -240,7 +245,8 @@ class SandboxWorker:
                 f"grader process did not start: {type(exc).__name__} {_signal_name(returncode)}"
             ) from exc
         if not hello.get("ready"):
-            kind = "unavailable" if hello.get("kind") == "unavailable" else "invalid_source"
+            kind: ErrorKind = ("unavailable" if hello.get("kind") == "unavailable"
+                               else "invalid_source")
             self._refusal = SandboxOutcome(error=kind, detail=str(hello.get("error")))
             if kind == "unavailable":
                 log.error("python grader sandbox refused to start: %s", hello.get("error"))

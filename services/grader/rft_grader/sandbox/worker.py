@@ -451,6 +451,8 @@ def serve() -> None:
                                  "error": error_detail(exc)}))
         return
     preload_imports(init["source"], worker.allowed)
+    for name in init.get("preload_modules", ()):
+        importlib.import_module(name)
     try:
         worker.confine(init)
     except (OSError, confinement.ConfinementError) as exc:

@@ -41,6 +41,9 @@ async def test_every_stored_event_is_published_keyed_by_its_job(
                 await asyncio.sleep(0.1)
             stored = (await client.get(f"/v1/training-jobs/{job_id}/events",
                                        params={"format": "json", "limit": 1000})).json()["data"]
+            while supervisor.store.record(job_id).published_seq < stored[-1]["seq"]:
+                assert time.monotonic() < deadline, "the broker never acknowledged them all"
+                await asyncio.sleep(0.1)
 
     def of_job(records: list[tuple[str, bytes]]) -> list[dict[str, object]]:
         return [json.loads(value) for key, value in records if key == job_id]
@@ -48,4 +51,3 @@ async def test_every_stored_event_is_published_keyed_by_its_job(
     records = await read_topic(kafka_broker.bootstrap, TRAINING_EVENTS.name,
                                lambda r: len(of_job(r)) >= len(stored), 60)
     assert of_job(records) == stored
-    assert supervisor.store.record(job_id).published_seq == stored[-1]["seq"]

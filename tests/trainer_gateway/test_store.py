@@ -103,3 +103,15 @@ def test_a_queued_job_is_claimed_by_one_replica_only(sql_store_url: str) -> None
     assert owner == f"replica-{won.index(True)}"
     assert replicas[0].ids([JobStatus.RUNNING], owner=owner) == ["ftjob-q"]
     assert replicas[0].ids([JobStatus.RUNNING], owner="someone-else") == []
+
+
+def test_jobs_with_events_the_broker_has_not_acknowledged_are_found(sql_store_url: str) -> None:
+    store = JobStore(sql_store_url)
+    for job_id in ("ftjob-mine", "ftjob-theirs"):
+        store.create(job(job_id), REQUEST)
+        store.claim(job_id, job_id.removeprefix("ftjob-"), lambda j: j)
+        store.append_events(job_id, [step(1), step(2)])
+    store.mark_published("ftjob-mine", 1)
+    assert store.unpublished("mine") == ["ftjob-mine"]
+    store.mark_published("ftjob-mine", 2)
+    assert store.unpublished("mine") == []

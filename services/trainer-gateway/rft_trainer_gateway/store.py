@@ -193,6 +193,14 @@ class JobStore:
             (job_id, after, limit))
         return [TrainingEvent.model_validate_json(row[0]) for row in rows]
 
+    def unpublished(self, owner: str) -> list[str]:
+        """Jobs of ``owner`` (or of none: cancelled while queued) with events not yet
+        acknowledged by the broker."""
+        rows = self.sql.query(
+            "SELECT id FROM jobs j WHERE (owner = ? OR owner IS NULL) AND published_seq < "
+            "(SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.job_id = j.id)", (owner,))
+        return [row[0] for row in rows]
+
     def mark_published(self, job_id: str, seq: int) -> None:
         with self.sql.transaction() as tx:
             tx.execute("UPDATE jobs SET published_seq = ? WHERE id = ? AND published_seq < ?",

@@ -329,6 +329,10 @@ class JobSupervisor:
 
     async def start(self) -> None:
         await self.recover()
+        if self.publish is not None and self.settings.trainer_publish_events:
+            # Events stored but not acknowledged before the last stop: at least once.
+            self._unpublished.update(await asyncio.to_thread(
+                self.store.unpublished, self.settings.trainer_replica_id))
         self._task = asyncio.create_task(self._loop(), name="training-supervisor")
 
     async def stop(self) -> None:

@@ -117,6 +117,8 @@ def test_job_pod_serves_rollouts_from_a_vllm_sidecar_in_trl_server_mode() -> Non
     assert vllm["image"] == "vllm/vllm-openai:v0.31.0"
     trainer = pod["containers"][0]
     assert env_of(trainer)[VLLM_URL_ENV] == "http://127.0.0.1:8000"
+    # both load the base model: one download, on the job volume, for every run
+    assert env_of(trainer)["HF_HOME"] == env_of(vllm)["HF_HOME"] == "/var/lib/rft/cache/huggingface"
     assert trainer["resources"]["limits"]["nvidia.com/gpu"] == "4"
     assert vllm["resources"]["limits"]["nvidia.com/gpu"] == "1"
 

@@ -212,6 +212,12 @@ def vllm_server_args(model: str, config: KubernetesTrainingSettings, host: str) 
     ]
 
 
+def hf_home(config: KubernetesTrainingSettings) -> str:
+    """Hugging Face's cache on the job volume: a base model is downloaded once for every run,
+    the trainer and the rollout server (which load the same weights) included."""
+    return str(config.data_mount_path / "cache" / "huggingface")
+
+
 def _gpu_resources(cpu: str, memory: str, gpus: int) -> dict[str, Any]:
     return {
         "requests": {"cpu": cpu, "memory": memory, "nvidia.com/gpu": str(gpus)},
@@ -233,7 +239,7 @@ def vllm_container(model: str, config: KubernetesTrainingSettings, host: str) ->
         "ports": [{"name": "vllm", "containerPort": VLLM_PORT, "protocol": "TCP"}],
         "env": [
             {"name": "VLLM_SERVER_DEV_MODE", "value": "1"},
-            {"name": "HF_HOME", "value": "/tmp/.cache/huggingface"},
+            {"name": "HF_HOME", "value": hf_home(config)},
             {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {
                 "name": config.hf_token_secret, "key": "token", "optional": True}}},
         ],
@@ -268,11 +274,12 @@ def _trainer_mounts(config: KubernetesTrainingSettings) -> list[Manifest]:
     ]
 
 
-def _trainer_env(vllm_url: str) -> list[Manifest]:
+def _trainer_env(vllm_url: str, config: KubernetesTrainingSettings) -> list[Manifest]:
     return [
         {"name": VLLM_URL_ENV, "value": vllm_url},
-        # Every cache on the writable /tmp volume: the image's root file system is read-only.
+        # Every other cache on the writable /tmp volume: the root file system is read-only.
         {"name": "XDG_CACHE_HOME", "value": "/tmp/.cache"},
+        {"name": "HF_HOME", "value": hf_home(config)},
         {"name": "TOKENIZERS_PARALLELISM", "value": "false"},
     ]
 
@@ -344,7 +351,7 @@ def render_job(name: str, job: TrainingJob, job_dir: Path, resume_from: Path | N
         "imagePullPolicy": "IfNotPresent",
         "command": accelerate,
         "envFrom": [{"configMapRef": {"name": config.settings_configmap}}],
-        "env": _trainer_env(f"http://127.0.0.1:{VLLM_PORT}"),
+        "env": _trainer_env(f"http://127.0.0.1:{VLLM_PORT}", config),
         "resources": _gpu_resources(config.trainer_cpu, config.trainer_memory,
                                     config.trainer_gpus),
         "securityContext": _TRAINER_SECURITY,
@@ -435,7 +442,7 @@ def render_trainjob(name: str, job: TrainingJob, job_dir: Path, resume_from: Pat
             "image": config.trainer_image,
             "command": accelerate[:2],
             "args": accelerate[2:],
-            "env": [*_trainer_env(vllm_service_url(name, config)), *settings_env],
+            "env": [*_trainer_env(vllm_service_url(name, config), config), *settings_env],
             "numNodes": 1,
             "numProcPerNode": config.trainer_gpus,
             "resourcesPerNode": _gpu_resources(config.trainer_cpu, config.trainer_memory,

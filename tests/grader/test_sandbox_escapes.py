@@ -47,12 +47,24 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: tests the
 # the import instead of at the kernel.
 LIMITS = SandboxLimits(wall_time_s=2.0, cpu_seconds_per_request=1, memory_bytes=512 << 20,
                        file_size_bytes=1 << 20, preload_modules=frozenset({"socket"}))
+# Every grader below first switches the audit hook off as far as grader code can: the hook's
+# tables and the path functions it calls are module globals it looks up at each event (the old
+# sandbox's were; this prelude let every attempt of the table through it).
 PRELUDE = """\
 import json
 os = print.__self__.__import__('os')
 sys = print.__self__.__import__('sys')
 io = print.__self__.__import__('io')
 ctypes = print.__self__.__import__('ctypes')
+_worker = sys.modules['__main__']
+for _name in ('BLOCKED_EVENT_PREFIXES',):
+    if hasattr(_worker, _name):
+        setattr(_worker, _name, ('never-an-event',))
+for _name in ('READ_EVENTS', 'PATH_EVENTS'):
+    if hasattr(_worker, _name):
+        setattr(_worker, _name, frozenset())
+_here = os.getcwd()
+os.path.realpath = lambda p, *a, **k: _here
 """
 
 
@@ -121,24 +133,35 @@ def assert_refused(outcome: SandboxOutcome, targets: Targets, *errors: str) -> N
 
 # --- the three escapes of the issue, and the forged reply -----------------------------------
 
+# The issue's first escape: from a directory 16 levels below the sample's own, a path that
+# climbs 12 levels stays inside it as the hook resolves it (against the cwd) and reaches / as
+# the kernel does (against dir_fd, the sample's directory).
+DIR_FD_PREFIX = textwrap.indent("""\
+def climb():
+    base = os.open('.', os.O_RDONLY)
+    deep = '/'.join('d%d' % n for n in range(16))
+    os.makedirs(deep)
+    os.chdir(deep)
+    return base, '../' * 12
+""", " " * 8)
+
+
 def test_dir_fd_traversal_reads_nothing_outside(run, targets: Targets) -> None:
-    _, outcome = run("""\
+    _, outcome = run(DIR_FD_PREFIX + """\
         def grade(s, i):
-            os.makedirs('a/b/c/d/e/f/g/h')
-            os.chdir('a/b/c/d/e/f/g/h')
-            base = os.open('.', os.O_RDONLY)
-            fd = os.open('../' * 40 + $secret.lstrip('/'), os.O_RDONLY, dir_fd=base)
-            return float(len(os.read(fd, 100)))
+            base, up = climb()
+            fd = os.open(up + $secret.lstrip('/'), os.O_RDONLY, dir_fd=base)
+            raise ValueError(os.read(fd, 100))
         """, secret=str(targets.secret))
     assert_refused(outcome, targets, "PermissionError")
 
 
 def test_dir_fd_traversal_writes_nothing_outside(run, targets: Targets) -> None:
     target = targets.new_file("via-dir-fd")
-    _, outcome = run("""\
+    _, outcome = run(DIR_FD_PREFIX + """\
         def grade(s, i):
-            base = os.open('.', os.O_RDONLY)
-            fd = os.open('../' * 40 + $target.lstrip('/'), os.O_WRONLY | os.O_CREAT, 0o644,
+            base, up = climb()
+            fd = os.open(up + $target.lstrip('/'), os.O_WRONLY | os.O_CREAT, 0o644,
                          dir_fd=base)
             os.write(fd, b'owned')
             return 1.0

@@ -144,37 +144,43 @@ def _exact_path(path: Any) -> str | None:
 def make_audit_hook(tmpdir: str, read_roots: tuple[str, ...]) -> Any:
     write_roots = (tmpdir,)
     all_roots = (tmpdir, *read_roots)
+    # Bound now: grader code can rebind this module's globals and os.path's functions (it
+    # reaches both through sys.modules), which switched the old hook off. What realpath calls
+    # inside posixpath stays patchable: this is a tripwire, the kernel is the boundary.
+    blocked, read_events, path_events = BLOCKED_EVENT_PREFIXES, READ_EVENTS, PATH_EVENTS
+    realpath, isabs, sep, write_flags = os.path.realpath, os.path.isabs, os.sep, WRITE_FLAGS
+    exact_path = _exact_path
 
     def inside(path: Any, roots: tuple[str, ...]) -> bool:
         if isinstance(path, int):
             # An already-open descriptor (os.fdopen and friends): nothing new is reached.
             return True
-        text = _exact_path(path)
+        text = exact_path(path)
         if text is None:
             return False
         # A relative path is resolved by the kernel against a dir_fd the hook never sees, so
         # it may not climb: '..' is refused outright (the dir_fd escape).
-        if not os.path.isabs(text) and ".." in text.split(os.sep):
+        if not isabs(text) and ".." in text.split(sep):
             return False
-        real = os.path.realpath(text)
-        return any(real == root or real.startswith(root + os.sep) for root in roots)
+        real = realpath(text)
+        return any(real == root or real.startswith(root + sep) for root in roots)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
-        if event.startswith(BLOCKED_EVENT_PREFIXES):
+        if event.startswith(blocked):
             raise PermissionError(f"sandbox: {event} is not allowed in a python grader")
         if event == "open":
             path, mode, flags = args
             if path is None:
                 return
             writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                mode is None and isinstance(flags, int) and flags & WRITE_FLAGS
+                mode is None and isinstance(flags, int) and flags & write_flags
             )
             if not inside(path, write_roots if writes else all_roots):
                 raise PermissionError("sandbox: no access to that path from a python grader")
-        elif event in READ_EVENTS:
+        elif event in read_events:
             if args[0] is not None and not inside(args[0], all_roots):
                 raise PermissionError("sandbox: no access to that path from a python grader")
-        elif event in PATH_EVENTS:
+        elif event in path_events:
             paths = [a for a in args if not isinstance(a, int) and a is not None]
             if any(not inside(a, write_roots) for a in paths):
                 raise PermissionError(f"sandbox: {event} outside the sample's directory")

@@ -18,6 +18,8 @@ class TraceFormat(StrEnum):
     TAU2 = "tau2"
     OTEL_GENAI = "otel_genai"
     BFCL = "bfcl"
+    MINI_SWE_AGENT = "mini_swe_agent"
+    SWE_AGENT = "swe_agent"
     UNKNOWN = "unknown"
 
 
@@ -141,6 +143,24 @@ class TokenStats(Contract):
     p95: int | None = None
 
 
+class TokenBound(Contract):
+    """The prompt-length bounds a sanitize run applied, and where the maximum came from."""
+
+    min_tokens: int
+    max_tokens: int
+    source: Literal["setting", "context_window_setting", "model_config", "default"] = Field(
+        description="setting: RFT_SANITIZER_MAX_TOKENS; context_window_setting: "
+        "RFT_SANITIZER_CONTEXT_WINDOW (an endpoint's model) minus the completion budget; "
+        "model_config: the trained model's own context window minus the completion budget; "
+        "default: no context window known"
+    )
+    context_window: int | None = Field(default=None, description="the model's context, tokens")
+    completion_budget: int | None = Field(
+        default=None, description="tokens kept free for the completion"
+    )
+    detail: str = Field(default="", description="where the figures were read")
+
+
 class SanitizeReport(Contract):
     """The seed's step-A screen as data."""
 
@@ -156,3 +176,10 @@ class SanitizeReport(Contract):
     redactions: dict[str, int] = Field(default_factory=dict)
     formats: dict[str, int] = Field(default_factory=dict)
     tokens: TokenStats = Field(default_factory=TokenStats)
+    token_bound: TokenBound | None = Field(default=None, description="the bounds applied")
+    harness_dropped: dict[str, int] = Field(
+        default_factory=dict,
+        description="what was left out of records as no part of the conversation, by name, "
+        "per occurrence: harness-only roles (role:exit), fields (message.extra, "
+        "tool_call.index) and user-simulator control markers (control_marker)",
+    )

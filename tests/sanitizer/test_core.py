@@ -68,7 +68,8 @@ def test_strict_refuses_a_prompt_holding_a_call_left_unanswered(trace, policy):
         SYSTEM, user("Check booking ABC123"), assistant(calls=[("a", "lookup", "{}")]),
         user("###STOP###"))
     strict = replace(policy, extraction=ExtractionPolicy.STRICT)
-    assert rejected(sanitize(trace(record), strict)) is RejectionReason.BROKEN_TOOL_CHAIN
+    # a bare control marker is no user turn (it is dropped): the trace ends on the open call
+    assert rejected(sanitize(trace(record), strict)) is RejectionReason.NOT_ENDING_ON_USER
     (prompt,) = accepted(sanitize(trace(record), policy)).prompts  # the default cuts before it
     assert prompt.reference[0].tool_calls
 
@@ -184,7 +185,9 @@ def test_strict_policy_rejects_what_does_not_end_on_a_user_turn(trace, policy):
     record = conversation(SYSTEM, user("Move my flight to Friday please"), assistant("Done."))
     assert rejected(sanitize(trace(record), strict)) is RejectionReason.NOT_ENDING_ON_USER
     (prompt,) = accepted(sanitize(trace(LONG_CHAT), strict)).prompts
-    assert prompt.messages[-1].content.endswith("###STOP###") and prompt.reference == []
+    # taken whole, but without the control marker
+    assert prompt.messages[-1].content == "Thank you so much! Have a great day!"
+    assert prompt.reference == []
 
 
 def test_only_closing_user_turns_is_missing_user_message(trace, policy):

@@ -32,10 +32,11 @@ EXPECTED = {
     # all 103 end on an unanswered tool call with the literal id "call_id": that call is the
     # reference, not an error
     ("drone_training.jsonl", "valid"): 103,
-    # 50 simulations ending on ###STOP###/###TRANSFER### turns; two (items 22 and 25) are
-    # longer than SmolLM2's 8,192-token context
-    ("whissle_airline_run1.json", "valid"): 48,
-    ("whissle_airline_run1.json", "too_long"): 2,
+    # 50 simulations ending on ###STOP###/###TRANSFER### turns; three are longer than the
+    # bound, SmolLM2's 8,192-token context minus the 256-token completion budget (two, items
+    # 22 and 25, are longer than the context itself)
+    ("whissle_airline_run1.json", "valid"): 47,
+    ("whissle_airline_run1.json", "too_long"): 3,
     # item 85 answers a function_call of "[]" (no call); items 27 and 30 have an empty gpt turn
     ("toolace_sharegpt_100.json", "valid"): 97,
     ("toolace_sharegpt_100.json", "broken_tool_chain"): 1,
@@ -128,7 +129,7 @@ def test_duplicates_point_at_the_prompt_kept(prompts, rejected):
 
 def test_tau2_tool_chains_with_repeated_ids_pass(prompts):
     tau2 = [p for p in prompts if p["lineage"]["format"] == "tau2"]
-    assert len(tau2) == 48
+    assert len(tau2) == 47
     repeated = 0
     for p in tau2:
         ids = [c["id"] for m in p["messages"] for c in m.get("tool_calls") or ()]
@@ -137,10 +138,12 @@ def test_tau2_tool_chains_with_repeated_ids_pass(prompts):
 
 
 # item -> the start of the user turn its prompt ends on (read off the file by hand: each later
-# user turn only thanks, says goodbye, or is a bare ###STOP### / ###TRANSFER### marker)
+# user turn only thanks, says goodbye, or is a bare ###STOP### / ###TRANSFER### marker, or is
+# the turn the simulator ended the conversation on, which the agent never answered: item 2's
+# "Could you please transfer me to a supervisor? ...###TRANSFER")
 TAU2_CUTS = {
     0: "Yes, I'd like to proceed with the cancellation. Could you please confirm",
-    2: "I really think there might be a mistake. Could you please transfer me",
+    2: "I believe I'm a Gold member, not Silver. Could you please double-check",
     40: "Yes, please go ahead and cancel reservation UDMOP1.",
     42: "Thank you for your help! That sounds perfect. Is there anything else",
     48: "Thank you for canceling it. Just to confirm, since I booked it",
@@ -151,8 +154,9 @@ def test_tau2_prompts_end_on_the_last_meaningful_user_turn(prompts):
     tau2 = {p["lineage"]["source"]["line"]: p for p in prompts if p["lineage"]["format"] == "tau2"}
     for item, start in TAU2_CUTS.items():
         assert tau2[item]["messages"][-1]["content"].startswith(start)
-    closing_only = {"###STOP###", "###TRANSFER###", "###OUT-OF-SCOPE###"}
-    assert not any(p["messages"][-1]["content"] in closing_only for p in tau2.values())
+    # control markers never stay in a prompt, wherever they stood
+    for p in tau2.values():
+        assert not any("###" in (m["content"] or "") for m in p["messages"] if m["role"] == "user")
 
 
 def test_tau2_prompts_carry_the_policy_and_the_simulation_fields(prompts):

@@ -47,8 +47,9 @@ def sanitize_files(
     counter = counter or load_token_counter(settings.tokenizer, settings.tokenizer_cache_dir())
     own_store = store is None
     store = store or open_dedup_store(settings.resolved_dedup_store())
-    sanitizer = Sanitizer(Policy.from_settings(settings, counter), store)
-    report = ReportBuilder(settings.dataset, counter.name)
+    policy = Policy.from_settings(settings, counter)
+    sanitizer = Sanitizer(policy, store)
+    report = ReportBuilder(settings.dataset, counter.name, policy.bound)
     out_dir.mkdir(parents=True, exist_ok=True)
     prompts_tmp = out_dir / f".{PROMPTS_FILE}.partial"
     rejected_tmp = out_dir / f".{REJECTED_FILE}.partial"

@@ -5,6 +5,7 @@ Each returns ``None`` or the first :class:`Problem` it finds, so a record gets o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -29,7 +30,10 @@ def check_has_user(conversation: Conversation) -> Problem | None:
 
 
 def check_tool_chain(
-    conversation: Conversation, *, closing_turns_end_the_trace: bool = True
+    conversation: Conversation,
+    *,
+    closing_turns_end_the_trace: bool = True,
+    only_closing_from: Callable[[int], bool] | None = None,
 ) -> Problem | None:
     """Every tool reply answers a call of the assistant turn before it; calls are well formed.
 
@@ -42,8 +46,14 @@ def check_tool_chain(
     turns follow them (``###STOP###``, thanks, goodbye), are the reference's business, not an
     error: the prompt is cut before them. A trace taken whole as the prompt has no reference:
     ``closing_turns_end_the_trace=False`` then counts calls left open before closing turns.
+    ``only_closing_from(i)`` says whether only such turns are left from message i (by default,
+    user turns the phrase list finds closing; the core passes its cut points).
     """
     messages = conversation.messages
+    if only_closing_from is None:
+        def only_closing_from(start: int) -> bool:
+            return _only_closing(messages[start:])
+
     tool_names = (
         {t.function.name for t in conversation.tools} if conversation.tools else None
     )
@@ -62,7 +72,7 @@ def check_tool_chain(
                 return problem
             continue
         if (calls_turn is not None and not all(answered)
-                and not (closing_turns_end_the_trace and _only_closing(messages[i:]))):
+                and not (closing_turns_end_the_trace and only_closing_from(i))):
             missing = answered.count(False)
             return Problem(
                 RejectionReason.BROKEN_TOOL_CHAIN,

@@ -10,13 +10,24 @@ all, bye". What a thanks is for is a handful of words (at most five) with no req
 (please, now, could, can, need, ...) among them, so "Thanks for checking, now please cancel
 ABC123" and "I appreciate your help could you cancel the booking" are requests. A question mark
 anywhere makes a turn meaningful ("Thanks for the info?").
+
+That list is the cheap test (:data:`PHRASES`); :mod:`rft_sanitizer.closing_semantic` holds the
+semantic one, similarity to closing exemplars with the embedder's model. Either is a
+:class:`ClosingTest`; where a prompt may end is decided in :mod:`rft_sanitizer.extraction`,
+which puts structure first.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
-_MARKER = re.compile(r"###[A-Z][A-Z_-]*###")
+from rft_schemas.conversation import ContentPart, Message
+
+# User simulators' control markers: tau-bench writes ###STOP###; tau2 adds ###TRANSFER### and
+# ###OUT-OF-SCOPE###. Simulated users also write them cut short ("...information.###TRANSFER"
+# in tau2's airline runs), so the closing hashes are optional. They are never shown to a model.
+_MARKER = re.compile(r"###[A-Z](?:[A-Z_-]*[A-Z])?#{0,3}")
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s+|\n+")
 # Clauses of a sentence: "thanks, bye", "thanks and goodbye", "thanks but cancel it".
 _CLAUSE = re.compile(r"[,;]|\s+(?:and|but)\s+")
@@ -48,8 +59,40 @@ _COURTESY = re.compile(
 _TRIM = re.compile(r"^[\s\W_]+|[\s\W_]+$")
 
 
+class ClosingTest(Protocol):
+    """Whether a user turn's text (control markers removed) only closes the conversation."""
+
+    name: str
+
+    def __call__(self, text: str) -> bool: ...
+
+
+def has_marker(text: str) -> bool:
+    return "###" in text and _MARKER.search(text) is not None
+
+
+def count_markers(text: str) -> int:
+    return len(_MARKER.findall(text))
+
+
 def strip_markers(text: str) -> str:
     return _MARKER.sub(" ", text).strip()
+
+
+def without_markers(message: Message) -> Message | None:
+    """The message with its control markers removed; None when nothing else was in it."""
+    content = message.content
+    if isinstance(content, str):
+        text = strip_markers(content)
+        return message.model_copy(update={"content": text}) if text else None
+    if not content:
+        return message
+    parts = [
+        p.model_copy(update={"text": strip_markers(p.text)}) if p.text else p
+        for p in content
+    ]
+    kept: list[ContentPart] = [p for p in parts if p.text or p.type != "text"]
+    return message.model_copy(update={"content": kept}) if kept else None
 
 
 def is_closing_turn(text: str) -> bool:
@@ -71,6 +114,22 @@ def is_closing_turn(text: str) -> bool:
     return True
 
 
+def split_sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text) if s.strip()]
+
+
 def _normalized(text: str) -> str:
     text = " ".join(_TRIM.sub("", text.lower().replace("\u2019", "'")).split())
     return text.replace("!", "").replace(".", "")
+
+
+class PhraseTest:
+    """The cheap test: the phrase list above, no model."""
+
+    name = "phrases"
+
+    def __call__(self, text: str) -> bool:
+        return is_closing_turn(text)
+
+
+PHRASES: ClosingTest = PhraseTest()

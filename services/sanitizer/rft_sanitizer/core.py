@@ -22,15 +22,29 @@ from pydantic import TypeAdapter
 
 from rft_sanitizer.adapters import Adapted, AdaptError, adapt
 from rft_sanitizer.checks import Problem, check_content, check_has_user, check_tool_chain
-from rft_sanitizer.extraction import Cut, extract_prompts
+from rft_sanitizer.closing import (
+    PHRASES,
+    ClosingTest,
+    count_markers,
+    has_marker,
+    without_markers,
+)
+from rft_sanitizer.extraction import Cut, CutPoints, extract_prompts
 from rft_sanitizer.memo import BoundedMemo
 from rft_sanitizer.normalize import canonical_tools, prompt_id, tool_dicts
 from rft_sanitizer.redaction import Redactor
 from rft_sanitizer.settings import ExtractionPolicy, RedactionMode, SanitizerSettings
 from rft_sanitizer.tokens import TokenCounter, render_segments, tools_segment
 from rft_sanitizer.trusted import trusted
-from rft_schemas.conversation import Message, ToolSpec
-from rft_schemas.traces import Lineage, RawTrace, Rejection, RejectionReason, SanitizedPrompt
+from rft_schemas.conversation import Conversation, Message, ToolSpec
+from rft_schemas.traces import (
+    Lineage,
+    RawTrace,
+    Rejection,
+    RejectionReason,
+    SanitizedPrompt,
+    TokenBound,
+)
 
 
 @dataclass(frozen=True)
@@ -44,17 +58,38 @@ class Policy:
     count_all_tokens: bool = False
     redaction: RedactionMode = RedactionMode.REDACT
     excerpt_chars: int = 300
+    # Which user turns only close a conversation: the phrase list, or a semantic test.
+    closing: ClosingTest = PHRASES
+    # Where max_tokens came from, for the report (None: set by hand, as in tests).
+    bound: TokenBound | None = None
 
     @classmethod
-    def from_settings(cls, settings: SanitizerSettings, counter: TokenCounter) -> Policy:
+    def from_settings(
+        cls,
+        settings: SanitizerSettings,
+        counter: TokenCounter,
+        bound: TokenBound | None = None,
+        closing: ClosingTest | None = None,
+    ) -> Policy:
+        """The policy the settings describe. Unless given, the token bound is resolved from the
+        trained model's config (:func:`rft_sanitizer.bounds.resolve_token_bound`) and the
+        closing test loaded (:func:`rft_sanitizer.closing_semantic.load_closing_test`): both
+        read files once, here, so that :func:`sanitize` stays free of I/O."""
+        from rft_sanitizer.bounds import resolve_token_bound
+        from rft_sanitizer.closing_semantic import load_closing_test
+
+        bound = bound or resolve_token_bound(settings)
+        closing = closing or load_closing_test(settings)
         return cls(
             counter=counter,
             extraction=settings.policy,
             min_tokens=settings.min_tokens,
-            max_tokens=settings.max_tokens,
+            max_tokens=bound.max_tokens,
             count_all_tokens=settings.count_all_tokens,
             redaction=settings.redaction,
             excerpt_chars=settings.excerpt_chars,
+            closing=closing,
+            bound=bound,
         )
 
 
@@ -66,6 +101,8 @@ class Accepted:
     prompts: list[SanitizedPrompt]
     dropped: dict[str, int] = field(default_factory=dict)
     redactions: dict[str, int] = field(default_factory=dict)
+    # Harness-only roles, fields and control markers left out (SanitizeReport.harness_dropped).
+    harness: dict[str, int] = field(default_factory=dict)
 
 
 class _Refused(Exception):
@@ -156,6 +193,7 @@ def _sanitize(record: RawTrace, policy: Policy) -> Accepted | Rejection:
     prompts: list[SanitizedPrompt] = []
     dropped: dict[str, int] = {}
     redactions: dict[str, int] = {}
+    harness: dict[str, int] = {}
     first_problem: Problem | None = None
     for error in adapted.failed:
         dropped[error.reason.value] = dropped.get(error.reason.value, 0) + 1
@@ -169,25 +207,41 @@ def _sanitize(record: RawTrace, policy: Policy) -> Accepted | Rejection:
             first_problem = first_problem or refused.problem
             continue
         prompts.extend(accepted.prompts)
-        for counts, more in ((dropped, accepted.dropped), (redactions, accepted.redactions)):
+        for counts, more in (
+            (dropped, accepted.dropped),
+            (redactions, accepted.redactions),
+            (harness, accepted.harness),
+        ):
             for key, n in more.items():
                 counts[key] = counts.get(key, 0) + n
     if not prompts:
         assert first_problem is not None
         raise _Refused(first_problem)
-    return Accepted(prompts=prompts, dropped=dropped, redactions=redactions)
+    return Accepted(prompts=prompts, dropped=dropped, redactions=redactions, harness=harness)
 
 
 def _conversation_prompts(record: RawTrace, adapted: Adapted, policy: Policy) -> Accepted:
     """The prompts of one conversation; raises _Refused with the reason it gives none."""
-    conversation = adapted.conversation
+    harness = dict(adapted.harness)
+    conversation, harness_turns, markers = _without_control_markers(
+        adapted.conversation, adapted.harness_turns
+    )
+    if markers:
+        harness["control_marker"] = harness.get("control_marker", 0) + markers
+    points = CutPoints(conversation.messages, policy.closing, harness_turns, markers > 0)
     taken_whole = policy.extraction is ExtractionPolicy.STRICT or adapted.whole_prompt
-    chain = partial(check_tool_chain, closing_turns_end_the_trace=not taken_whole)
+    chain = partial(
+        check_tool_chain,
+        closing_turns_end_the_trace=not taken_whole,
+        only_closing_from=points.only_closing_from,
+    )
     for check in (check_has_user, chain, check_content):
         problem = check(conversation)
         if problem:
             raise _Refused(problem)
-    cuts = extract_prompts(conversation.messages, policy.extraction, adapted.whole_prompt)
+    cuts = extract_prompts(
+        conversation.messages, policy.extraction, adapted.whole_prompt, points
+    )
     if isinstance(cuts, Problem):
         raise _Refused(cuts)
     redactor = Redactor()
@@ -210,7 +264,38 @@ def _conversation_prompts(record: RawTrace, adapted: Adapted, policy: Policy) ->
     if not prompts:
         assert last_problem is not None
         raise _Refused(last_problem)
-    return Accepted(prompts=prompts, dropped=dropped, redactions=dict(redactor.counts))
+    return Accepted(
+        prompts=prompts, dropped=dropped, redactions=dict(redactor.counts), harness=harness
+    )
+
+
+def _without_control_markers(
+    conversation: Conversation, harness_turns: frozenset[int]
+) -> tuple[Conversation, frozenset[int], int]:
+    """The conversation with user simulators' control markers removed (never shown to a
+    model, never left in a prompt), turns that held nothing else dropped; harness-turn indices
+    follow the messages. Returns (conversation, harness turns, markers removed)."""
+    messages = conversation.messages
+    if not any(m.content and has_marker(m.text()) for m in messages):
+        return conversation, harness_turns, 0
+    kept: list[Message] = []
+    turns: set[int] = set()
+    markers = 0
+    for i, message in enumerate(messages):
+        text = message.text() if message.content else ""
+        if not has_marker(text):
+            cleaned: Message | None = message
+        else:
+            markers += count_markers(text)
+            cleaned = without_markers(message)
+            if cleaned is None and message.tool_calls:
+                cleaned = message.model_copy(update={"content": None})
+        if cleaned is None:
+            continue
+        if i in harness_turns:
+            turns.add(len(kept))
+        kept.append(cleaned)
+    return conversation.model_copy(update={"messages": kept}), frozenset(turns), markers
 
 
 def _redact(cuts: list[Cut], redactor: Redactor) -> list[Cut]:

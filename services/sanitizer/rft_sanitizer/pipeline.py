@@ -25,6 +25,7 @@ from rft_schemas.traces import (
     RejectionReason,
     SanitizedPrompt,
     SanitizeReport,
+    TokenBound,
     TokenStats,
 )
 
@@ -35,6 +36,7 @@ class RecordOutcome:
     rejection: Rejection | None = None
     dropped: dict[str, int] = field(default_factory=dict)
     redactions: dict[str, int] = field(default_factory=dict)
+    harness: dict[str, int] = field(default_factory=dict)
 
 
 class Sanitizer:
@@ -82,7 +84,9 @@ class Sanitizer:
             if duplicates:
                 reason = RejectionReason.DUPLICATE.value
                 dropped[reason] = dropped.get(reason, 0) + duplicates
-            return RecordOutcome(list(kept.values()), None, dropped, accepted.redactions)
+            return RecordOutcome(
+                list(kept.values()), None, dropped, accepted.redactions, accepted.harness
+            )
         first = foreign[0]
         refused = rejection(
             record,
@@ -99,9 +103,13 @@ class Sanitizer:
 class ReportBuilder:
     """Accumulates a SanitizeReport in constant memory (token counts as a histogram)."""
 
-    def __init__(self, dataset: str, tokenizer: str | None = None) -> None:
+    def __init__(
+        self, dataset: str, tokenizer: str | None = None, token_bound: TokenBound | None = None
+    ) -> None:
         self.dataset = dataset
         self.tokenizer = tokenizer
+        self.token_bound = token_bound
+        self.harness: Counter[str] = Counter()
         self.input = 0
         self.valid = 0
         self.prompts = 0
@@ -123,6 +131,8 @@ class ReportBuilder:
             self.dropped.update(outcome.dropped)
         if outcome.redactions:
             self.redactions.update(outcome.redactions)
+        if outcome.harness:
+            self.harness.update(outcome.harness)
         self.formats[outcome.prompts[0].lineage.format.value] += 1
         for prompt in outcome.prompts:
             if prompt.token_count is None:
@@ -141,6 +151,8 @@ class ReportBuilder:
             redactions=dict(sorted(self.redactions.items())),
             formats=dict(self.formats.most_common()),
             tokens=self._token_stats(),
+            token_bound=self.token_bound,
+            harness_dropped=dict(self.harness.most_common()),
         )
 
     def _token_stats(self) -> TokenStats:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rft_runtime.llm.settings import default_cache_dir
+from rft_schemas.training import TrainingHyperparameters
+
+# The bound used when nothing says what the trained model's context is (SmolLM2's context).
+DEFAULT_MAX_TOKENS = 8192
+# What the trainer generates per completion unless told otherwise.
+_COMPLETION_BUDGET = int(TrainingHyperparameters.model_fields["max_completion_tokens"].default)
 
 
 class ExtractionPolicy(StrEnum):
@@ -32,7 +39,36 @@ class SanitizerSettings(BaseSettings):
     data_dir: Path = Field(default=Path(".rft"), description="stores and caches live here")
     policy: ExtractionPolicy = ExtractionPolicy.LAST_MEANINGFUL_USER
     min_tokens: int = Field(default=8, ge=0, description="shorter prompts are too_short")
-    max_tokens: int = Field(default=8192, ge=1, description="longer prompts are too_long")
+    max_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="longer prompts are too_long; unset = the trained model's context window "
+        "minus completion_budget (see context_window)",
+    )
+    context_window: int | None = Field(
+        default=None,
+        ge=1,
+        description="the trained model's context in tokens, for a model served by an endpoint; "
+        "unset = the local model's config (max_position_embeddings)",
+    )
+    completion_budget: int = Field(
+        default=_COMPLETION_BUDGET,
+        ge=0,
+        description="tokens of the context kept for the completion (the trainer's "
+        "max_completion_tokens)",
+    )
+    closing_test: Literal["phrases", "embedding", "auto"] = Field(
+        default="phrases",
+        description="which user turns only close a conversation: 'phrases' (a phrase list, no "
+        "model), 'embedding' (the phrase list, then similarity to closing exemplars with the "
+        "embedder's ONNX export of all-MiniLM-L6-v2), 'auto' (embedding when the export is on "
+        "this machine); see benchmarks/closing_turns.py for each one's precision and recall",
+    )
+    closing_model_dir: Path | None = Field(
+        default=None,
+        description="the ONNX export (model.onnx, tokenizer.json, meta.json) for the closing "
+        "test; unset = the embedder's all-MiniLM-L6-v2 export in its cache",
+    )
     count_all_tokens: bool = Field(
         default=False,
         description="tokenize every prompt, not only where byte-length bounds leave it open",

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rft_sanitizer.adapters import bfcl, openai_chat, otel_genai, sharegpt, tau2
+from rft_sanitizer.adapters import (
+    bfcl,
+    mini_swe_agent,
+    openai_chat,
+    otel_genai,
+    sharegpt,
+    swe_agent,
+    tau2,
+)
 from rft_sanitizer.adapters.base import Adapted, AdaptError
 from rft_schemas.traces import RejectionReason, TraceFormat
 
@@ -22,9 +30,13 @@ def detect_format(record: Any) -> TraceFormat:
         return TraceFormat.SHAREGPT
     messages = record.get("messages")
     if isinstance(messages, list):
+        if mini_swe_agent.looks_like(record):
+            return TraceFormat.MINI_SWE_AGENT
         return TraceFormat.TAU2 if tau2.looks_like(record, messages) else TraceFormat.OPENAI_CHAT
     if "messages" in record:  # the right key with the wrong type: the adapter names the problem
         return TraceFormat.OPENAI_CHAT
+    if swe_agent.looks_like(record):
+        return TraceFormat.SWE_AGENT
     if bfcl.looks_like(record):
         return TraceFormat.BFCL
     if otel_genai.looks_like(record):
@@ -38,6 +50,8 @@ _ADAPTERS = {
     TraceFormat.TAU2: tau2.adapt,
     TraceFormat.BFCL: bfcl.adapt,
     TraceFormat.OTEL_GENAI: otel_genai.adapt,
+    TraceFormat.MINI_SWE_AGENT: mini_swe_agent.adapt,
+    TraceFormat.SWE_AGENT: swe_agent.adapt,
 }
 
 

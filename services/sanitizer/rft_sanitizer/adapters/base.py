@@ -13,6 +13,15 @@ from rft_schemas.traces import RejectionReason, TraceFormat
 
 # The roles the conversation model knows; anything else in a source is unknown_role.
 KNOWN_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+# Roles an agent harness writes for itself, never shown to the model: mini-swe-agent ends every
+# trajectory on a role "exit" message holding the run's status and the submitted patch.
+HARNESS_ROLES = frozenset({"exit"})
+# The fields of an OpenAI chat message and tool call; harnesses add their own beside them
+# (mini-swe-agent's `extra` with costs and raw responses, litellm's `index` on tool calls,
+# SWE-agent's `thought`, `action`, `agent`, `message_type`), which no model saw.
+MESSAGE_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
+_CALL_FIELDS = frozenset({"id", "type", "function"})
+_FUNCTION_FIELDS = frozenset({"name", "arguments"})
 
 
 class AdaptError(Exception):
@@ -38,6 +47,44 @@ class Adapted:
     # ``failed`` are those of them that could not be read (each counted, none fatal).
     others: list[Adapted] = field(default_factory=list)
     failed: list[AdaptError] = field(default_factory=list)
+    # Harness-only roles and fields left out of the conversation, by name ("role:exit",
+    # "message.extra", "tool_call.index"): counted per occurrence for the report.
+    harness: dict[str, int] = field(default_factory=dict)
+    # User turns the harness wrote (command output, format-error feedback, demonstrations):
+    # the model reads them, but a prompt never ends on them (indices into the messages).
+    harness_turns: frozenset[int] = frozenset()
+
+
+class HarnessCounts(dict[str, int]):
+    """What an adapter left out of a record, by name."""
+
+    def add(self, name: str, n: int = 1) -> None:
+        self[name] = self.get(name, 0) + n
+
+    def message(
+        self, message: dict[str, Any], keep: tuple[str, ...] = MESSAGE_FIELDS
+    ) -> dict[str, Any]:
+        """The message's chat fields; every other field is counted as ``message.<name>``."""
+        for key in message:
+            if key not in keep:
+                self.add(f"message.{key}")
+        return {k: message[k] for k in keep if k in message}
+
+    def call(self, call: dict[str, Any]) -> dict[str, Any]:
+        """An OpenAI-shaped tool call without the fields providers add (litellm's ``index``)."""
+        out = call
+        if not _CALL_FIELDS.issuperset(call):
+            for key in call:
+                if key not in _CALL_FIELDS:
+                    self.add(f"tool_call.{key}")
+            out = {k: v for k, v in call.items() if k in _CALL_FIELDS}
+        function = out.get("function")
+        if isinstance(function, dict) and not _FUNCTION_FIELDS.issuperset(function):
+            for key in function:
+                if key not in _FUNCTION_FIELDS:
+                    self.add(f"tool_call.function.{key}")
+            out = {**out, "function": {k: v for k, v in function.items() if k in _FUNCTION_FIELDS}}
+        return out
 
 
 def json_arguments(arguments: Any, path: str) -> str:
@@ -66,6 +113,10 @@ def require_object(value: Any, what: str, path: str) -> dict[str, Any]:
             RejectionReason.INVALID_RECORD, f"{what} is {type(value).__name__}, not an object", path
         )
     return value
+
+
+def is_harness_role(role: Any) -> bool:
+    return isinstance(role, str) and role in HARNESS_ROLES
 
 
 def check_role(role: Any, path: str) -> str:

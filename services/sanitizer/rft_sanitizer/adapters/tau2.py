@@ -7,8 +7,10 @@ from typing import Any
 
 from rft_sanitizer.adapters.base import (
     Adapted,
+    HarnessCounts,
     build_conversation,
     check_role,
+    is_harness_role,
     json_arguments,
     require_list,
     require_object,
@@ -16,8 +18,9 @@ from rft_sanitizer.adapters.base import (
 from rft_schemas.traces import TraceFormat
 
 # tau2 writes per-turn runtime data (timestamps, costs, raw provider responses, audio fields);
-# a prompt keeps only what the model saw.
+# a prompt keeps only what the model saw (the rest is counted as harness fields).
 _OWN_FIELDS = frozenset({"messages", "policy"})
+_MESSAGE_FIELDS = ("role", "content", "tool_calls", "id", "tool_call_id")
 
 
 def looks_like(record: dict[str, Any], messages: list[Any]) -> bool:
@@ -42,14 +45,21 @@ def adapt(record: dict[str, Any]) -> Adapted:
     policy = record.get("policy")
     if isinstance(policy, str) and policy.strip():
         messages.append({"role": "system", "content": policy})
+    harness = HarnessCounts()
     for i, raw in enumerate(raw_messages):
-        messages.append(_message(raw, f"messages[{i}]"))
+        role = require_object(raw, "a message", f"messages[{i}]").get("role")
+        if is_harness_role(role):
+            harness.add(f"role:{role}")
+            continue
+        messages.append(_message(raw, f"messages[{i}]", harness))
     item_fields = {k: v for k, v in record.items() if k not in _OWN_FIELDS}
-    return Adapted(TraceFormat.TAU2, build_conversation(messages, None), item_fields)
+    return Adapted(
+        TraceFormat.TAU2, build_conversation(messages, None), item_fields, harness=dict(harness)
+    )
 
 
-def _message(raw: Any, path: str) -> dict[str, Any]:
-    message = require_object(raw, "a message", path)
+def _message(raw: Any, path: str, harness: HarnessCounts) -> dict[str, Any]:
+    message = harness.message(require_object(raw, "a message", path), _MESSAGE_FIELDS)
     role = check_role(message.get("role"), f"{path}.role")
     out: dict[str, Any] = {"role": role, "content": message.get("content")}
     if role == "tool":
@@ -57,16 +67,19 @@ def _message(raw: Any, path: str) -> dict[str, Any]:
     calls = message.get("tool_calls")
     if calls:
         out["tool_calls"] = [
-            _call(c, f"{path}.tool_calls[{j}]")
+            _call(c, f"{path}.tool_calls[{j}]", harness)
             for j, c in enumerate(require_list(calls, "tool_calls", f"{path}.tool_calls"))
         ]
     return out
 
 
-def _call(raw: Any, path: str) -> dict[str, Any]:
+def _call(raw: Any, path: str, harness: HarnessCounts) -> dict[str, Any]:
     call = require_object(raw, "a tool call", path)
     if "function" in call:  # already OpenAI-shaped
-        return call
+        return harness.call(call)
+    for key in call:
+        if key not in ("id", "name", "arguments"):
+            harness.add(f"tool_call.{key}")
     return {
         "id": call.get("id"),
         "type": "function",

@@ -324,3 +324,20 @@ def test_kill_deletes_the_owner_and_a_new_launch_clears_an_old_cancel(
     assert not backend.alive(handle)
     backend.launch(sample_job(), files, files.checkpoints / "checkpoint-1")
     assert not files.cancel_flag.exists()
+
+
+def test_a_launch_that_fails_halfway_takes_the_owner_down_and_says_why(
+    files: JobFiles, tmp_path: Path
+) -> None:
+    class RefusesConfigMaps(FakeCluster):
+        def create(self, manifest: Manifest) -> Manifest:
+            if manifest["kind"] == "ConfigMap":
+                raise RuntimeError("configmaps is forbidden")
+            return super().create(manifest)
+
+    cluster = RefusesConfigMaps(has_trainjob=False)
+    with pytest.raises(RuntimeError, match="forbidden"):
+        backend_on(cluster, tmp_path).launch(sample_job(), files, None)
+    (job,) = cluster.created
+    assert cluster.deleted == [("Job", job["metadata"]["name"])]
+    assert cluster.objects == {}

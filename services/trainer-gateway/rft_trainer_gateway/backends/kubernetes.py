@@ -28,7 +28,7 @@ import contextlib
 import hashlib
 import json
 import re
-import time
+import secrets
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -106,7 +106,7 @@ class KubernetesTrainingSettings(BaseSettings):
     vllm_gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
     vllm_max_model_len: int = Field(default=4096, ge=256, description="prompt + completion")
     node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: list[dict[str, str]] = Field(
+    tolerations: list[dict[str, Any]] = Field(
         default_factory=lambda: [
             {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
         ]
@@ -655,14 +655,20 @@ class KubernetesBackend:
     def launch(self, job: TrainingJob, files: JobFiles, resume_from: Path | None) -> RunHandle:
         files.cancel_flag.unlink(missing_ok=True)
         workload = self.workload()
-        name = resource_name(job.id, format(int(time.time()), "x")[-6:])
+        name = resource_name(job.id, secrets.token_hex(3))
         owner, *dependents = render_training(
             job, files.root, resume_from, self.config, workload=workload, name=name
         )
         created = self.api.create(owner)
-        for manifest in dependents:
-            self.api.create(owned_by(manifest, created))
-        return RunHandle(backend=self.name, resource=f"{owner['kind']}/{name}")
+        handle = RunHandle(backend=self.name, resource=f"{owner['kind']}/{name}")
+        try:
+            for manifest in dependents:
+                self.api.create(owned_by(manifest, created))
+        except BaseException:
+            # a run without its config or rollout server would only hang: take it down whole
+            self.kill(handle)
+            raise
+        return handle
 
     def _owner(self, handle: RunHandle) -> tuple[str, str, str] | None:
         if not handle.resource or "/" not in handle.resource:
@@ -672,6 +678,8 @@ class KubernetesBackend:
         return api_version, kind, name
 
     def alive(self, handle: RunHandle) -> bool:
+        """Raises when the API server cannot be asked: that is not a dead run (resuming it
+        would start a second one)."""
         owner = self._owner(handle)
         if owner is None:
             return False

@@ -280,6 +280,9 @@ def _trainer_env(vllm_url: str, config: KubernetesTrainingSettings) -> list[Mani
         # Every other cache on the writable /tmp volume: the root file system is read-only.
         {"name": "XDG_CACHE_HOME", "value": "/tmp/.cache"},
         {"name": "HF_HOME", "value": hf_home(config)},
+        # Triton's kernel cache defaults to ~/.triton, on the read-only root (torch's extension
+        # builds, DeepSpeed's ops among them, follow XDG_CACHE_HOME already).
+        {"name": "TRITON_CACHE_DIR", "value": "/tmp/.cache/triton"},
         {"name": "TOKENIZERS_PARALLELISM", "value": "false"},
     ]
 

@@ -24,7 +24,7 @@ from rft_runtime.settings import RuntimeSettings
 
 # The streaming services, in pipeline order. Without a Qdrant server the three that share
 # vectors run as one process (rft_cli.colocated): Qdrant Edge opens a directory once per process.
-SEPARATE_SERVICES: tuple[str, ...] = ("sanitizer", "grader")
+SEPARATE_SERVICES: tuple[str, ...] = ("sanitizer", "grader", "trainer-gateway")
 VECTOR_SERVICES: tuple[str, ...] = ("embedder", "categorizer", "generator")
 START_TIMEOUT_S = 300.0  # a first start converts the LLM checkpoint and exports the ONNX model
 
@@ -99,7 +99,8 @@ def up(settings: RuntimeSettings) -> list[StackProcess]:
             assert llm.process is not None
             started.append(StackProcess("llm", llm.process.pid, llm.port, _log(logs, "llm")))
         for name in SEPARATE_SERVICES:
-            started += _start(name, [f"rft_{name}"], {"RFT_HTTP_PORT": name}, env, logs)
+            module = f"rft_{name.replace('-', '_')}"  # trainer-gateway: rft_trainer_gateway
+            started += _start(name, [module], {"RFT_HTTP_PORT": name}, env, logs)
         if settings.qdrant_url:
             for name in VECTOR_SERVICES:
                 started += _start(name, [f"rft_{name}"], {"RFT_HTTP_PORT": name}, env, logs)

@@ -108,9 +108,11 @@ def test_up_starts_broker_llm_and_every_service_and_down_stops_them(tmp_path):
         assert started.returncode == 0, started.stderr + started.stdout
         ports = {p["name"]: p["port"] for p in processes}
         assert set(ports) == {
-            "broker", "llm", "sanitizer", "grader", "embedder", "categorizer", "generator"
+            "broker", "llm", "sanitizer", "grader", "embedder", "categorizer", "generator",
+            "trainer-gateway",
         }
-        for name in ("sanitizer", "grader", "embedder", "categorizer", "generator"):
+        for name in ("sanitizer", "grader", "embedder", "categorizer", "generator",
+                     "trainer-gateway"):
             health = httpx.get(f"http://127.0.0.1:{ports[name]}/healthz", timeout=10)
             assert health.status_code == 200, name
         assert httpx.get(f"http://127.0.0.1:{ports['llm']}/health", timeout=10).is_success

@@ -106,3 +106,23 @@ def test_a_trace_twice_in_one_batch_keeps_its_later_outcome(sql_store_url: str) 
     report = store.report("test")
     assert (report.input, report.valid, dict(report.rejected)) == (1, 0, {"duplicate": 1})
     assert report.tokens.counted == 0
+
+
+def test_the_report_sums_harness_fields_once_per_trace_and_names_the_bound(
+    sql_store_url: str,
+) -> None:
+    from rft_schemas.traces import TokenBound
+
+    bound = TokenBound(min_tokens=8, max_tokens=7936, source="model_config",
+                       context_window=8192, completion_budget=256)
+    store = OutcomeStore(sql_store_url, bound)
+    harnessed = RecordOutcome(prompts=kept("t1").prompts,
+                              harness={"role:exit": 1, "message.extra": 6})
+    store.record(["t1", "t2"], [harnessed, kept("t2")])
+    store.record(["t1"], [harnessed])  # re-delivered: counted once
+    report = store.report("test")
+    assert report.harness_dropped == {"message.extra": 6, "role:exit": 1}
+    assert report.token_bound == bound
+    store.record(["t1"], [refused("t1", RejectionReason.TOO_LONG)])  # now refused: nothing left
+    assert store.report("test").harness_dropped == {}
+    store.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rft_runtime.sql import SQLStore, Transaction, open_sql_store
 from rft_sanitizer.pipeline import RecordOutcome, ReportBuilder
-from rft_schemas.traces import Rejection, SanitizeReport
+from rft_schemas.traces import Rejection, SanitizeReport, TokenBound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outcomes (
@@ -39,6 +39,12 @@ CREATE TABLE IF NOT EXISTS prompt_tokens (
     tokens INTEGER NOT NULL,
     PRIMARY KEY (dataset, trace_id, prompt_id)
 );
+CREATE TABLE IF NOT EXISTS outcome_harness (
+    dataset TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    harness TEXT NOT NULL,
+    PRIMARY KEY (dataset, trace_id)
+);
 CREATE TABLE IF NOT EXISTS outcome_sequence (
     id INTEGER PRIMARY KEY,
     last BIGINT NOT NULL
@@ -57,9 +63,12 @@ _UPSERT_OUTCOME = (
 
 
 class OutcomeStore:
-    def __init__(self, target: str | Path) -> None:
+    def __init__(self, target: str | Path, token_bound: TokenBound | None = None) -> None:
         self.store: SQLStore = open_sql_store(target, durable=False)
         self.store.create_schema(SCHEMA)
+        # The bound this replica's policy applies, for the report (every replica of a
+        # deployment shares its settings).
+        self.token_bound = token_bound
 
     def record(self, trace_ids: list[str], outcomes: list[RecordOutcome]) -> None:
         """Record a batch of outcomes in one transaction (replacing earlier ones by trace id)."""
@@ -74,6 +83,19 @@ class OutcomeStore:
                 latest[(_dataset(outcome), trace_id)] = (seq, outcome)
             tx.executemany(
                 "DELETE FROM prompt_tokens WHERE dataset = ? AND trace_id = ?", list(latest)
+            )
+            # Harness fields and markers left out: a table of their own (most outcomes have
+            # none), so stores written before it existed need no migration.
+            tx.executemany(
+                "DELETE FROM outcome_harness WHERE dataset = ? AND trace_id = ?", list(latest)
+            )
+            tx.executemany(
+                "INSERT INTO outcome_harness (dataset, trace_id, harness) VALUES (?, ?, ?)",
+                [
+                    (dataset, trace_id, json.dumps(outcome.harness))
+                    for (dataset, trace_id), (_, outcome) in latest.items()
+                    if outcome.harness
+                ],
             )
             tx.executemany(
                 _UPSERT_OUTCOME,
@@ -93,7 +115,7 @@ class OutcomeStore:
             )
 
     def report(self, dataset: str, tokenizer: str | None = None) -> SanitizeReport:
-        builder = ReportBuilder(dataset, tokenizer)
+        builder = ReportBuilder(dataset, tokenizer, self.token_bound)
         rows = self.store.query(
             "SELECT format, prompts, estimated, reason, dropped, redactions FROM outcomes "
             "WHERE dataset = ?",
@@ -115,6 +137,10 @@ class OutcomeStore:
             (dataset,),
         )
         builder.token_histogram = Counter({int(t): int(n) for t, n in histogram})
+        for (harness,) in self.store.query(
+            "SELECT harness FROM outcome_harness WHERE dataset = ?", (dataset,)
+        ):
+            builder.harness.update(json.loads(harness))
         return builder.report()
 
     def rejected(

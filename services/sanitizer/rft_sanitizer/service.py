@@ -38,7 +38,7 @@ def build_service(
     sanitizer = Sanitizer(
         Policy.from_settings(settings, counter), open_dedup_store(settings.resolved_dedup_store())
     )
-    store = OutcomeStore(settings.resolved_outcome_store())
+    store = OutcomeStore(settings.resolved_outcome_store(), sanitizer.policy.bound)
 
     stages: list[KafkaStage[Any]] = []
     readiness: dict[str, ReadinessCheck] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rft_grader.presets import tool_usage
 from rft_grader.validation import validate_grader
 
@@ -65,6 +67,31 @@ def test_python_source_problems_are_refused() -> None:
     imports = validate_grader({"type": "python", "name": "p",
                                "source": "import subprocess\ndef grade(s, i):\n    return 1\n"})
     assert [i.code for i in imports] == ["disallowed_import"]
+
+
+@pytest.mark.parametrize("source", [
+    # the issue's escapes, as submitted to `rft grader validate`
+    "def grade(s, i):\n    os = print.__self__.__import__('os')\n    return 1.0\n",
+    "import json\ndef grade(s, i):\n    return json.__builtins__['open']('/etc/passwd')\n",
+    "class P:\n    def __fspath__(self):\n        return '/etc/passwd'\n"
+    "def grade(s, i):\n    return 1.0\n",
+    "import sys\ndef grade(s, i):\n    return 1.0\n",
+    "def grade(s, i):\n    f = (lambda: 0).__code__\n    return 1.0\n",
+    "def grade(s, i):\n    return getattr(print, '__self__') and 1.0\n",
+    "def grade(s, i):\n    return eval('1')\n",
+    "def grade(s, i):\n    return [c for c in ().__class__.__bases__[0].__subclasses__()]\n",
+])
+def test_sources_that_reach_past_the_allowlist_are_not_valid(source: str) -> None:
+    issues = validate_grader({"type": "python", "name": "p", "source": source})
+    assert issues and {i.code for i in issues} <= {"sandbox_escape", "disallowed_import"}
+    assert all(i.path == "$.source" for i in issues)
+
+
+def test_ordinary_graders_are_valid() -> None:
+    source = ("import json, re\nfrom collections import Counter\n"
+              "def grade(sample, item):\n    words = Counter(re.findall(r'\\w+', "
+              "sample['output_text']))\n    return float(words[item['answer']] > 0)\n")
+    assert validate_grader({"type": "python", "name": "p", "source": source}) == []
 
 
 def test_label_model_passing_label_outside_labels_is_refused() -> None:

@@ -2,7 +2,13 @@
 
 Checks what OpenAI's validate endpoint checks (shape, types) and what only the data can tell:
 templates naming item fields the dataset lacks, formulas naming sub-graders that do not exist,
-python sources that do not parse or import what the sandbox refuses.
+python sources that do not parse, import what the sandbox refuses, or use the constructs that
+reach past the import allowlist (``print.__self__``, frames, ``eval``...).
+
+What this checks of a python source is static and only what it can tell: a source that hides
+such a construct (``getattr(f, '__se' + 'lf__')``) passes here. The boundary is the sandbox's
+kernel layers (Landlock, seccomp, uid, rlimits: see ``rft_grader/sandbox/worker.py``), which
+hold whatever the source does; this check reports early what would only fail there.
 """
 
 from __future__ import annotations
@@ -29,6 +35,17 @@ from rft_schemas.grader import (
     ValidationIssue,
 )
 
+# Attributes and names that lead from grader code to the real builtins, other modules' globals,
+# frames or code objects: the first step of every known escape from an import allowlist.
+ESCAPE_ATTRIBUTES = frozenset({
+    "__self__", "__globals__", "__builtins__", "__subclasses__", "__bases__", "__base__",
+    "__mro__", "__code__", "__closure__", "__func__", "__import__", "__loader__", "__spec__",
+    "__getattribute__", "__reduce__", "__reduce_ex__", "__traceback__", "__fspath__",
+    "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "gi_frame", "gi_code",
+    "cr_frame", "ag_frame", "tb_frame", "tb_next", "_getframe",
+})
+ESCAPE_NAMES = frozenset({"__import__", "__builtins__", "eval", "exec", "compile", "globals",
+                          "vars", "breakpoint"})
 GRADER_TYPES = ("string_check", "text_similarity", "score_model", "label_model", "python",
                 "multi")
 _GRADER_ADAPTER: TypeAdapter[Any] = TypeAdapter(Grader)
@@ -142,6 +159,27 @@ def _python_issues(source: str, path: str) -> Iterator[ValidationIssue]:
                     path=path, code="disallowed_import",
                     message=f"line {node.lineno}: import of {name!r} is not allowed "
                             f"(allowed: {', '.join(sorted(DEFAULT_ALLOWED_IMPORTS))})")
+    yield from _escape_issues(tree, path)
+
+
+def _escape_issues(tree: ast.AST, path: str) -> Iterator[ValidationIssue]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in ESCAPE_ATTRIBUTES:
+            what = f"the attribute {node.attr!r}"
+        elif isinstance(node, ast.Name) and node.id in ESCAPE_NAMES:
+            what = f"{node.id!r}"
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and node.value in ESCAPE_ATTRIBUTES | ESCAPE_NAMES):
+            what = f"the string {node.value!r}"
+        elif (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+              and node.name in ESCAPE_ATTRIBUTES):
+            what = f"a method {node.name!r}"
+        else:
+            continue
+        yield ValidationIssue(
+            path=path, code="sandbox_escape",
+            message=f"line {node.lineno}: {what} reaches past the sandbox's import allowlist "
+                    "(builtins, frames, code objects); python graders may not use it")
 
 
 def _semantic_issues(grader: Any, path: str,

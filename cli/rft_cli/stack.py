@@ -87,9 +87,18 @@ def up(settings: RuntimeSettings) -> list[StackProcess]:
     env = {**os.environ, "RFT_DATA_DIR": str(settings.data_dir.resolve())}
     try:
         if not settings.kafka_bootstrap:
-            broker = LocalBroker(log_path=logs / "broker.log")
+            # Durable: topics, records and committed offsets outlive a restart of the broker
+            # (or of `rft down` / `rft up`) in <data_dir>/broker.
+            broker = LocalBroker(
+                log_path=logs / "broker.log", storage_dir=settings.data_dir / "broker"
+            )
             env["RFT_KAFKA_BOOTSTRAP"] = broker.start()
-            assert broker.process is not None
+            assert broker.process is not None and broker.storage_process is not None
+            assert broker.storage_port is not None
+            started.append(StackProcess(
+                "broker-storage", broker.storage_process.pid, broker.storage_port,
+                _log(logs, "broker"),
+            ))
             started.append(
                 StackProcess("broker", broker.process.pid, broker.port, _log(logs, "broker"))
             )
@@ -143,10 +152,11 @@ def _start(
 
 
 def stop_processes(processes: list[StackProcess], timeout_s: float = 30.0) -> None:
-    # Services first (they finish and commit their batch), the broker last. Colocated services
-    # share a pid: it is stopped once.
+    # Services first (they finish and commit their batch), then the broker, its storage last.
+    # Colocated services share a pid: it is stopped once.
+    last = ("broker-storage", "broker", "llm")
     stopped: set[int] = set()
-    for process in sorted(processes, key=lambda p: (p.name == "broker", p.name == "llm")):
+    for process in sorted(processes, key=lambda p: tuple(p.name == name for name in last)):
         if process.pid in stopped or not alive(process.pid):
             continue
         stopped.add(process.pid)

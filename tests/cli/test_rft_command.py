@@ -108,8 +108,8 @@ def test_up_starts_broker_llm_and_every_service_and_down_stops_them(tmp_path):
         assert started.returncode == 0, started.stderr + started.stdout
         ports = {p["name"]: p["port"] for p in processes}
         assert set(ports) == {
-            "broker", "llm", "sanitizer", "grader", "embedder", "categorizer", "generator",
-            "trainer-gateway",
+            "broker", "broker-storage", "llm", "sanitizer", "grader", "embedder", "categorizer",
+            "generator", "trainer-gateway",
         }
         for name in ("sanitizer", "grader", "embedder", "categorizer", "generator",
                      "trainer-gateway"):
@@ -125,6 +125,8 @@ def test_up_starts_broker_llm_and_every_service_and_down_stops_them(tmp_path):
             timeout=60,
         )
         assert embedded.status_code == 200 and embedded.json()["dimensions"] == 384
+        # the broker keeps its topics on disk, where a restart finds them
+        assert (state / "broker" / "tansu" / "clusters").is_dir()
     finally:
         stopped = rft("down", data_dir=state, timeout=180)
     assert stopped.returncode == 0, stopped.stderr

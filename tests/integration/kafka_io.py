@@ -36,7 +36,8 @@ async def read_topic(
         while not partitions:
             partitions = consumer.partitions_for_topic(topic)
             if not partitions:
-                await consumer.client.force_metadata_update()
+                # aiokafka keeps its client private; a topic created a moment ago needs it
+                await consumer._client.force_metadata_update()
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"topic {topic} never appeared")
                 await asyncio.sleep(0.1)

@@ -52,10 +52,11 @@ TARGETS = ("base", "overlays/local", "overlays/gpu")
 KUBERNETES_VERSION = "1.37"
 
 NAMESPACE = "rft"
-# The services that run as stages. Not trainer-gateway: steps I and J are not built, and its
-# package has nothing to run (`python -m rft_trainer_gateway` exits 1); a Deployment of it would
-# crash-loop. Its topic (rft.training.events.v1) is still created by the topics Job.
+# The services that run as stages: Kafka consumers, scaled by KEDA on their lag.
 STAGES = ("sanitizer", "embedder", "categorizer", "generator", "grader")
+# Services that consume no topic: one replica each, no ScaledObject. The trainer gateway owns
+# its jobs' training processes and files, so a second replica must not take them over.
+GATEWAYS = ("trainer-gateway",)
 SETTINGS_CONFIGMAP = "rft-settings"
 HTTP_PORT = 8000
 # The platform's own images (services/*/Dockerfile): they set XDG_CACHE_HOME, and the pods too.
@@ -307,7 +308,9 @@ def _port_number(container: Manifest, port: Any) -> Any:
     return port
 
 
-def stage_problems(deployment: Manifest) -> list[str]:
+def stage_problems(deployment: Manifest, scaled: bool = True) -> list[str]:
+    """A service's Deployment as every platform service needs it; ``scaled``: a stage whose
+    replicas a ScaledObject owns (a gateway runs exactly one, and is replaced, not rolled)."""
     name = deployment["metadata"]["name"]
     problems: list[str] = []
     pod = deployment["spec"]["template"]
@@ -341,8 +344,14 @@ def stage_problems(deployment: Manifest) -> list[str]:
     config_refs = [e.get("configMapRef", {}).get("name") for e in container.get("envFrom", [])]
     if SETTINGS_CONFIGMAP not in config_refs:
         problems.append(f"Deployment/{name}: env does not come from {SETTINGS_CONFIGMAP}")
-    if "replicas" in deployment["spec"]:
+    if scaled and "replicas" in deployment["spec"]:
         problems.append(f"Deployment/{name}: sets replicas, which its ScaledObject owns")
+    if not scaled:
+        if deployment["spec"].get("replicas") != 1:
+            problems.append(f"Deployment/{name}: replicas is not 1")
+        if deployment["spec"].get("strategy", {}).get("type") != "Recreate":
+            problems.append(f"Deployment/{name}: strategy is not Recreate (two replicas would "
+                            "run its jobs at once during a rolling update)")
     return problems
 
 
@@ -445,7 +454,7 @@ def writable_mount(pod_spec: Manifest, container: Manifest, path: str) -> str | 
 
 def python_m_runnable(module: str) -> bool:
     """`python -m module` runs something: a module, or a package with a __main__ (an empty
-    package, like rft_trainer_gateway today, exits 1)."""
+    package exits 1)."""
     try:
         spec = importlib.util.find_spec(module)
         if spec is None:
@@ -547,6 +556,16 @@ def platform_problems(objs: list[Manifest]) -> list[str]:
             problems.append(f"no ScaledObject/{service}")
         else:
             problems += scaling_problems(scaled, service, config)
+    for service in GATEWAYS:
+        deployment = find(objs, "Deployment", service)
+        if deployment is None:
+            problems.append(f"no Deployment/{service}")
+            continue
+        problems += stage_problems(deployment, scaled=False)
+        if find(objs, "Service", service) is None:
+            problems.append(f"no Service/{service}")
+        if find(objs, "ScaledObject", service) is not None:
+            problems.append(f"ScaledObject/{service}: a gateway consumes no topic to scale on")
     if not config.get("RFT_LLM_BASE_URL"):
         problems.append(
             f"{SETTINGS_CONFIGMAP}: no RFT_LLM_BASE_URL; the stage images carry no local model "

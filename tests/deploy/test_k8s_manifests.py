@@ -382,30 +382,52 @@ def test_gpu_overlay_points_the_services_at_vllm_and_its_served_model() -> None:
     assert service["spec"]["ports"][0]["port"] == 8000
 
 
-# --- the trainer-gateway is not deployed ------------------------------------------------------
+# --- the trainer gateway ---------------------------------------------------------------------
 
 
-def test_no_target_runs_the_trainer_gateway_yet_its_topic_is_still_created(target: str) -> None:
-    """Steps I and J are not built: `python -m rft_trainer_gateway` has nothing to run, so a
-    Deployment (with probes and a ScaledObject) would only crash-loop."""
-    assert "trainer-gateway" not in k8s.STAGES
-    for obj in rendered(target):
-        assert "trainer-gateway" not in k8s.name_of(obj), k8s.name_of(obj)
-        assert "trainer-gateway" not in str(obj.get("spec", "")), k8s.name_of(obj)
+def test_every_target_runs_one_trainer_gateway_replaced_not_rolled(target: str) -> None:
+    """It owns its jobs' training processes and files: one replica, Recreate, its data on a
+    claim that outlives the pod, a fixed replica id (the next pod re-attaches its jobs), and
+    no ScaledObject (it consumes no topic)."""
+    objs = rendered(target)
+    deployment = only(objs, "Deployment", "trainer-gateway")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert k8s.find(objs, "ScaledObject", "trainer-gateway") is None
+    c = container(deployment)
+    assert c["command"] == ["python", "-m", "rft_trainer_gateway"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["RFT_TRAINER_REPLICA_ID"] == "trainer-gateway"
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    data = next(m for m in c["volumeMounts"] if m["mountPath"] == "/var/lib/rft")
+    claim = volumes[data["name"]]["persistentVolumeClaim"]["claimName"]
+    assert only(objs, "PersistentVolumeClaim", claim)
+    assert only(objs, "Service", "trainer-gateway")["spec"]["ports"][0]["port"] == 8000
     # The topics Job creates every registered topic, the training events topic among them.
     assert "rft.training.events.v1" in {spec.name for spec in ALL_TOPICS}
-    job = only(rendered(target), "Job", "rft-create-topics")
+    job = only(objs, "Job", "rft-create-topics")
     assert container_of_job(job)["command"] == ["python", "-m", "rft_runtime.topics", "create"]
 
 
+def test_platform_check_flags_a_gateway_that_would_roll_or_scale() -> None:
+    objs = copy.deepcopy(rendered("base"))
+    deployment = k8s.find(objs, "Deployment", "trainer-gateway")
+    deployment["spec"]["replicas"] = 2
+    deployment["spec"]["strategy"] = {"type": "RollingUpdate"}
+    problems = k8s.platform_problems(objs)
+    assert "Deployment/trainer-gateway: replicas is not 1" in problems
+    assert any(p.startswith("Deployment/trainer-gateway: strategy is not Recreate")
+               for p in problems)
+
+
 def test_platform_check_flags_a_pod_that_runs_a_package_with_nothing_to_run() -> None:
-    """What base/services/trainer-gateway.yaml did: `python -m rft_trainer_gateway` exits 1."""
+    """A package without a __main__ (as rft_trainer_gateway was before steps I and J) exits 1."""
     objs = copy.deepcopy(rendered("base"))
     c = container(k8s.find(objs, "Deployment", "grader"))
-    c["command"] = ["python", "-m", "rft_trainer_gateway"]
+    c["command"] = ["python", "-m", "rft_trainer_gateway.backends"]
     problems = k8s.platform_problems(objs)
-    assert "Deployment/grader: container grader: `python -m rft_trainer_gateway` has nothing to " \
-        "run (no such module, or no __main__)" in problems
+    assert "Deployment/grader: container grader: `python -m rft_trainer_gateway.backends` has " \
+        "nothing to run (no such module, or no __main__)" in problems
     assert k8s.python_m_runnable("rft_runtime.topics")
     assert not k8s.python_m_runnable("rft_no_such_module")
 
@@ -425,12 +447,11 @@ def test_every_python_m_command_the_pods_run_is_runnable(target: str) -> None:
                     )
 
 
-def test_docs_list_the_deployed_services_and_say_the_trainer_gateway_is_not() -> None:
+def test_docs_list_the_deployed_services() -> None:
     docs = (REPO / "docs" / "deploy.md").read_text()
     rows = re.findall(r"^\| ([a-z-]+) \| `ghcr\.io/rft-platform/", docs, re.MULTILINE)
-    assert rows == list(k8s.STAGES)
-    assert "**No trainer-gateway yet.**" in docs
-    assert f"for s in {' '.join(k8s.STAGES)}; do" in docs
+    assert rows == [*k8s.STAGES, *k8s.GATEWAYS]
+    assert f"for s in {' '.join([*k8s.STAGES, *k8s.GATEWAYS])}; do" in docs
     assert "-f services/runtime/Dockerfile -t ghcr.io/rft-platform/local-llm:" in docs
 
 

@@ -403,7 +403,7 @@ class Worker:
                 confinement.apply_grader_seccomp()
                 # Nothing but stdio (/dev/null) and this sample's result pipe stays open.
                 os.closerange(3, write_end)
-                os.closerange(write_end + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+                os.closerange(write_end + 1, 1 << 20)
                 if self.audit_hook:
                     sys.addaudithook(make_audit_hook(sample_dir, self.read_roots))
             except (OSError, confinement.ConfinementError) as exc:

@@ -675,3 +675,17 @@ def test_without_landlock_the_worker_fails_closed(monkeypatch) -> None:
     finally:
         shutil.rmtree(worker_dir, ignore_errors=True)
 
+
+
+def test_probe_prints_what_this_kernel_supports() -> None:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "rft_grader.sandbox.confinement"],
+                          capture_output=True, text=True, check=True, timeout=60)
+    printed = json.loads(done.stdout)
+    assert printed["landlock_abi"] == KERNEL.landlock_abi >= 1
+    assert printed["seccomp_api"] == KERNEL.seccomp_api >= 1
+    assert printed["release"] == KERNEL.release
+    assert all(Path(root).is_dir() for root in printed["readable_roots"])

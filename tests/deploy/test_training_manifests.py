@@ -56,7 +56,7 @@ def sample_objects(config: KubernetesTrainingSettings, workload: Workload) -> li
         backend=TrainingBackendName.KUBERNETES,
         hyperparameters=TrainingHyperparameters(wall_clock_budget_s=7200),
     )
-    job_dir = config.data_mount_path / "trainer" / "jobs" / job.id
+    job_dir = config.data_mount_path / "jobs" / job.id
     return render_training(job, job_dir, job_dir / "checkpoints" / "checkpoint-20", config,
                            workload=workload, name=resource_name(job.id, "1a2b3c"))
 
@@ -249,3 +249,25 @@ def test_training_image_build_context_admits_what_it_copies() -> None:
     for source in copied:
         assert not excluded_from_context(source.rstrip("/"), dockerignore()), source
     assert excluded_from_context("requirements/dev.txt", dockerignore())
+
+
+def test_the_overlays_gateway_launches_runs_on_the_claim_the_pods_mount(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = overlay_settings(monkeypatch)
+    gateway = k8s.find(rendered(GPU), "Deployment", "trainer-gateway")
+    assert gateway is not None
+    pod = gateway["spec"]["template"]["spec"]
+    # it talks to the API server as the launcher the Role is bound to
+    assert pod["serviceAccountName"] == "rft-training-launcher"
+    assert pod["automountServiceAccountToken"] is True
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"]
+              for v in pod["volumes"] if "persistentVolumeClaim" in v}
+    mounted = {m["mountPath"]: claims.get(m["name"]) for m in container["volumeMounts"]}
+    assert mounted[str(config.data_mount_path)] == config.data_claim
+    assert Path(env["RFT_TRAINER_JOBS_DIR"]).is_relative_to(config.data_mount_path)
+    assert {"configMapRef": {"name": "rft-training"}} in container["envFrom"]
+    assert env["RFT_TRAINER_BACKEND"] == "kubernetes"
+    assert "kubernetes" in env["RFT_TRAINER_BACKENDS"]

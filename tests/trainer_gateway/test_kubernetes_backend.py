@@ -30,7 +30,7 @@ from rft_trainer_gateway.backends.kubernetes import (
 from rft_trainer_gateway.job_files import JobFiles
 
 Manifest = dict[str, Any]
-JOBS = Path("/var/lib/rft/trainer/jobs")
+JOBS = Path("/var/lib/rft-training/jobs")
 
 
 def sample_job(**hyper: Any) -> TrainingJob:
@@ -118,7 +118,8 @@ def test_job_pod_serves_rollouts_from_a_vllm_sidecar_in_trl_server_mode() -> Non
     trainer = pod["containers"][0]
     assert env_of(trainer)[VLLM_URL_ENV] == "http://127.0.0.1:8000"
     # both load the base model: one download, on the job volume, for every run
-    assert env_of(trainer)["HF_HOME"] == env_of(vllm)["HF_HOME"] == "/var/lib/rft/cache/huggingface"
+    hf_home = "/var/lib/rft-training/cache/huggingface"
+    assert env_of(trainer)["HF_HOME"] == env_of(vllm)["HF_HOME"] == hf_home
     assert trainer["resources"]["limits"]["nvidia.com/gpu"] == "4"
     assert vllm["resources"]["limits"]["nvidia.com/gpu"] == "1"
 
@@ -155,7 +156,7 @@ def test_trainjob_mounts_the_job_volume_through_a_runtime_patch_of_the_node_cont
     claim = {"name": "data", "persistentVolumeClaim": {"claimName": "rft-training"}}
     assert claim in pod["volumes"]
     (node,) = pod["containers"]
-    assert {"name": "data", "mountPath": "/var/lib/rft"} in node["volumeMounts"]
+    assert {"name": "data", "mountPath": "/var/lib/rft-training"} in node["volumeMounts"]
 
 
 def test_gpu_placement_follows_the_settings_on_every_gpu_pod() -> None:
@@ -182,7 +183,7 @@ def test_a_wall_clock_budget_becomes_a_hard_deadline_with_room_to_start() -> Non
 
 
 def test_a_job_dir_off_the_shared_volume_is_refused() -> None:
-    with pytest.raises(ValueError, match="not under /var/lib/rft"):
+    with pytest.raises(ValueError, match="not under /var/lib/rft-training"):
         render_training(sample_job(), Path("/home/me/run"), None, KubernetesTrainingSettings(),
                         workload=Workload.JOB, name="rft-run")
 

@@ -116,7 +116,8 @@ class KubernetesTrainingSettings(BaseSettings):
         description="PVC holding the job directories (ReadWriteMany: the gateway mounts it too)",
     )
     data_mount_path: Path = Field(
-        default=Path("/var/lib/rft"), description="where the gateway and the pods mount it"
+        default=Path("/var/lib/rft-training"),
+        description="where the gateway and the pods mount it (the gateway's jobs dir is in it)",
     )
     settings_configmap: str = "rft-settings"
     hf_token_secret: str = Field(default="hf-token", description="optional: gated models")

@@ -284,9 +284,12 @@ def test_alive_until_the_workload_completes_fails_or_is_gone(files: JobFiles,
     backend = backend_on(cluster, tmp_path)
     handle = backend.launch(sample_job(), files, None)
     assert backend.alive(handle)
+    assert backend.exit_code(handle) is None
     job = cluster.created[0]
     job["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
-    assert not backend.alive(handle)
+    assert not backend.alive(handle) and backend.exit_code(handle) == 0
+    job["status"] = {"conditions": [{"type": "Failed", "status": "True"}]}
+    assert not backend.alive(handle) and backend.exit_code(handle) == 1
     job["status"] = {"conditions": [{"type": "Failed", "status": "False"}]}
     assert backend.alive(handle)
     cluster.objects.clear()

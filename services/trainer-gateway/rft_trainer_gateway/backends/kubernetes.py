@@ -689,6 +689,15 @@ class KubernetesBackend:
             return False
         return is_running(self.api.get(*owner, self.config.namespace))
 
+    def exit_code(self, handle: RunHandle) -> int | None:
+        """0 for a Complete run, 1 for a Failed one, None while it runs or once it is gone (the
+        supervisor's crash report reads it, as it reads the local child's)."""
+        owner = self._owner(handle)
+        obj = None if owner is None else self.api.get(*owner, self.config.namespace)
+        if obj is None or is_running(obj):
+            return None
+        return 0 if _condition_true(obj, ("Complete", "SuccessCriteriaMet")) else 1
+
     def cancel(self, handle: RunHandle, files: JobFiles) -> None:
         files.cancel_flag.parent.mkdir(parents=True, exist_ok=True)
         files.cancel_flag.touch()

@@ -7,6 +7,7 @@ import asyncio
 import numpy as np
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from rft_categorizer.clustering import ClusterParams, cluster_two_levels
 from rft_categorizer.coverage import OTHER_TOPIC
 from rft_categorizer.discovery import discover_topics
 from rft_categorizer.editing import leaf_paths
@@ -115,3 +116,22 @@ def test_parse_label_takes_the_first_usable_object_and_trims_the_description():
     assert label is not None
     assert label.name == "card_arrival"
     assert len(label.description) <= 200
+
+
+def test_resolutions_are_chosen_from_the_data_when_not_given(hwu_subset):
+    clusters = cluster_two_levels(hwu_subset.vectors)
+    stability = clusters.stability
+    assert stability is not None and set(stability) == set(ClusterParams().resolutions)
+    # the leaf level is the most stable resolution at or above standard modularity (1), the
+    # coarse level the most stable one at or below 1 and under half the leaf's
+    at_or_above = {r: a for r, a in stability.items() if r >= 1}
+    assert clusters.fine_resolution == max(at_or_above, key=at_or_above.__getitem__)
+    below = {r: a for r, a in stability.items() if r <= min(1, clusters.fine_resolution / 2)}
+    assert clusters.coarse_resolution == max(below, key=below.__getitem__)
+
+
+def test_given_resolutions_are_used_without_a_search(hwu_subset):
+    params = ClusterParams(fine_resolution=3.0, coarse_resolution=0.5)
+    clusters = cluster_two_levels(hwu_subset.vectors, params)
+    assert clusters.stability is None
+    assert (clusters.fine_resolution, clusters.coarse_resolution) == (3.0, 0.5)

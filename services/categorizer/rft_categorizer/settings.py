@@ -15,8 +15,12 @@ from rft_runtime.settings import RuntimeSettings
 class CategorizerSettings(RuntimeSettings):
     # discovery (step B)
     topics_neighbours: int = Field(default=15, ge=2, description="kNN graph degree")
-    topics_fine_resolution: float = Field(default=3.0, gt=0, description="higher: more subtopics")
-    topics_coarse_resolution: float = Field(default=0.5, gt=0, description="higher: more topics")
+    topics_fine_resolution: float | None = Field(
+        default=None, gt=0, description="higher: more subtopics; unset = the most stable one"
+    )
+    topics_coarse_resolution: float | None = Field(
+        default=None, gt=0, description="higher: more topics; unset = the most stable one"
+    )
     topics_min_size: int = Field(default=5, ge=1, description="smaller clusters go to 'other'")
     topics_examples: int = Field(default=5, ge=1, description="representative prompts per topic")
     topics_label_with_llm: bool = True

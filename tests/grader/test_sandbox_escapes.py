@@ -459,6 +459,18 @@ ATTEMPTS = [
             os.setuid(0)
             return 1.0
         """),
+    Attempt("system_v_shared_memory", """\
+        def grade(s, i):
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.shmget(0x52465400, 4096, 0o1666) < 0:
+                raise PermissionError(ctypes.get_errno(), 'shmget')
+            return 1.0
+        """),
+    Attempt("renice_the_worker", """\
+        def grade(s, i):
+            os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)
+            return 1.0
+        """),
     # signals
     Attempt("kill_the_worker", """\
         def grade(s, i):

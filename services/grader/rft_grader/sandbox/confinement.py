@@ -67,6 +67,11 @@ DENIED_SYSCALLS = (
     "setresgid", "setfsuid", "setfsgid", "setgroups", "capset",
     # No sockets at all: the worker talks over inherited pipes only.
     "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
+    # No System V or POSIX message queues, semaphores or shared memory: channels to other
+    # processes of the same uid that no path rule covers.
+    "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop", "semtimedop", "semctl",
+    "shmget", "shmat", "shmdt", "shmctl", "mq_open", "mq_unlink", "mq_timedsend",
+    "mq_timedreceive", "mq_notify", "mq_getsetattr",
 )
 # Added for the process that runs grader code: no new processes or threads, no signals to any
 # process but itself, no limits changed on another process.
@@ -257,6 +262,12 @@ def apply_grader_seccomp() -> None:
         _deny(flt, "kill", pyseccomp.Arg(0, pyseccomp.NE, pid))
         _deny(flt, "tgkill", pyseccomp.Arg(0, pyseccomp.NE, pid))
         _deny(flt, "prlimit64", pyseccomp.Arg(0, pyseccomp.NE, 0))
+        # Priorities and CPU placement of itself only (who/pid 0), not of the worker.
+        _deny(flt, "setpriority", pyseccomp.Arg(1, pyseccomp.NE, 0))
+        _deny(flt, "ioprio_set", pyseccomp.Arg(1, pyseccomp.NE, 0))
+        for name in ("sched_setaffinity", "sched_setscheduler", "sched_setparam",
+                     "sched_setattr"):
+            _deny(flt, name, pyseccomp.Arg(0, pyseccomp.NE, 0))
         flt.load()
     except OSError as exc:
         raise ConfinementError(f"seccomp filter could not be loaded: {exc}") from exc

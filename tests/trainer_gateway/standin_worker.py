@@ -5,7 +5,8 @@ so the supervisor's rules (crash, resume, re-attach, cancel) are tested on their
 event log, without training a model.
 
 ``STANDIN_STEP_S`` is the time one step takes (default 0.2 s); ``STANDIN_IGNORE_CANCEL=1``
-makes it ignore a cancel (to test the kill after the grace period).
+makes it ignore a cancel (to test the kill after the grace period); while the file
+``STANDIN_HOLD`` names exists, it waits before its next step (a test holds it mid-run).
 """
 
 from __future__ import annotations
@@ -53,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         start = json.loads((args.resume_from / "rft_checkpoint.json").read_text())["step"]
         message = f"resumed from {args.resume_from.name}"
     emit(kind=TrainingEventKind.STATUS, status=JobStatus.RUNNING, step=start, message=message)
+    hold = Path(os.environ["STANDIN_HOLD"]) if os.environ.get("STANDIN_HOLD") else None
     for step in range(start + 1, total + 1):
         time.sleep(step_s)
+        while hold is not None and hold.exists() and not stop["asked"]:
+            time.sleep(0.05)
         cancelled = stop["asked"] or (files.cancel_flag.exists() and not ignore_cancel)
         if cancelled:
             emit(kind=TrainingEventKind.STATUS, status=JobStatus.CANCELLED, step=step - 1,

@@ -26,7 +26,7 @@ class GatewayProcess(ServiceProcess):
         super().__init__("rft_trainer_gateway", {
             "RFT_DATA_DIR": str(data_dir), "RFT_TRAINER_WORKER_MODULE": STANDIN,
             "RFT_TRAINER_POLL_INTERVAL_S": "0.2", "STANDIN_STEP_S": str(step_s),
-            "RFT_LOG_LEVEL": "WARNING"})
+            "STANDIN_HOLD": str(data_dir / "hold"), "RFT_LOG_LEVEL": "WARNING"})
         self.env.pop("RFT_KAFKA_BOOTSTRAP", None)
         self.data_dir = data_dir
 
@@ -86,11 +86,15 @@ async def test_a_gateway_killed_while_a_job_trains_re_attaches_to_it(tmp_path: P
         async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
             job_id = await submit(client, max_steps=12)
             await wait_until(client, job_id, has_checkpoint)
+        (tmp_path / "hold").touch()  # training waits at its next step until the test goes on
         pid = gateway.training_pid(job_id)
         gateway.kill()
         os.kill(pid, 0)  # the training process outlives the gateway
         await restarted.start()
         async with httpx.AsyncClient(base_url=restarted.url, timeout=30) as client:
+            await wait_until(client, job_id, lambda events: any(
+                (e["message"] or "").startswith("re-attached") for e in events))
+            (tmp_path / "hold").unlink()
             events = await wait_until(client, job_id, ended)
             job = (await client.get(f"/v1/training-jobs/{job_id}")).json()
         assert f"re-attached to the running training process (pid {pid})" in (
@@ -112,7 +116,9 @@ async def test_a_training_process_killed_under_the_gateway_resumes_from_its_chec
         async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
             job_id = await submit(client, max_steps=8)
             await wait_until(client, job_id, has_checkpoint)
+            (tmp_path / "hold").touch()  # it cannot finish before it is killed
             os.kill(gateway.training_pid(job_id), signal.SIGKILL)
+            (tmp_path / "hold").unlink()
             events = await wait_until(client, job_id, ended)
             job = (await client.get(f"/v1/training-jobs/{job_id}")).json()
         notes = status_messages(events)
@@ -134,9 +140,11 @@ async def test_a_job_whose_process_died_with_the_gateway_is_resumed_on_restart(
         async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
             job_id = await submit(client, max_steps=8)
             await wait_until(client, job_id, has_checkpoint)
+        (tmp_path / "hold").touch()  # it cannot finish before it is killed
         pid = gateway.training_pid(job_id)
         gateway.kill()
         os.kill(pid, signal.SIGKILL)  # as when the machine or the pod went down
+        (tmp_path / "hold").unlink()
         await restarted.start()
         async with httpx.AsyncClient(base_url=restarted.url, timeout=30) as client:
             events = await wait_until(client, job_id, ended)

@@ -319,6 +319,7 @@ class JobSupervisor:
         self.jobs_dir = settings.resolved_jobs_dir()
         self._runs: dict[str, JobRun] = {}
         self._unpublished: set[str] = set()
+        self._pending: dict[str, list[TrainingEvent]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -396,7 +397,11 @@ class JobSupervisor:
     async def tick(self) -> None:
         """Follow every running job once, then start queued ones while there is room."""
         for job_id in list(self._runs):
-            await self._follow(self._runs[job_id])
+            try:
+                await self._follow(self._runs[job_id])
+            except Exception:  # one job's backend or files failing must not stall the others
+                log.exception("following a training job failed; retried next round",
+                              extra={"job": job_id})
         while len(self._runs) < self.settings.trainer_concurrency:
             if not await self._start_next():
                 break
@@ -410,10 +415,15 @@ class JobSupervisor:
         if stored is not None and stored.status is JobStatus.CANCELLING:
             await asyncio.to_thread(run.cancel)
         attempts = run.job.attempts
-        events = await asyncio.to_thread(run.poll, cause)
+        # Events read but not stored (the store was down) go first: the run has moved past them.
+        events = self._pending.pop(run.job.id, []) + await asyncio.to_thread(run.poll, cause)
         if run.job.attempts > attempts:
             self.metrics.resumes.inc()
-        await self._save(run, events)
+        try:
+            await self._save(run, events)
+        except BaseException:
+            self._pending[run.job.id] = events
+            raise
         if run.finished:
             del self._runs[run.job.id]
 
@@ -449,7 +459,7 @@ class JobSupervisor:
                                          f"{error}")
                 return True
             self._runs[job_id] = run
-            await self._save(run, await asyncio.to_thread(run.poll))
+            await self._follow(run)  # stores the handle: a restart finds the process by it
             return True
         return False
 

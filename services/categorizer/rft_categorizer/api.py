@@ -39,7 +39,7 @@ from rft_categorizer.topic_service import (
     UnknownDatasetError,
     UnknownPromptError,
 )
-from rft_runtime.http.params import DatasetInPath
+from rft_runtime.http.params import DatasetInPath, StoredVersion
 from rft_runtime.kafka.stage import Outbound
 from rft_schemas.topics import CategorizedPrompt, CoverageReport, TopicHierarchy
 
@@ -165,7 +165,7 @@ def build_router(
 
     @router.get("/datasets/{dataset}/topics", response_model=TopicHierarchy)
     async def get_topics(
-        dataset: DatasetInPath, version: Annotated[int | None, Query(ge=1)] = None
+        dataset: DatasetInPath, version: StoredVersion = None
     ) -> TopicHierarchy:
         store = topics.hierarchies
         found = await asyncio.to_thread(

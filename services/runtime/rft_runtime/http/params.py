@@ -21,6 +21,11 @@ DatasetInPath = Annotated[
 SQL_BIGINT_MAX = 2**63 - 1
 """The largest integer SQLite and PostgreSQL store (a larger cursor overflowed into a 500)."""
 
+StoredVersion = Annotated[
+    int | None,
+    Query(ge=1, le=SQL_BIGINT_MAX, description="a stored version; unset = the current one"),
+]
+
 Cursor = Annotated[
     int,
     Query(ge=0, le=SQL_BIGINT_MAX, description="next_cursor of the previous page; 0 = the start"),

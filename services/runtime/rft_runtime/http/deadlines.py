@@ -29,14 +29,17 @@ _TIMEOUT_RESPONSE = (
 )
 
 
+_SETTING = RuntimeSettings.model_fields
+
+
 @dataclass(frozen=True)
 class ConnectionLimits:
-    """What a server allows one connection (see the ``http_*`` runtime settings)."""
+    """What a server allows one connection (the ``http_*`` runtime settings; their defaults)."""
 
-    header_timeout_s: float = 10.0
-    body_timeout_s: float = 120.0
-    keep_alive_s: float = 5.0
-    max_header_bytes: int = 64 * 1024
+    header_timeout_s: float = _SETTING["http_header_timeout_s"].default
+    body_timeout_s: float = _SETTING["http_body_timeout_s"].default
+    keep_alive_s: float = _SETTING["http_keep_alive_s"].default
+    max_header_bytes: int = _SETTING["http_max_header_bytes"].default
 
     @classmethod
     def of(cls, settings: RuntimeSettings) -> ConnectionLimits:

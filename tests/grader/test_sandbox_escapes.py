@@ -701,3 +701,42 @@ def test_probe_prints_what_this_kernel_supports() -> None:
     assert printed["seccomp_api"] == KERNEL.seccomp_api >= 1
     assert printed["release"] == KERNEL.release
     assert all(Path(root).is_dir() for root in printed["readable_roots"])
+
+
+# --- through POST /v1/graders:run's core -----------------------------------------------------
+
+def _run_request(source: str):
+    import asyncio
+
+    from rft_grader.openai_endpoints import run_endpoint
+    from rft_schemas import GraderRunRequest
+
+    request = GraderRunRequest.model_validate({
+        "grader": {"type": "python", "name": "p", "source": source},
+        "item": {"answer": "x"}, "model_sample": "x"})
+    return asyncio.run(run_endpoint(request))
+
+
+def test_the_issues_escape_is_refused_before_it_runs() -> None:
+    from rft_grader.build import GraderConfigError
+
+    source = ("def grade(s, i):\n    os = print.__self__.__import__('os')\n"
+              "    return float(len(open('/etc/passwd').read()))\n")
+    with pytest.raises(GraderConfigError) as caught:
+        _run_request(source)
+    assert {i.code for i in caught.value.issues} == {"sandbox_escape"}
+
+
+def test_an_escape_validation_cannot_see_is_stopped_in_the_sandbox(targets: Targets) -> None:
+    # Spelled so that no static check sees it: the grader runs, and the read fails (the table
+    # above shows the kernel refusing such reads with the audit hook off).
+    source = (f"def grade(s, i):\n    b = getattr(print, '__se' + 'lf__')\n"
+              f"    imp = getattr(b, '__imp' + 'ort__')\n"
+              f"    return float(len(imp('io').open({str(targets.secret)!r}).read()))\n")
+    response = _run_request(source)
+    body = response.model_dump_json()
+    assert response.reward == 0.0
+    assert response.metadata.errors.python_grader_runtime_error
+    assert "PermissionError" in (response.metadata.errors.python_grader_runtime_error_details
+                                 or "")
+    assert targets.secret_text not in body

@@ -65,7 +65,12 @@ def best_margin(
 
 def main() -> None:
     from rft_sanitizer.closing import PHRASES, is_closing_turn, strip_markers
-    from rft_sanitizer.closing_semantic import ExemplarTest, OnnxSentenceEncoder, find_export
+    from rft_sanitizer.closing_semantic import (
+        ExemplarTest,
+        OnnxSentenceEncoder,
+        asks_or_tells,
+        find_export,
+    )
     from rft_sanitizer.settings import SanitizerSettings
 
     rows = [json.loads(x) for x in LABELLED.read_text().splitlines() if x.strip()]
@@ -93,7 +98,7 @@ def main() -> None:
     # The parts of the new test, to see what each contributes.
     stripped = [strip_markers(t) for t in texts]
     score = [test.score(s) if s.strip() else 1.0 for s in stripped]
-    question = [("?" in s) for s in stripped]
+    question = [asks_or_tells(s) for s in stripped]
     semantic_only = [(not q) and s > test.margin for s, q in zip(score, question, strict=True)]
     guard: list[bool | None] = [
         True if (not s.strip() or is_closing_turn(s)) else (False if q else None)
@@ -103,7 +108,7 @@ def main() -> None:
     print(f"\nclosing = positive class; margin {test.margin} (constant in closing_semantic.py)")
     p_old, r_old = line("old: phrase list", old, gold)
     p_new, r_new = line("new: phrase list, then exemplar similarity", new, gold)
-    line("    exemplar similarity alone (? guard)", semantic_only, gold)
+    line("    exemplar similarity alone (with its guards)", semantic_only, gold)
 
     # Margin chosen in cross-validation: the in-sample constant's figures are optimistic.
     order = list(range(len(rows)))
@@ -134,6 +139,11 @@ def main() -> None:
         print(f"\n{title}: {len(picked)}")
         for i in picked[:12]:
             print(f"  {score[i]:+.3f}  {texts[i][:110]!r}")
+    # Closing turns of unseen airline runs, as quoted in issue 15 (not in the labelled set).
+    print("\nclosing turns quoted from unseen runs (old / new says closing):")
+    for turn in ("You too! Thanks again for your patience and assistance. ###STOP###",
+                 "Thanks, you too! ###STOP###"):
+        print(f"  {PHRASES(turn)!s:<5} / {test(turn)!s:<5}  {turn!r}")
     traces(rows, test)
 
 

@@ -177,6 +177,11 @@ class SanitizeReport(Contract):
     formats: dict[str, int] = Field(default_factory=dict)
     tokens: TokenStats = Field(default_factory=TokenStats)
     token_bound: TokenBound | None = Field(default=None, description="the bounds applied")
+    closing_test: str | None = Field(
+        default=None,
+        description="the test that found closing user turns: 'phrases' (a phrase list) or "
+        "'embedding:<model export>' (exemplar similarity)",
+    )
     harness_dropped: dict[str, int] = Field(
         default_factory=dict,
         description="what was left out of records as no part of the conversation, by name, "

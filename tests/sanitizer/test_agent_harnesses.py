@@ -135,6 +135,7 @@ def test_the_report_counts_harness_fields_and_names_the_bound(tmp_path: Path, co
     assert report.valid == 2
     assert report.formats == {"mini_swe_agent": 1, "swe_agent": 1}
     assert report.harness_dropped["role:exit"] == 1
+    assert report.closing_test == "phrases"  # pinned for these tests (conftest)
     assert report.token_bound is not None
     assert (report.token_bound.max_tokens, report.token_bound.source) == (
         3584, "context_window_setting")
@@ -175,3 +176,55 @@ def test_a_window_smaller_than_the_budget_is_refused(tmp_path: Path):
 
 def test_policy_without_a_bound_keeps_the_explicit_max(counter):
     assert Policy(counter=counter).max_tokens == 8192
+
+
+def _bag_of_words(texts):
+    """A stand-in embedder: closing words on one axis, request words on another."""
+    import numpy as np
+
+    closing = {"thanks", "thank", "bye", "appreciate", "great"}
+    asking = {"please", "cancel", "book", "change", "need"}
+    rows = []
+    for text in texts:
+        words = {w.strip(".,!").lower() for w in text.split()}
+        row = np.array([len(words & closing), len(words & asking), 0.1], dtype=np.float32)
+        rows.append(row / np.linalg.norm(row))
+    return np.stack(rows)
+
+
+def test_exemplar_test_needs_every_sentence_to_close():
+    from rft_sanitizer.closing_semantic import ExemplarTest
+
+    test = ExemplarTest(_bag_of_words, name="bag", margin=0.0,
+                        closing=["thanks bye"], meaningful=["please cancel"])
+    assert test("Great, I appreciate it. Thanks!###STOP###")
+    assert not test("Please cancel my booking. Thanks!")  # one sentence asks
+    assert not test("Great, thanks! Could you book it")  # no question mark: its words ask
+    assert not test("Thanks, all good?")  # a question mark is never closing
+    assert test("###STOP###")
+
+
+def test_closing_test_setting_picks_the_phrase_list_or_refuses_a_missing_export(tmp_path):
+    from rft_sanitizer.closing import PHRASES
+    from rft_sanitizer.closing_semantic import load_closing_test
+
+    assert load_closing_test(SanitizerSettings(closing_test="phrases")) is PHRASES
+    missing = SanitizerSettings(closing_test="auto", closing_model_dir=tmp_path)
+    assert load_closing_test(missing) is PHRASES  # auto: the cheap path when no model is here
+    with pytest.raises(RuntimeError, match="closing_test=embedding"):
+        load_closing_test(SanitizerSettings(closing_test="embedding", closing_model_dir=tmp_path))
+
+
+def test_embedding_closing_test_with_the_embedders_onnx_export():
+    from rft_sanitizer.closing import is_closing_turn
+    from rft_sanitizer.closing_semantic import load_closing_test
+
+    settings = SanitizerSettings(closing_test="auto")
+    test = load_closing_test(settings)
+    if not test.name.startswith("embedding"):
+        pytest.skip("no ONNX export of all-MiniLM-L6-v2 on this machine (the embedder writes it)")
+    # closing turns of unseen tau2 airline runs (quoted in issue 15) that the phrase list misses
+    for turn in ("Thanks, you too! ###STOP###",
+                 "You too! Thanks again for your patience and assistance. ###STOP###"):
+        assert test(turn) and not is_closing_turn(turn)
+    assert not test("Yes, please change the seat to 14C and charge the card on file.")

@@ -15,7 +15,8 @@ def test_sanitizing_real_data_imports_neither_torch_nor_transformers(tmp_path: P
 import sys
 from pathlib import Path
 from rft_sanitizer import SanitizerSettings, sanitize_files
-settings = SanitizerSettings(data_dir=Path({str(tmp_path)!r}))
+# auto: the semantic closing test runs MiniLM by ONNX Runtime where the export exists
+settings = SanitizerSettings(data_dir=Path({str(tmp_path)!r}), closing_test="auto")
 report = sanitize_files([Path({str(DATA / "toy_chat_fine_tuning.jsonl")!r})],
                         Path({str(tmp_path / "out")!r}), settings)
 assert report.valid == 4, report

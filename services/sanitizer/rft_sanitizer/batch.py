@@ -49,7 +49,7 @@ def sanitize_files(
     store = store or open_dedup_store(settings.resolved_dedup_store())
     policy = Policy.from_settings(settings, counter)
     sanitizer = Sanitizer(policy, store)
-    report = ReportBuilder(settings.dataset, counter.name, policy.bound)
+    report = ReportBuilder(settings.dataset, counter.name, policy.bound, policy.closing.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     prompts_tmp = out_dir / f".{PROMPTS_FILE}.partial"
     rejected_tmp = out_dir / f".{REJECTED_FILE}.partial"

@@ -63,12 +63,18 @@ _UPSERT_OUTCOME = (
 
 
 class OutcomeStore:
-    def __init__(self, target: str | Path, token_bound: TokenBound | None = None) -> None:
+    def __init__(
+        self,
+        target: str | Path,
+        token_bound: TokenBound | None = None,
+        closing_test: str | None = None,
+    ) -> None:
         self.store: SQLStore = open_sql_store(target, durable=False)
         self.store.create_schema(SCHEMA)
-        # The bound this replica's policy applies, for the report (every replica of a
-        # deployment shares its settings).
+        # What this replica's policy applies, for the report (every replica of a deployment
+        # shares its settings).
         self.token_bound = token_bound
+        self.closing_test = closing_test
 
     def record(self, trace_ids: list[str], outcomes: list[RecordOutcome]) -> None:
         """Record a batch of outcomes in one transaction (replacing earlier ones by trace id)."""
@@ -115,7 +121,7 @@ class OutcomeStore:
             )
 
     def report(self, dataset: str, tokenizer: str | None = None) -> SanitizeReport:
-        builder = ReportBuilder(dataset, tokenizer, self.token_bound)
+        builder = ReportBuilder(dataset, tokenizer, self.token_bound, self.closing_test)
         rows = self.store.query(
             "SELECT format, prompts, estimated, reason, dropped, redactions FROM outcomes "
             "WHERE dataset = ?",

@@ -104,11 +104,16 @@ class ReportBuilder:
     """Accumulates a SanitizeReport in constant memory (token counts as a histogram)."""
 
     def __init__(
-        self, dataset: str, tokenizer: str | None = None, token_bound: TokenBound | None = None
+        self,
+        dataset: str,
+        tokenizer: str | None = None,
+        token_bound: TokenBound | None = None,
+        closing_test: str | None = None,
     ) -> None:
         self.dataset = dataset
         self.tokenizer = tokenizer
         self.token_bound = token_bound
+        self.closing_test = closing_test
         self.harness: Counter[str] = Counter()
         self.input = 0
         self.valid = 0
@@ -152,6 +157,7 @@ class ReportBuilder:
             formats=dict(self.formats.most_common()),
             tokens=self._token_stats(),
             token_bound=self.token_bound,
+            closing_test=self.closing_test,
             harness_dropped=dict(self.harness.most_common()),
         )
 

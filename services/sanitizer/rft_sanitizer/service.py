@@ -38,7 +38,8 @@ def build_service(
     sanitizer = Sanitizer(
         Policy.from_settings(settings, counter), open_dedup_store(settings.resolved_dedup_store())
     )
-    store = OutcomeStore(settings.resolved_outcome_store(), sanitizer.policy.bound)
+    policy = sanitizer.policy
+    store = OutcomeStore(settings.resolved_outcome_store(), policy.bound, policy.closing.name)
 
     stages: list[KafkaStage[Any]] = []
     readiness: dict[str, ReadinessCheck] = {}

@@ -57,12 +57,13 @@ class SanitizerSettings(BaseSettings):
         description="tokens of the context kept for the completion (the trainer's "
         "max_completion_tokens)",
     )
-    closing_test: Literal["phrases", "embedding", "auto"] = Field(
-        default="phrases",
-        description="which user turns only close a conversation: 'phrases' (a phrase list, no "
-        "model), 'embedding' (the phrase list, then similarity to closing exemplars with the "
-        "embedder's ONNX export of all-MiniLM-L6-v2), 'auto' (embedding when the export is on "
-        "this machine); see benchmarks/closing_turns.py for each one's precision and recall",
+    closing_test: Literal["auto", "embedding", "phrases"] = Field(
+        default="auto",
+        description="which user turns only close a conversation: 'embedding' (the phrase list, "
+        "then similarity to closing exemplars with the embedder's ONNX export of "
+        "all-MiniLM-L6-v2), 'phrases' (the phrase list alone, no model), 'auto' (embedding "
+        "when the export and onnxruntime are on this machine, else phrases; the report names "
+        "the one applied); see benchmarks/closing_turns.py for their precision and recall",
     )
     closing_model_dir: Path | None = Field(
         default=None,

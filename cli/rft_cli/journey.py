@@ -39,6 +39,7 @@ def build_steps() -> list[JourneyStep]:
     from rft_cli.grader_commands import dry_run_step, grader_step
     from rft_cli.steps import sanitize_step
     from rft_cli.topics_commands import categorize_step, coverage_step, topics_step
+    from rft_cli.train_commands import results_step, train_step
 
     return [
         JourneyStep("A", "Sanitize data", sanitize_step),
@@ -49,8 +50,8 @@ def build_steps() -> list[JourneyStep]:
         JourneyStep("F", "Final distribution and split", split_step),
         JourneyStep("G", "Define grader", grader_step),
         JourneyStep("H", "Dry run", dry_run_step),
-        JourneyStep("I", "Train", None),
-        JourneyStep("J", "Results and deploy", None),
+        JourneyStep("I", "Train", train_step),
+        JourneyStep("J", "Results and deploy", results_step),
     ]
 
 

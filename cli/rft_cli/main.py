@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rft_cli import generate_commands, grader_commands, stack, topics_commands
+from rft_cli import generate_commands, grader_commands, stack, topics_commands, train_commands
 from rft_cli.journey import JourneyContext, run_journey
 from rft_cli.steps import sanitize_step
 from rft_cli.terminal import fail, inert, inert_text
@@ -140,6 +140,7 @@ def down() -> None:
 generate_commands.register(app)
 grader_commands.register(app)
 topics_commands.register(app)
+train_commands.register(app)
 
 
 def _check_inputs(inputs: list[Path]) -> None:

@@ -87,6 +87,9 @@ class TrainingHyperparameters(Contract):
     final_eval_samples_per_prompt: int = Field(
         default=4, ge=1, description="k of step J's before/after comparison"
     )
+    final_eval_prompts: int | None = Field(
+        default=None, ge=1, description="valid prompts in step J's comparison (unset: all)"
+    )
     keep_best_checkpoints: int = Field(default=2, ge=1, description="best K by valid reward")
     seed: int = 0
     wall_clock_budget_s: float | None = Field(
@@ -150,6 +153,7 @@ class TrainingJob(Contract):
     dataset: str
     base_model: str
     backend: TrainingBackendName = TrainingBackendName.TRL
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     status: JobStatus = JobStatus.QUEUED
     hyperparameters: TrainingHyperparameters = Field(default_factory=TrainingHyperparameters)
     train_rows: int = 0

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
+from pydantic import BaseModel, Field
 
 from rft_runtime.llm.batcher import DynamicBatcher
 from rft_runtime.llm.chat_format import parse_answer, render_turns
@@ -62,18 +66,100 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
         task.cancel()
 
 
+class LoadModelRequest(BaseModel):
+    """vLLM's ``/v1/load_lora_adapter`` body; here the path is a merged model directory."""
+
+    lora_name: str = Field(min_length=1, max_length=200)
+    lora_path: str
+
+
+@dataclass
+class ServedModel:
+    decoder: Decoder
+    batcher: DynamicBatcher
+
+
+class ServedModels:
+    """The base model and the models deployed to this server, by name.
+
+    A deployed model is a plain checkpoint directory (step J exports LoRA merged into its
+    base). The names and paths are kept in ``served_models.json`` under the cache dir, so a
+    restarted server serves what was deployed to it. A request naming no deployed model goes
+    to the base model, as before: clients name models loosely.
+    """
+
+    def __init__(self, base_name: str, base: Decoder, settings: LLMSettings) -> None:
+        self.settings = settings
+        self.base_name = base_name
+        self.window_s = settings.local_batch_window_ms / 1000
+        self.models: dict[str, ServedModel] = {
+            base_name: ServedModel(base, DynamicBatcher(base, window_s=self.window_s))}
+        self.registry = settings.cache_dir / "served_models.json"
+        self._loading = asyncio.Lock()
+
+    def get(self, name: str) -> tuple[str, ServedModel]:
+        if name in self.models:
+            return name, self.models[name]
+        return self.base_name, self.models[self.base_name]
+
+    def start(self) -> None:
+        for model in self.models.values():
+            model.batcher.start()
+
+    async def stop(self) -> None:
+        for model in self.models.values():
+            await model.batcher.stop()
+
+    def recorded(self) -> dict[str, str]:
+        try:
+            value = json.loads(self.registry.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+    async def restore(self) -> None:
+        for name, path in self.recorded().items():
+            try:
+                await self.load(name, Path(path), record=False)
+            except (OSError, ValueError) as exc:
+                log.warning("could not restore deployed model %s from %s: %s", name, path, exc)
+
+    async def load(self, name: str, path: Path, record: bool = True) -> None:
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{path} holds no model (config.json); the local server loads a "
+                             "merged model directory, as step J's export writes")
+        async with self._loading:
+            s = self.settings
+            decoder = await asyncio.to_thread(
+                Decoder, path, threads=s.local_threads,
+                prefix_cache_tokens=s.local_prefix_cache_tokens, max_rows=s.local_max_batch,
+                max_batch_tokens=s.local_max_batch_tokens)
+            old = self.models.get(name)
+            served = ServedModel(decoder, DynamicBatcher(decoder, window_s=self.window_s))
+            served.batcher.start()
+            self.models[name] = served
+            if old is not None:
+                await old.batcher.stop()
+            if record:
+                entries = {**self.recorded(), name: str(path)}
+                self.registry.parent.mkdir(parents=True, exist_ok=True)
+                self.registry.write_text(json.dumps(entries, indent=2))
+
+
 def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
-    batcher = DynamicBatcher(decoder, window_s=settings.local_batch_window_ms / 1000)
+    served_models = ServedModels(settings.model, decoder, settings)
+    batcher = served_models.models[settings.model].batcher
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        batcher.start()
+        served_models.start()
+        await served_models.restore()
         yield
-        await batcher.stop()
+        await served_models.stop()
 
     app = FastAPI(title="rft local LLM", lifespan=lifespan)
     app.state.batcher = batcher
-    served = settings.model
+    app.state.models = served_models
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -91,12 +177,22 @@ def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
 
     @app.get("/v1/models")
     async def models() -> ModelList:
-        return ModelList(data=[ModelCard(id=served)])
+        return ModelList(data=[ModelCard(id=name) for name in served_models.models])
+
+    @app.post("/v1/load_lora_adapter")
+    async def load_model(request: LoadModelRequest) -> dict[str, str]:
+        try:
+            await served_models.load(request.lora_name, Path(request.lora_path))
+        except (OSError, ValueError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        return {"status": "loaded", "model": request.lora_name}
 
     @app.post("/v1/chat/completions", response_model_exclude_none=True)
     async def chat_completions(
         request: ChatCompletionRequest, http: Request
     ) -> ChatCompletionResponse:
+        served, model = served_models.get(request.model)
+        decoder = model.decoder
         turns = render_turns(request.messages, request.tools, request.response_format)
         prompt_ids = await asyncio.to_thread(decoder.encode_chat, turns)
         room = decoder.context_length - len(prompt_ids)
@@ -114,7 +210,7 @@ def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
         )
         try:
             completions = await unless_disconnected(
-                http, batcher.submit(PromptJob(prompt_ids, request.n, sampling))
+                http, model.batcher.submit(PromptJob(prompt_ids, request.n, sampling))
             )
         except ClientGone:
             log.info("client gone: dropped a request of %d prompt tokens", len(prompt_ids))

@@ -1,0 +1,57 @@
+"""Default training budgets that fit the machine they run on.
+
+A 135M model on a CPU takes 20-30 s per GRPO step of 8 completions of 48 tokens on 2 cores
+(TRAINING_NOTES.md): the defaults there are the smallest budget that lifted the valid reward
+of a verifiable slice beyond its interval in benchmarks/train.py, sized to end in about half an
+hour. A GPU or a served model gets the real budget: an epoch of the train split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rft_schemas import AdapterKind, TrainingHyperparameters
+
+
+@dataclass(frozen=True)
+class Budget:
+    hyperparameters: TrainingHyperparameters
+    reason: str
+
+
+CPU_DEFAULTS: dict[str, Any] = {
+    "max_steps": 40, "prompts_per_step": 2, "samples_per_prompt": 4,
+    "max_completion_tokens": 48, "adapter": AdapterKind.FULL, "learning_rate": 2e-5,
+    "eval_every_steps": 10, "eval_prompts": 16, "eval_samples_per_prompt": 2,
+    "final_eval_prompts": 48, "final_eval_samples_per_prompt": 4,
+}
+GPU_DEFAULTS: dict[str, Any] = {
+    "epochs": 1.0, "prompts_per_step": 8, "samples_per_prompt": 8,
+    "max_completion_tokens": 256, "adapter": AdapterKind.LORA, "learning_rate": 5e-5,
+    "eval_every_steps": 20, "eval_prompts": 64, "eval_samples_per_prompt": 4,
+    "final_eval_samples_per_prompt": 4,
+}
+
+
+def default_budget(device: str, overrides: dict[str, Any]) -> Budget:
+    """``device`` is where the training runs ("cpu" or "cuda"); ``overrides`` are what the
+    user set (None values are left to the default)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if device == "cpu":
+        base, why = CPU_DEFAULTS, (
+            "CPU budget: about 25 s a step on 2 cores, so 40 steps of 2 prompts x 4 samples, "
+            "48-token answers, full fine-tune (LoRA is not faster on a CPU: generation "
+            "dominates), valid reward every 10 steps on 16 prompts; about 30 minutes. Set "
+            "--max-steps or point at a GPU for more")
+    else:
+        base, why = GPU_DEFAULTS, (
+            "GPU budget: one epoch of the train split, 8 prompts x 8 samples per step, "
+            "256-token answers, LoRA")
+    values = {**base, **given}
+    if "max_steps" in given:
+        values.pop("epochs", None)
+    hp = TrainingHyperparameters(**values)
+    if given:
+        why += f"; set by you: {', '.join(sorted(given))}"
+    return Budget(hp, why)

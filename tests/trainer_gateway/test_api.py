@@ -138,6 +138,10 @@ def test_results_wait_for_the_comparison_and_the_deploy_gate_holds_without_force
     no_reason = client.post(f"/v1/training-jobs/{job['id']}/deploy",
                             json={"target": "export", "force": True})
     assert no_reason.status_code == 422
+    elsewhere = client.post(f"/v1/training-jobs/{job['id']}/deploy", json={
+        "target": "export", "force": True, "reason": "try", "export_dir": "/etc/rft-model"})
+    assert elsewhere.status_code == 422
+    assert elsewhere.json()["detail"][0]["loc"] == ["body", "export_dir"]
 
 
 def test_a_cancelled_job_stops_and_keeps_its_checkpoints(

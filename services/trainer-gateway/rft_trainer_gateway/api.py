@@ -93,6 +93,15 @@ def new_job(checked: CheckedRequest) -> tuple[TrainingJob, TrainingJobRequest]:
     return job, stored
 
 
+def export_dir_error(request: DeployRequest, data_dir: Path) -> FieldError | None:
+    """A request must not make the gateway write wherever the gateway may write."""
+    if request.export_dir is None or Path(request.export_dir).resolve().is_relative_to(
+            data_dir.resolve()):
+        return None
+    return FieldError(loc=["body", "export_dir"], type="outside_data_dir",
+                      msg=f"export_dir must be under the gateway's data dir {data_dir}")
+
+
 def sse(event: TrainingEvent) -> str:
     return f"id: {event.seq}\nevent: {event.kind.value}\ndata: {event.model_dump_json()}\n\n"
 
@@ -233,12 +242,21 @@ def build_router(supervisor: JobSupervisor) -> APIRouter:
             return JSONResponse(status_code=409, content=GateClosed(
                 detail="the deploy gate is closed (force with a reason to deploy anyway)",
                 reasons=comparison.gate_reasons).model_dump())
+        outside = export_dir_error(request, settings.data_dir)
+        if outside is not None:
+            return refused([outside])
         try:
             # Imported here: the deploy targets pull in what serving the model needs.
-            from rft_trainer_gateway.deploy import deploy_job
+            from rft_trainer_gateway.deploy import DeployError, DeployGateClosed, deploy_job
         except ImportError as error:
             raise HTTPException(501, f"deploy is not available: {error}") from None
-        result: DeployResult = await asyncio.to_thread(deploy_job, files, request)
+        try:
+            result: DeployResult = await asyncio.to_thread(deploy_job, files, request)
+        except DeployGateClosed as closed:
+            return JSONResponse(status_code=409, content=GateClosed(
+                detail=str(closed), reasons=closed.reasons).model_dump())
+        except DeployError as error:
+            raise HTTPException(409, f"deploy failed: {error}") from None
         await asyncio.to_thread(store.update, job_id, lambda j: j.model_copy(
             update={"tuned_model": result.model_name}))
         return result

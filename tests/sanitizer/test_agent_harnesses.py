@@ -75,6 +75,14 @@ def test_mini_swe_agent_text_based_output_turns_never_end_a_prompt(policy):
     assert [m.role for m in prompt.reference] == ["assistant", "user", "assistant", "user"]
 
 
+def test_mini_swe_agent_runs_saved_before_the_format_version_are_recognized(trace, policy):
+    record = json.loads(MINI_TEXT.read_text())
+    del record["trajectory_format"], record["info"]["mini_version"]
+    assert detect_format(record) is TraceFormat.MINI_SWE_AGENT
+    (prompt,) = _accepted(sanitize(trace(record), policy)).prompts
+    assert [m.role for m in prompt.messages] == ["system", "user"]
+
+
 def test_swe_agent_history_is_read_with_tool_call_ids_and_demos(policy):
     record = json.loads(SWE.read_text())
     assert detect_format(record) is TraceFormat.SWE_AGENT

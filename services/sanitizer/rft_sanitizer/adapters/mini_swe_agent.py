@@ -35,7 +35,13 @@ def looks_like(record: dict[str, Any]) -> bool:
     if isinstance(fmt, str) and fmt.startswith("mini-swe-agent"):
         return True
     info = record.get("info")
-    return isinstance(info, dict) and "mini_version" in info
+    if not isinstance(info, dict):
+        return False
+    # Before "trajectory_format" (August 2025) runs wrote info = {exit_status, submission,
+    # model_stats} beside the messages, and no version.
+    return "mini_version" in info or (
+        "model_stats" in info and ("exit_status" in info or "submission" in info)
+    )
 
 
 def adapt(record: dict[str, Any]) -> Adapted:

@@ -140,6 +140,7 @@ def test_worker_restarts_after_it_dies_and_grades_the_next_sample(run) -> None:
     worker, outcome = run("def grade(s, i):\n    return 0.5\n")
     assert outcome.score == 0.5
     os.killpg(worker._process.popen.pid, signal.SIGKILL)
+    worker._process.popen.wait()  # dead before the next write: that write hits a closed pipe
     assert worker.grade({"output_text": "x"}, {}).error == "crashed"
     assert worker.grade({"output_text": "x"}, {}).score == 0.5
     assert worker.starts == 2

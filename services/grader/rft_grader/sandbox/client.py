@@ -268,8 +268,11 @@ class SandboxWorker:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(popen.pid, signal.SIGKILL)
         for stream in (popen.stdin, popen.stdout):
+            # Closing stdin flushes what a write to the dead worker left buffered: that
+            # BrokenPipeError is the death already being handled.
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(OSError):
+                    stream.close()
         returncode = popen.wait()
         shutil.rmtree(process.tmpdir, ignore_errors=True)
         return returncode

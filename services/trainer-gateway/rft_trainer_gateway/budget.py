@@ -11,7 +11,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from rft_schemas import AdapterKind, TrainingHyperparameters
+
+
+class TrainingOverrides(BaseSettings):
+    """``RFT_TRAIN_*``: budget settings for `rft run` and `rft train` (flags win over them)."""
+
+    model_config = SettingsConfigDict(env_prefix="RFT_TRAIN_", extra="ignore")
+
+    max_steps: int | None = None
+    prompts_per_step: int | None = None
+    samples_per_prompt: int | None = None
+    max_completion_tokens: int | None = None
+    learning_rate: float | None = None
+    adapter: AdapterKind | None = None
+    eval_every_steps: int | None = None
+    eval_prompts: int | None = None
+    eval_samples_per_prompt: int | None = None
+    final_eval_prompts: int | None = None
+    final_eval_samples_per_prompt: int | None = None
+    wall_clock_budget_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +58,8 @@ GPU_DEFAULTS: dict[str, Any] = {
 def default_budget(device: str, overrides: dict[str, Any]) -> Budget:
     """``device`` is where the training runs ("cpu" or "cuda"); ``overrides`` are what the
     user set (None values are left to the default)."""
-    given = {k: v for k, v in overrides.items() if v is not None}
+    from_env = TrainingOverrides().model_dump(exclude_none=True)
+    given = {**from_env, **{k: v for k, v in overrides.items() if v is not None}}
     if device == "cpu":
         base, why = CPU_DEFAULTS, (
             "CPU budget: about 25 s a step on 2 cores, so 40 steps of 2 prompts x 4 samples, "

@@ -67,6 +67,7 @@ def comparison_chart(comparison: EvalComparison, target: Path) -> Path:
     left.barh([r + 0.2 for r in rows], afters, height=0.4, label="tuned", color="tab:green")
     left.set_yticks(rows, labels, fontsize=8)
     left.invert_yaxis()
+    left.set_xlim(0, max(1.0, *befores, *afters))
     left.set_xlabel("mean reward")
     left.legend(fontsize=8)
     colours = ["tab:red" if comparison.by_topic.get(label) and

@@ -20,12 +20,14 @@ import asyncio
 import gc
 import json
 import math
+import os
 import random
 import signal
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Coroutine
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +35,9 @@ from pydantic import Field
 
 from rft_grader.dryrun.prompts import DryRunPrompt, load_prompts
 from rft_grader.dryrun.rollouts import GraderCache
+from rft_grader.dryrun.settings import DryRunSettings
+from rft_grader.llm_judge import LLMJudge
+from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas import (
     AdapterKind,
@@ -143,6 +148,7 @@ class Worker:
         self.stop = StopRequest(files)
         self.run_async = EventLoopRunner()
         self.settings = WorkerSettings()
+        self.resources = ExitStack()
         self.sink: EventPublisher | None = (
             publishing_sink(self.settings) if self.settings.training_publish_events else None)
 
@@ -154,6 +160,7 @@ class Worker:
         return event
 
     def close(self) -> None:
+        self.resources.close()
         if self.sink is not None:
             self.sink.close()
 
@@ -162,13 +169,15 @@ class Worker:
         from transformers import AutoTokenizer
 
         self.stop.install()
+        # transformers' TensorBoard callback takes its directory only from this variable.
+        os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(self.files.tensorboard))
         train, bad_train = load_prompts(self.files.train)
         valid, bad_valid = load_prompts(self.files.valid)
         if not train or not valid:
             raise ValueError(f"empty split: {len(train)} train and {len(valid)} valid prompts "
                              f"({len(bad_train)} and {len(bad_valid)} bad lines)")
         config = json.loads(self.files.grader.read_text())
-        graders = GraderCache()
+        graders = self._graders(config)
         grader = graders.get(config)
         rows = train + valid
         reward = GraderReward(grader, rows, run=self.run_async)
@@ -203,6 +212,20 @@ class Worker:
                   total_steps=steps, progress=1.0,
                   message=f"done: {callback.stop_reason}; results in {self.files.results.name}")
         return JobStatus.SUCCEEDED
+
+    def _graders(self, config: dict[str, Any]) -> GraderCache:
+        """Model graders (judges) get an LLM client on the run's one event loop: the
+        configured endpoint, else a local server started for the run's life."""
+        settings = DryRunSettings()
+        if not _uses_judge(config):
+            return GraderCache(settings=settings)
+        endpoint = self.resources.enter_context(llm_endpoint(LLMSettings()))
+        client = LLMClient(endpoint)
+        self.run_async(client.__aenter__())
+        self.resources.callback(lambda: self.run_async(client.__aexit__(None, None, None)))
+        judge = LLMJudge(client, model=settings.grader_judge_model,
+                         max_tokens=settings.grader_judge_max_tokens)
+        return GraderCache(judge=judge, settings=settings)
 
     def _device(self, torch: Any) -> str:
         if self.job.device != "auto":
@@ -312,6 +335,17 @@ class Worker:
                           f"{comparison.after.mean:.3f} ({comparison.change:+.3f}, interval "
                           f"[{comparison.interval.low:+.3f}, {comparison.interval.high:+.3f}]); "
                           f"deploy {'open' if comparison.deployable else 'closed'}")
+
+
+def _uses_judge(config: Any) -> bool:
+    """Whether a grader config holds a model grader anywhere (a multi grader's parts too)."""
+    if isinstance(config, dict):
+        if config.get("type") in ("score_model", "label_model"):
+            return True
+        return any(_uses_judge(value) for value in config.values())
+    if isinstance(config, list):
+        return any(_uses_judge(value) for value in config)
+    return False
 
 
 def load_model(path: str, base_model: str, device: str) -> Any:

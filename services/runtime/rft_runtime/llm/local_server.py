@@ -83,6 +83,8 @@ class LocalLLMServer(ChildServer):
         }
         if s.local_threads is not None:
             env["RFT_LLM_LOCAL_THREADS"] = str(s.local_threads)
+        if s.local_deployed_models is not None:
+            env["RFT_LLM_LOCAL_DEPLOYED_MODELS"] = str(s.local_deployed_models)
         return env
 
     def _wait_healthy(self, deadline: float) -> None:

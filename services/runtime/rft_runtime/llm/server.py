@@ -94,7 +94,7 @@ class ServedModels:
         self.window_s = settings.local_batch_window_ms / 1000
         self.models: dict[str, ServedModel] = {
             base_name: ServedModel(base, DynamicBatcher(base, window_s=self.window_s))}
-        self.registry = settings.cache_dir / "served_models.json"
+        self.registry = settings.deployed_models_file()
         self._loading = asyncio.Lock()
 
     def get(self, name: str) -> tuple[str, ServedModel]:

@@ -58,6 +58,14 @@ class LLMSettings(BaseSettings):
         default=8192, ge=0, description="prompt KV kept for reuse (about 46 KB a token)"
     )
     local_threads: int | None = Field(default=None, ge=1, description="torch threads; unset = all")
+    local_deployed_models: Path | None = Field(
+        default=None,
+        description="where the local server records the models deployed to it (name -> dir) "
+        "and reloads them from on start; unset = cache_dir/served_models.json",
+    )
+
+    def deployed_models_file(self) -> Path:
+        return self.local_deployed_models or self.cache_dir / "served_models.json"
     local_start_timeout_s: float = Field(
         default=300.0, gt=0, description="first start dequantizes the GGUF file (about a minute)"
     )

@@ -1,0 +1,73 @@
+"""One job through the API on the real training entrypoint (TRL GRPO on the local SmolLM2-135M,
+on the CPU) with the smallest budget: 2 steps of 2 prompts x 2 samples of 8 tokens, evaluated on
+2 valid prompts. It checks the wiring end to end, not that the model improves (benchmarks do)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from rft_trainer_gateway.service import build_service
+from rft_trainer_gateway.settings import TrainerSettings
+from tests.trainer_gateway.conftest import request_body
+
+TINY = {"max_steps": 2, "prompts_per_step": 2, "samples_per_prompt": 2,
+        "max_completion_tokens": 8, "eval_every_steps": 1, "eval_prompts": 2,
+        "eval_samples_per_prompt": 2, "final_eval_samples_per_prompt": 2,
+        "final_eval_prompts": 2, "report_to": []}
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = TrainerSettings(data_dir=tmp_path, kafka_bootstrap=None,
+                               trainer_poll_interval_s=0.5)
+    app, _, _ = build_service(settings, registry=CollectorRegistry())
+    with TestClient(app) as client:
+        yield client
+
+
+def wait_ended(client: TestClient, job_id: str, timeout_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/training-jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return dict(job)
+        time.sleep(1)
+    raise TimeoutError(f"job {job_id} still {job['status']} at step {job['step']}")
+
+
+@pytest.mark.slow
+def test_a_tiny_job_trains_on_the_real_worker_and_writes_its_results(
+        client: TestClient) -> None:
+    created = client.post("/v1/training-jobs", json=request_body(hyperparameters=TINY))
+    assert created.status_code == 201, created.text
+    job_id = created.json()["id"]
+    job = wait_ended(client, job_id, timeout_s=1200)
+    events = client.get(f"/v1/training-jobs/{job_id}/events",
+                        params={"format": "json", "limit": 1000}).json()["data"]
+    assert job["status"] == "succeeded", (job["error"], [e["message"] for e in events])
+    assert job["step"] == 2 and job["total_steps"] == 2 and job["attempts"] == 1
+    kinds = [e["kind"] for e in events]
+    assert kinds.count("step") == 2 and "eval" in kinds and "checkpoint" in kinds
+    assert kinds[-2:] == ["results", "status"]
+    assert all(e["train_reward"] is not None for e in events if e["kind"] == "step")
+    checkpoints = client.get(f"/v1/training-jobs/{job_id}/checkpoints").json()
+    assert {c["name"] for c in checkpoints} >= {"checkpoint-2"}
+    assert job["best_checkpoint"] in {c["path"] for c in checkpoints}
+    results = client.get(f"/v1/training-jobs/{job_id}/results").json()
+    assert results["job_id"] == job_id and results["prompts"] == 2
+    # Two prompts cannot open the gate; a forced export records its reason.
+    deployed = client.post(f"/v1/training-jobs/{job_id}/deploy", json={
+        "target": "export", "force": True, "reason": "wiring test"})
+    assert deployed.status_code == 200, deployed.text
+    result = deployed.json()
+    assert result["confirmed"] and result["reason"] == "wiring test"
+    assert (Path(result["location"]) / "config.json").is_file()
+    tuned = client.get(f"/v1/training-jobs/{job_id}").json()["tuned_model"]
+    assert tuned == result["model_name"]

@@ -34,8 +34,9 @@ NOBODY = 65534
 # A reply is a score or an error detail of at most a few KiB: a longer frame is refused unread.
 MAX_REPLY_BYTES = 1 << 20
 # The worker answers a timed-out sample itself at the wall-clock limit; past it by this much,
-# the worker itself is taken to hang and killed.
-REPLY_GRACE_S = 2.0
+# the worker itself is taken to hang and killed. Generous: on a loaded machine the fork, the
+# kill and the reply each wait for a CPU.
+REPLY_GRACE_S = 5.0
 # The worker's environment: nothing of the service's (tokens, URLs) crosses over.
 WORKER_ENV = {"LC_ALL": "C.UTF-8"}
 

@@ -129,11 +129,16 @@ def unseen_sets(root: Path) -> list[Dataset]:
     ]
 
 
+def sample_rows(size: int, limit: int | None, seed: int = 0) -> NDArray[np.intp]:
+    """At most ``limit`` row numbers, drawn with a fixed seed (the sets are sorted by label)."""
+    if limit is None or size <= limit:
+        return np.arange(size)
+    return np.sort(np.random.default_rng(seed).permutation(size)[:limit])
+
+
 def subsample(split: Split, limit: int | None, seed: int = 0) -> Split:
-    """At most ``limit`` rows, drawn at random with a fixed seed (the sets are sorted by label)."""
-    if limit is None or len(split.texts) <= limit:
-        return split
-    rows = np.sort(np.random.default_rng(seed).permutation(len(split.texts))[:limit])
+    """At most ``limit`` rows of ``split`` (``sample_rows``)."""
+    rows = sample_rows(len(split.texts), limit, seed)
     return Split(
         [split.texts[i] for i in rows],
         [split.fine[i] for i in rows],
@@ -154,31 +159,50 @@ class Timer:
         return f"{self.wall:6.1f} s wall {self.cpu:6.1f} s cpu"
 
 
-def embedder(
-    cache: Path | None, model: str, threads: int | None
-) -> Callable[[list[str]], NDArray[np.float32]]:
-    """The platform's own embedder (the ONNX Runtime path it takes on a CPU) for ``model``."""
-    loaded: Any = None
-    slug = snake_case(Path(model).name) or "model"
+class Encoder:
+    """The platform's own embedder (the ONNX Runtime path it takes on a CPU) for ``model``,
+    with its vectors kept in ``cache`` (keyed by model and texts)."""
 
-    def encode(texts: list[str]) -> NDArray[np.float32]:
-        nonlocal loaded
+    def __init__(self, cache: Path | None, model: str, threads: int | None) -> None:
+        self.cache, self.model, self.threads = cache, model, threads
+        self.slug = snake_case(Path(model).name) or "model"
+        self.loaded: Any = None
+
+    def _path(self, texts: list[str]) -> Path | None:
         key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-        cached = cache / f"{slug}-onnx-{key}.npy" if cache else None
-        if cached and cached.exists():
-            return np.load(cached)
-        if loaded is None:
+        return self.cache / f"{self.slug}-onnx-{key}.npy" if self.cache else None
+
+    def cached(self, texts: list[str]) -> NDArray[np.float32] | None:
+        path = self._path(texts)
+        return np.load(path) if path and path.exists() else None
+
+    def __call__(self, texts: list[str]) -> NDArray[np.float32]:
+        found = self.cached(texts)
+        if found is not None:
+            return found
+        if self.loaded is None:
             from rft_embedder import EmbedderSettings, load_embedder
 
-            settings = EmbedderSettings(model=model, backend="onnx", threads=threads)
-            loaded = load_embedder(settings)
-        vectors = np.asarray(loaded.embed(texts), dtype=np.float32)
-        if cached:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            np.save(cached, vectors)
+            settings = EmbedderSettings(model=self.model, backend="onnx", threads=self.threads)
+            self.loaded = load_embedder(settings)
+        vectors = np.asarray(self.loaded.embed(texts), dtype=np.float32)
+        path = self._path(texts)
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, vectors)
         return vectors
 
-    return encode
+    def rows(self, split: Split, rows: NDArray[np.intp]) -> NDArray[np.float32]:
+        """The vectors of ``rows`` of ``split``: from the whole split's cached vectors when
+        there are some, else embedding those rows alone."""
+        whole = self.cached(split.texts)
+        if whole is not None:
+            return whole[rows]
+        return self([split.texts[i] for i in rows])
+
+
+def embedder(cache: Path | None, model: str, threads: int | None) -> Encoder:
+    return Encoder(cache, model, threads)
 
 
 def scores(truth: Sequence[str] | None, found: NDArray[np.int64]) -> str:
@@ -431,15 +455,14 @@ def main() -> None:
     for data in datasets:
         if args.only and data.name not in args.only:
             continue
-        if args.max_rows:
-            data = Dataset(
-                data.name,
-                subsample(data.train, args.max_rows),
-                subsample(data.test, args.max_rows),
-            )
+        train_rows = sample_rows(len(data.train.texts), args.max_rows)
+        test_rows = sample_rows(len(data.test.texts), args.max_rows)
         with Timer() as embed_time:
-            train_vectors = encode(data.train.texts)
-            test_vectors = encode(data.test.texts)
+            train_vectors = encode.rows(data.train, train_rows)
+            test_vectors = encode.rows(data.test, test_rows)
+        data = Dataset(
+            data.name, subsample(data.train, args.max_rows), subsample(data.test, args.max_rows)
+        )
         cut = f"; splits subsampled to at most {args.max_rows:,} rows" if args.max_rows else ""
         print(f"\n[{data.name}: {len(data.train.texts):,} + {len(data.test.texts):,} utterances "
               f"embedded or loaded in {embed_time}{cut}]")

@@ -50,6 +50,7 @@ from rft_categorizer.templates import (
     template_description,
     template_names,
 )
+from rft_categorizer.trace_names import trace_hints
 from rft_cli.journey import JourneyContext
 from rft_cli.progress import record_progress
 from rft_embedder import EmbedderSettings, load_embedder
@@ -197,6 +198,8 @@ def discover_hierarchy(
                 dataset, texts, vectors, labeler, settings.cluster_params(),
                 examples_per_topic=settings.topics_examples,
                 label_timeout_s=settings.topics_label_timeout_s,
+                embed=lambda phrases: local.runner.embedder.embed(phrases),
+                hints=[trace_hints(p) for p in kept],
             )
         finally:
             if client is not None:

@@ -11,8 +11,16 @@ from numpy.typing import NDArray
 
 from rft_categorizer.clustering import OUTLIER, ClusterParams, TwoLevelClusters, cluster_two_levels
 from rft_categorizer.coverage import OTHER_TOPIC
+from rft_categorizer.keyphrases import Embed, cluster_keyphrases
 from rft_categorizer.keywords import cluster_keywords, representative_indices
-from rft_categorizer.labeling import TopicLabel, TopicLabeler, label_topic, unique_name
+from rft_categorizer.labeling import (
+    TopicLabel,
+    TopicLabeler,
+    label_topic,
+    phrase_label,
+    unique_name,
+)
+from rft_categorizer.trace_names import TraceHints, domain_labels, tool_label
 from rft_schemas.topics import HierarchySource, Topic, TopicHierarchy
 
 OTHER_DESCRIPTION = "Prompts that fit none of the discovered topics."
@@ -37,14 +45,21 @@ async def discover_topics(
     examples_per_topic: int = 5,
     max_concurrent_labels: int = 4,
     label_timeout_s: float = 60.0,
+    embed: Embed | None = None,
+    hints: Sequence[TraceHints | None] | None = None,
 ) -> DiscoveredTopics:
     """Cluster ``vectors`` (L2-normalized rows, one per text) into named topics and subtopics.
 
     A coarse topic that holds a single fine cluster becomes a leaf itself, so the tree has no
     parent with one child. Each topic keeps ``examples_per_topic`` representative prompts.
+    Names: the LLM's when ``labeler`` answers; else, for agent traces (``hints``, one per text),
+    the tool most of a leaf's prompts lead to and a parent's system-prompt domain; else the
+    keyphrase ``embed`` (the model that made ``vectors``) ranks first; else keywords.
     """
     if len(texts) != len(vectors):
         raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
+    if hints is not None and len(hints) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(hints)} trace hints")
     clusters = cluster_two_levels(vectors, params)
     fine, coarse = clusters.fine, clusters.coarse
     inliers = fine != OUTLIER
@@ -66,17 +81,58 @@ async def discover_topics(
     fine_examples = {f: examples_of(fine == f) for f in fine_ids}
     coarse_examples = {c: examples_of(coarse == c) for c in coarse_ids}
 
+    def members(labels: NDArray[np.int64], ids: list[int]) -> dict[int, NDArray[np.intp]]:
+        return {c: np.flatnonzero(labels == c) for c in ids}
+
+    fine_rows, coarse_rows = members(fine, fine_ids), members(coarse, coarse_ids)
+    fine_phrases, coarse_phrases = (
+        cluster_keyphrases(
+            {c: [text_list[i] for i in rows] for c, rows in groups.items()},
+            {c: vectors[rows].mean(axis=0) for c, rows in groups.items()},
+            embed,
+        )
+        for groups in (fine_rows, coarse_rows)
+    )
+    fine_plain: dict[int, TopicLabel] = {}
+    coarse_plain: dict[int, TopicLabel] = {}
+    domains: dict[int, TopicLabel] = {}
+    if hints is not None:
+        domains = domain_labels(
+            {c: [hints[i] for i in rows] for c, rows in coarse_rows.items()}, embed
+        )
+    for f, rows in fine_rows.items():
+        tool = tool_label([hints[i] for i in rows]) if hints is not None else None
+        fine_plain[f] = tool or phrase_label(fine_phrases[f], fine_keywords[f], fine_examples[f])
+    for c in coarse_ids:
+        coarse_plain[c] = domains.get(c) or phrase_label(
+            coarse_phrases[c], coarse_keywords[c], coarse_examples[c]
+        )
+
     semaphore = asyncio.Semaphore(max_concurrent_labels)
 
-    async def label(keywords: list[str], examples: list[str]) -> TopicLabel:
+    async def label(
+        phrases: list[str], keywords: list[str], examples: list[str], plain: TopicLabel
+    ) -> TopicLabel:
+        # the LLM sees the keyphrases before the keywords: phrases say more than words
+        terms = list(dict.fromkeys([*phrases, *keywords]))
         async with semaphore:
-            return await label_topic(keywords, examples, labeler, label_timeout_s)
+            return await label_topic(terms, examples, labeler, label_timeout_s, fallback=plain)
 
     # a coarse topic with one fine cluster is that cluster: it needs no label of its own
     parents = [c for c in coarse_ids if len(children_of[c]) > 1]
     coarse_labels, fine_labels = await asyncio.gather(
-        asyncio.gather(*(label(coarse_keywords[c], coarse_examples[c]) for c in parents)),
-        asyncio.gather(*(label(fine_keywords[f], fine_examples[f]) for f in fine_ids)),
+        asyncio.gather(
+            *(
+                label(coarse_phrases[c], coarse_keywords[c], coarse_examples[c], coarse_plain[c])
+                for c in parents
+            )
+        ),
+        asyncio.gather(
+            *(
+                label(fine_phrases[f], fine_keywords[f], fine_examples[f], fine_plain[f])
+                for f in fine_ids
+            )
+        ),
     )
     coarse_label = dict(zip(parents, coarse_labels, strict=True))
     fine_label = dict(zip(fine_ids, fine_labels, strict=True))

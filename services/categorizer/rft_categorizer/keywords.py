@@ -21,7 +21,7 @@ _REQUEST_WORDS = {
     "did", "doing", "able", "help", "hi", "hello", "thanks", "thank", "ok", "okay", "im", "ve",
     "don", "didn", "doesn", "isn", "can", "could", "would", "should", "way", "use", "using",
 }
-_STOP_WORDS = sorted(ENGLISH_STOP_WORDS | _REQUEST_WORDS)
+STOP_WORDS = sorted(ENGLISH_STOP_WORDS | _REQUEST_WORDS)
 
 
 def cluster_keywords(
@@ -34,7 +34,7 @@ def cluster_keywords(
     ]
     min_df = 2 if len(classes) > 3 else 1
     vectorizer = CountVectorizer(
-        stop_words=_STOP_WORDS, ngram_range=(1, 2), token_pattern=_TOKEN, min_df=min_df
+        stop_words=STOP_WORDS, ngram_range=(1, 2), token_pattern=_TOKEN, min_df=min_df
     )
     try:
         counts = vectorizer.fit_transform(documents).toarray().astype(np.float64)

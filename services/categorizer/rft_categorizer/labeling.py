@@ -1,4 +1,5 @@
-"""Names and one-line descriptions of discovered topics: by an LLM when one answers, else keywords.
+"""Names and one-line descriptions of discovered topics: by an LLM when one answers, else from
+what the prompts say (the tool their reference calls, a keyphrase: keyphrases.py), else keywords.
 
 Small local models (SmolLM2-135M is the default) often answer with prose, code fences, several
 JSON objects, a name in Title Case, or nothing useful. ``parse_label`` takes the first JSON
@@ -101,13 +102,26 @@ def keyword_label(keywords: Sequence[str], examples: Sequence[str]) -> TopicLabe
     return TopicLabel(name=name, description=description, from_llm=False)
 
 
+def phrase_label(
+    phrases: Sequence[str], keywords: Sequence[str], examples: Sequence[str]
+) -> TopicLabel:
+    """A name from the leading keyphrase (a phrase the prompts use), keywords when there is none."""
+    name = snake_case(phrases[0]) if phrases else ""
+    if not name:
+        return keyword_label(keywords, examples)
+    description = f"Requests about {', '.join(phrases[:3])}."
+    return TopicLabel(name=name, description=description, from_llm=False)
+
+
 async def label_topic(
     keywords: Sequence[str],
     examples: Sequence[str],
     labeler: TopicLabeler | None,
     timeout_s: float = 60.0,
+    fallback: TopicLabel | None = None,
 ) -> TopicLabel:
-    """Ask the labeler; on no labeler, an error, a timeout or an unusable answer, use keywords."""
+    """Ask the labeler; on no labeler, an error, a timeout or an unusable answer, use
+    ``fallback`` (a label from the traces or keyphrases), else the keywords."""
     if labeler is not None:
         try:
             answer = await asyncio.wait_for(
@@ -118,9 +132,10 @@ async def label_topic(
         label = parse_label(answer)
         if label is not None:
             if not label.description:
-                label = TopicLabel(label.name, keyword_label(keywords, examples).description, True)
+                plain = fallback or keyword_label(keywords, examples)
+                label = TopicLabel(label.name, plain.description, True)
             return label
-    return keyword_label(keywords, examples)
+    return fallback or keyword_label(keywords, examples)
 
 
 def unique_name(name: str, taken: set[str]) -> str:

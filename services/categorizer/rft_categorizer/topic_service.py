@@ -26,6 +26,7 @@ from rft_categorizer.labeling import TopicLabeler
 from rft_categorizer.record_store import RecordStore
 from rft_categorizer.runner import CategorizeRunner
 from rft_categorizer.second_opinion import TopicJudge, second_opinion
+from rft_categorizer.trace_names import trace_hints
 from rft_schemas.topics import (
     CategorizationMethod,
     CategorizedPrompt,
@@ -163,6 +164,8 @@ class TopicService:
             settings.cluster_params(),
             examples_per_topic=settings.topics_examples,
             label_timeout_s=label_timeout_s,
+            embed=lambda phrases: self.runner.embedder.embed(phrases),
+            hints=[trace_hints(s.prompt) for s in stored],
         )
 
     def set_topic(self, dataset: str, prompt_id: str, path: Sequence[str]) -> CategorizedPrompt:

@@ -41,6 +41,13 @@ demo: export RFT_DRYRUN_MAX_TOKENS ?= 32
 demo: export RFT_DRYRUN_CONCURRENCY ?= 8
 demo: export RFT_LLM_TIMEOUT_S ?= 900
 demo: export RFT_GRADER_RED_TEAM_ITEMS ?= 4
+# Step I on the CPU: the demo's traces render to ~1,200-token prompts (16 tool specs), so it
+# trains 8 steps (the CPU default of `rft train` is 40 on short prompts: benchmarks/train.py).
+demo: export RFT_TRAIN_MAX_STEPS ?= 8
+demo: export RFT_TRAIN_MAX_COMPLETION_TOKENS ?= 32
+demo: export RFT_TRAIN_EVAL_EVERY_STEPS ?= 4
+demo: export RFT_TRAIN_EVAL_PROMPTS ?= 4
+demo: export RFT_TRAIN_FINAL_EVAL_PROMPTS ?= 8
 demo: $(STAMP)
 	$(BIN)/rft run examples/data/drone_training.jsonl examples/data/toolace_sharegpt_100.json \
 		examples/data/tau2_airline/whissle_airline_run1.json examples/data/toy_chat_fine_tuning.jsonl \

@@ -4,6 +4,8 @@ on the CPU) with the smallest budget: 2 steps of 2 prompts x 2 samples of 8 toke
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,3 +73,27 @@ def test_a_tiny_job_trains_on_the_real_worker_and_writes_its_results(
     assert (Path(result["location"]) / "config.json").is_file()
     tuned = client.get(f"/v1/training-jobs/{job_id}").json()["tuned_model"]
     assert tuned == result["model_name"]
+
+
+@pytest.mark.slow
+def test_the_real_worker_killed_mid_run_resumes_from_its_checkpoint(
+        client: TestClient) -> None:
+    body = request_body(hyperparameters={**TINY, "max_steps": 3})
+    job_id = client.post("/v1/training-jobs", json=body).json()["id"]
+    url = f"/v1/training-jobs/{job_id}/events"
+    deadline = time.monotonic() + 900
+    while not any(e["kind"] == "checkpoint" for e in client.get(
+            url, params={"format": "json", "limit": 1000}).json()["data"]):
+        assert time.monotonic() < deadline, "no checkpoint written"
+        time.sleep(0.5)
+    supervisor = client.app.state.supervisor  # type: ignore[attr-defined]
+    handle = supervisor.store.record(job_id).handle
+    os.kill(handle.pid, signal.SIGKILL)
+    job = wait_ended(client, job_id, timeout_s=1200)
+    events = client.get(url, params={"format": "json", "limit": 1000}).json()["data"]
+    notes = [e["message"] for e in events if e["kind"] == "status"]
+    assert job["status"] == "succeeded", (job["error"], notes)
+    assert job["attempts"] == 2 and job["resumed_from"].endswith("checkpoint-1")
+    assert any(m.startswith("resumed from checkpoint-1 after the training process died at "
+                            "step ") and "(exit code -9)" in m for m in notes), notes
+    assert sorted({e["step"] for e in events if e["kind"] == "step"}) == [1, 2, 3]

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from rft_grader.sandbox.client import SandboxLimits, SandboxWorker
+from tests.grader.sandbox_kernel import REQUIRES_SANDBOX_KERNEL
+
+pytestmark = REQUIRES_SANDBOX_KERNEL
 
 LIMITS = SandboxLimits(wall_time_s=1.5, cpu_seconds_per_request=1, memory_bytes=512 << 20)
 # Grader code reaching the real builtins through an allowed module is the classic escape;

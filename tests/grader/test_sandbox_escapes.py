@@ -29,17 +29,9 @@ import pytest
 
 from rft_grader.sandbox import client
 from rft_grader.sandbox.client import SandboxLimits, SandboxOutcome, SandboxWorker
-from rft_grader.sandbox.confinement import probe
+from tests.grader.sandbox_kernel import KERNEL, REQUIRES_SANDBOX_KERNEL
 
-KERNEL = probe()
-# What these tests need from the kernel, said exactly: they are skipped, with this reason,
-# on a kernel that lacks it (where the worker itself refuses to run grader code).
-pytestmark = [
-    pytest.mark.skipif(KERNEL.landlock_abi < 1, reason=(
-        f"needs Landlock (any ABI); kernel {KERNEL.release}: {KERNEL.landlock_detail}")),
-    pytest.mark.skipif(KERNEL.seccomp_api < 1, reason=(
-        f"needs seccomp filters (libseccomp API level >= 1); kernel {KERNEL.release}")),
-]
+pytestmark = REQUIRES_SANDBOX_KERNEL
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: tests the uid switch")
 
 # socket is loaded before the worker confines itself: with the interpreter under /root (pyenv

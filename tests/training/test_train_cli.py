@@ -81,7 +81,7 @@ def test_results_compare_base_and_tuned_on_the_same_prompts(trained):
     assert sum(d.prompts for d in results.by_topic.values()) == 2
     assert results.interval.low <= results.change <= results.interval.high
     assert results.deployable == (results.interval.low > 0 and not results.regressions)
-    shown = rft("results", str(run))
+    shown = rft("results", str(run), data_dir=run.parent / "state")
     assert shown.returncode == 0 and "overall" in shown.stdout
 
 

@@ -24,7 +24,6 @@ import os
 import random
 import signal
 import sys
-import time
 from collections import defaultdict
 from collections.abc import Coroutine
 from contextlib import ExitStack
@@ -48,7 +47,7 @@ from rft_schemas import (
     TrainingJob,
 )
 from rft_trainer_gateway import charts
-from rft_trainer_gateway.checkpoints import best_checkpoint, list_checkpoints, prune, write_meta
+from rft_trainer_gateway.checkpoints import best_checkpoint, list_checkpoints
 from rft_trainer_gateway.comparison import compare
 from rft_trainer_gateway.evaluation import Sampling, last_user_text, sample_and_score
 from rft_trainer_gateway.event_sink import EventPublisher, publishing_sink
@@ -56,6 +55,7 @@ from rft_trainer_gateway.events import EventLog
 from rft_trainer_gateway.job_files import JobFiles
 from rft_trainer_gateway.prompting import render_prompt
 from rft_trainer_gateway.reward import GraderReward
+from rft_trainer_gateway.trainer_events import EventsCallback
 
 T = TypeVar("T")
 
@@ -152,6 +152,10 @@ class Worker:
         self.sink: EventPublisher | None = (
             publishing_sink(self.settings) if self.settings.training_publish_events else None)
 
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop.requested
+
     def emit(self, **fields: Any) -> TrainingEvent:
         fields.setdefault("status", JobStatus.RUNNING)
         event = self.log.append(TrainingEvent(job_id=self.job.id, **fields))
@@ -196,7 +200,7 @@ class Worker:
         trainer = self._trainer(train, eval_set, len(train), reward, tokenizer, device, steps)
         trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
         callback = next(c for c in trainer.callback_handler.callbacks
-                        if isinstance(c, _EventsCallback))
+                        if isinstance(c, EventsCallback))
         del trainer
         gc.collect()
         charts.reward_curves(self.log.read(), self.files.reward_curves)
@@ -282,7 +286,7 @@ class Worker:
 
             peft_config = LoraConfig(r=hp.lora_rank, lora_alpha=hp.lora_alpha,
                                      target_modules="all-linear", task_type="CAUSAL_LM")
-        callback = _EventsCallback(self, steps)
+        callback = EventsCallback(self, steps)
         return GRPOTrainer(
             model=self.job.base_model, reward_funcs=[reward], args=args,
             train_dataset=train_data, eval_dataset=eval_data, processing_class=tokenizer,
@@ -362,110 +366,6 @@ def load_model(path: str, base_model: str, device: str) -> Any:
     else:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     return model.to(device)
-
-
-def _metric(logs: dict[str, float], *names: str) -> float | None:
-    for name in names:
-        if name in logs and logs[name] is not None and math.isfinite(logs[name]):
-            return float(logs[name])
-    return None
-
-
-def _graders(logs: dict[str, float], prefix: str) -> dict[str, float]:
-    return {k.removeprefix(prefix): float(v) for k, v in logs.items()
-            if k.startswith(prefix) and isinstance(v, int | float)}
-
-
-def _trainer_callback_base() -> type:
-    from transformers import TrainerCallback
-
-    return TrainerCallback
-
-
-class _EventsCallback(_trainer_callback_base()):  # type: ignore[misc]
-    """Turns the trainer's logs into the step screen's events, keeps the best checkpoints,
-    and stops at a step boundary on cancel, on the wall-clock budget, or at the last step."""
-
-    def __init__(self, worker: Worker, steps: int) -> None:
-        self.worker = worker
-        self.steps = steps
-        self.step = 0
-        self.cancelled = False
-        self.stop_reason = f"{steps} steps"
-        self.began = time.monotonic()
-        self.first_step: int | None = None
-        self.step_began = time.monotonic()
-        self.last_step_seconds: float | None = None
-        self.valid_reward_at: dict[int, float] = {}
-
-    def _eta(self, step: int) -> float | None:
-        if self.first_step is None or step <= self.first_step:
-            return None
-        per_step = (time.monotonic() - self.began) / (step - self.first_step)
-        return per_step * max(self.steps - step, 0)
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.began = time.monotonic()
-        self.first_step = state.global_step
-
-    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.step_began = time.monotonic()
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-        self.step = state.global_step
-        self.last_step_seconds = time.monotonic() - self.step_began
-        budget = self.worker.hp.wall_clock_budget_s
-        elapsed = time.monotonic() - self.began
-        if self.worker.stop.requested:
-            self.cancelled = True
-            control.should_training_stop = True
-            control.should_save = True  # the last checkpoint is kept
-        elif budget is not None and elapsed + (self.last_step_seconds or 0) > budget:
-            self.stop_reason = (f"stopped at step {self.step} of {self.steps}: the wall-clock "
-                                f"budget of {budget:.0f} s would pass during the next step")
-            control.should_training_stop = True
-            control.should_evaluate = True
-            control.should_save = True
-        elif self.step >= self.steps:
-            control.should_evaluate = True
-            control.should_save = True
-        return control
-
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None,
-               **kwargs: Any) -> None:
-        logs = logs or {}
-        step = state.global_step
-        common = {"step": step, "total_steps": self.steps, "epoch": float(state.epoch or 0.0),
-                  "progress": min(step / self.steps, 1.0)}
-        if "eval_reward" in logs:
-            valid = _metric(logs, "eval_reward")
-            if valid is not None:
-                self.valid_reward_at[step] = valid
-            self.worker.emit(kind=TrainingEventKind.EVAL, valid_reward=valid,
-                             valid_reward_by_grader=_graders(logs, "eval_graders/"),
-                             eta_seconds=self._eta(step), **common)
-        elif "reward" in logs:
-            beta = self.worker.hp.beta
-            self.worker.emit(
-                kind=TrainingEventKind.STEP, train_reward=_metric(logs, "reward"),
-                train_reward_by_grader=_graders(logs, "graders/"),
-                zero_signal_share=_metric(logs, "frac_reward_zero_std"),
-                completion_length=_metric(logs, "completions/mean_length"),
-                kl=_metric(logs, "kl") if beta > 0 else None, loss=_metric(logs, "loss"),
-                step_seconds=self.last_step_seconds, eta_seconds=self._eta(step), **common)
-
-    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        step = state.global_step
-        path = Path(args.output_dir) / f"checkpoint-{step}"
-        if not path.is_dir():
-            return
-        write_meta(path, step, self.valid_reward_at.get(step))
-        removed = prune(Path(args.output_dir), self.worker.hp.keep_best_checkpoints)
-        note = f"; pruned {', '.join(removed)}" if removed else ""
-        self.worker.emit(kind=TrainingEventKind.CHECKPOINT, step=step, total_steps=self.steps,
-                         progress=min(step / self.steps, 1.0), checkpoint=path.name,
-                         valid_reward=self.valid_reward_at.get(step),
-                         message=f"saved {path.name}{note}")
 
 
 def main(argv: list[str] | None = None) -> int:

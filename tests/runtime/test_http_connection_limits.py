@@ -105,6 +105,25 @@ async def test_a_client_sending_headers_one_byte_at_a_time_is_cut_off_at_the_tim
     assert answer.startswith(b"HTTP/1.1 408"), answer
 
 
+async def test_many_slow_clients_are_all_cut_off_and_others_are_still_served():
+    """50 clients trickling headers (500 such clients were all held for 40 s before)."""
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200 + b"\r\n\r\n"
+    async with server() as (host, port):
+        connections = [await asyncio.open_connection(host, port) for _ in range(50)]
+        slow = asyncio.gather(*(
+            trickle_until_closed(writer, reader, head, 0.2, limit_s=10)
+            for reader, writer in connections
+        ))
+        await asyncio.sleep(0.3)
+        async with httpx.AsyncClient() as client:
+            meanwhile = await client.get(f"http://{host}:{port}/healthz")
+        results = await slow
+    assert meanwhile.status_code == 200
+    took = [seconds for seconds, _ in results]
+    assert max(took) < HEADER_TIMEOUT_S + 2.0, max(took)
+    assert all(answer.startswith(b"HTTP/1.1 408") for _, answer in results)
+
+
 async def test_a_connection_that_never_sends_a_request_is_closed():
     async with server() as (host, port):
         reader, writer = await asyncio.open_connection(host, port)

@@ -15,6 +15,7 @@ from rft_grader.graders.string_check import StringCheck
 from rft_grader.graders.text_similarity import TextSimilarity
 from rft_grader.judging import Embedder, JudgeClient
 from rft_grader.sandbox.client import SandboxLimits
+from rft_grader.sandbox.remote import RemoteSandbox
 from rft_grader.settings import GraderSettings
 from rft_grader.validation import validate_grader
 from rft_schemas.grader import (
@@ -100,7 +101,11 @@ def _build(config: Any, judge: JudgeClient | None, embedder: Embedder | None,
         return cls(config, judge, attempts=settings.grader_judge_attempts,  # type: ignore[arg-type]
                    timeout_s=settings.grader_judge_timeout_s)
     if isinstance(config, PythonGrader):
-        return PythonCode(config, sandbox_limits(settings))
+        remote = None
+        if settings.grader_sandbox_url:
+            remote = RemoteSandbox(settings.grader_sandbox_url,
+                                   settings.grader_sandbox_wall_time_s + 30)
+        return PythonCode(config, sandbox_limits(settings), remote)
     assert isinstance(config, MultiGrader)
     subs = {key: _build(sub, judge, embedder, settings) for key, sub in config.graders.items()}
     return Multi(config.name, subs, parse_formula(config.calculate_output, names=subs.keys()))

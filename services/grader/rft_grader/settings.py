@@ -24,6 +24,14 @@ class GraderSettings(RuntimeSettings):
     grader_sandbox_uid: int = Field(
         default=65534, ge=1, description="the uid (and gid) python grader workers become when the "
                                          "service runs as root (65534: nobody)")
+    grader_sandbox_url: str | None = Field(
+        default=None,
+        description="the sandbox-workers service (python -m rft_grader.sandbox.server) that "
+                    "grades python graders; unset = workers forked in this process",
+    )
+    grader_sandbox_workers: int = Field(
+        default=32, ge=1, description="python graders the sandbox-workers service keeps "
+                                      "workers for (least recently used closed first)")
     grader_sandbox_allow_without_landlock: bool = Field(
         default=False,
         description="run python graders on a kernel without Landlock (gVisor, Linux < 5.13), "

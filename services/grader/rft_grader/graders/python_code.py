@@ -5,6 +5,7 @@ import asyncio
 from rft_grader.graders.base import BaseGrader, Graded, Item, Outcome
 from rft_grader.sample import Sample
 from rft_grader.sandbox.client import SandboxLimits, SandboxWorker
+from rft_grader.sandbox.remote import RemoteSandbox
 from rft_schemas.grader import PythonGrader
 
 
@@ -14,12 +15,17 @@ class PythonCode(BaseGrader):
     type = "python"
     invalid_reward_flag = "python_grader_runtime_error"
 
-    def __init__(self, config: PythonGrader, limits: SandboxLimits | None = None) -> None:
+    def __init__(self, config: PythonGrader, limits: SandboxLimits | None = None,
+                 remote: RemoteSandbox | None = None) -> None:
         super().__init__(config.name)
         self.config = config
+        # The sandbox-workers service when given (RFT_GRADER_SANDBOX_URL), else a worker here.
+        self.remote = remote
         self.worker = SandboxWorker(config.source, limits)
 
     async def _grade(self, out: Outcome, sample: Sample, item: Item) -> Graded:
+        if self.remote is not None:
+            return await asyncio.to_thread(self.remote.grade, out, self.config, sample, item)
         outcome = await asyncio.to_thread(self.worker.grade, sample.as_namespace(), item)
         if outcome.error is None:
             assert outcome.score is not None
@@ -38,3 +44,5 @@ class PythonCode(BaseGrader):
 
     def close(self) -> None:
         self.worker.close()
+        if self.remote is not None:
+            self.remote.close()

@@ -1,24 +1,39 @@
 """Assembles the trainer gateway: the job store, the supervisor of training processes, the HTTP
-API, and (with a broker) the producer of ``rft.training.events.v1``."""
+API, and (with a broker) the producer of ``rft.training.events.v1`` and, where a backend's pods
+publish their own events, the consumer that writes those into their jobs' logs."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from rft_runtime.http.app import Managed, ReadinessCheck, create_app, tcp_reachable
+from rft_runtime.http.app import (
+    Managed,
+    ReadinessCheck,
+    create_app,
+    stages_consuming,
+    tcp_reachable,
+)
 from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
-from rft_schemas import TrainingBackendName
+from rft_schemas import TrainingBackendName, TrainingEvent
 from rft_trainer_gateway.api import build_router
 from rft_trainer_gateway.backends.base import TrainingBackend
 from rft_trainer_gateway.backends.local import LocalTrlBackend
+from rft_trainer_gateway.event_sink import append_to_job_log, training_events_stage
 from rft_trainer_gateway.settings import TrainerSettings
 from rft_trainer_gateway.store import JobStore
-from rft_trainer_gateway.supervisor import JobSupervisor, Publish, SupervisorMetrics
+from rft_trainer_gateway.supervisor import (
+    SELF_PUBLISHING,
+    JobSupervisor,
+    Publish,
+    SupervisorMetrics,
+)
 
 
 def build_backends(settings: TrainerSettings) -> dict[TrainingBackendName, TrainingBackend]:
@@ -32,6 +47,20 @@ def build_backends(settings: TrainerSettings) -> dict[TrainingBackendName, Train
 
             backends[name] = KubernetesBackend()
     return backends
+
+
+def self_published_events_sink(store: JobStore,
+                               jobs_dir: Path) -> Callable[[TrainingEvent], bool]:
+    """Where the topic's events of jobs that publish their own (a pod's) go: into the job's
+    event log, which the supervisor follows as it follows a local process's. Events of other
+    jobs are the gateway's own publications: dropped."""
+    append = append_to_job_log(jobs_dir)
+
+    def deliver(event: TrainingEvent) -> bool:
+        job = store.get(event.job_id)
+        return job is not None and job.backend in SELF_PUBLISHING and append(event)
+
+    return deliver
 
 
 def store_ready(store: JobStore) -> ReadinessCheck:
@@ -60,8 +89,13 @@ def build_service(
     supervisor = JobSupervisor(store, settings, backends or build_backends(settings), publish,
                                SupervisorMetrics(registry))
     managed.append(supervisor)  # after the producer: re-attaching may publish
+    stages: list[KafkaStage[Any]] = []
+    if settings.kafka_bootstrap and SELF_PUBLISHING & set(supervisor.backends):
+        stages.append(training_events_stage(
+            settings, self_published_events_sink(store, supervisor.jobs_dir), registry=registry))
+        readiness["stages"] = stages_consuming(stages)
     app = create_app(settings, title="rft trainer gateway", readiness=readiness,
                      managed=managed, registry=registry)
     app.include_router(build_router(supervisor))
     app.state.supervisor = supervisor
-    return app, [], settings
+    return app, stages, settings

@@ -60,6 +60,12 @@ LOG_TAIL_CHARS = 300
 
 Publish = Callable[[Sequence[Outbound]], Awaitable[None]]
 
+# Backends whose training process publishes its own events (a pod whose job directory the
+# gateway may not see; RFT_TRAINING_PUBLISH_EVENTS): the gateway publishes none of those jobs'
+# events, or the topic would carry each twice, and the gateway's consumer of the topic would
+# append the gateway's copies to the job's log again.
+SELF_PUBLISHING = frozenset({TrainingBackendName.KUBERNETES})
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -320,6 +326,7 @@ class JobSupervisor:
         self._runs: dict[str, JobRun] = {}
         self._unpublished: set[str] = set()
         self._pending: dict[str, list[TrainingEvent]] = {}
+        self._backend_of: dict[str, TrainingBackendName] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -525,6 +532,13 @@ class JobSupervisor:
 
     async def _publish(self, job_id: str, events: list[TrainingEvent]) -> None:
         if self.publish is None or not self.settings.trainer_publish_events or not events:
+            return
+        if job_id not in self._backend_of:
+            job = await asyncio.to_thread(self.store.get, job_id)
+            if job is not None:
+                self._backend_of[job_id] = job.backend
+        if self._backend_of.get(job_id) in SELF_PUBLISHING:
+            await asyncio.to_thread(self.store.mark_published, job_id, events[-1].seq)
             return
         try:
             await self.publish([Outbound(TRAINING_EVENTS.name, job_id, e) for e in events])

@@ -34,7 +34,8 @@ def build_router(jobs: DryRunJobs, judge: JudgeClient | None,
     ) -> GraderValidateResponse:
         """The grader back with its issues, each at its JSON path (none: the grader is valid).
         ``dataset_fields`` (optional) are the item fields templates may name."""
-        return validate_endpoint(grader, dataset_fields)
+        # Parsing a large python grader's source or formula is CPU work: off the event loop.
+        return await asyncio.to_thread(validate_endpoint, grader, dataset_fields)
 
     @router.post("/graders:run", response_model=GraderRunResponse)
     async def run(request: GraderRunRequest) -> GraderRunResponse | JSONResponse:

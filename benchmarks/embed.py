@@ -109,6 +109,34 @@ def bench_embeddings(limit: int | None, threads: int | None, batch_size: int) ->
     print(f"  cosine to the baseline vectors: min {cosines.min():.6f}, mean {cosines.mean():.6f}")
 
 
+def bench_models(limit: int | None, threads: int | None, batch_size: int, other: str) -> None:
+    """The default model's ONNX path against ``other``'s, alternating over the same chunks."""
+    texts = [text for group in real_texts().values() for text in group]
+    texts = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))][:limit]
+    print(f"== ONNX Runtime path, two models, {len(texts)} texts, batch size {batch_size} ==")
+    with tempfile.TemporaryDirectory() as data_dir:
+        models = {}
+        for name in (EmbedderSettings().model, other):
+            settings = EmbedderSettings(
+                model=name, backend="onnx", threads=threads, batch_size=batch_size
+            )
+            seconds, models[name] = timed(lambda s=settings: load_embedder(s, Path(data_dir)))
+            models[name].embed(texts[:64])
+            print(f"  {name}: export + load {seconds:.1f} s, {models[name].dimensions} dimensions")
+        spent = dict.fromkeys(models, 0.0)
+        for number, start in enumerate(range(0, len(texts), CHUNK)):
+            chunk = texts[start : start + CHUNK]
+            order = list(models) if number % 2 == 0 else list(models)[::-1]
+            for name in order:
+                seconds, _ = timed(lambda n=name, c=chunk: models[n].embed(c))
+                spent[name] += seconds
+    rates = {name: len(texts) / seconds for name, seconds in spent.items()}
+    for name, rate in rates.items():
+        print(f"  {name}: {rate:8.1f} embeddings/s")
+    base, theirs = rates.values()
+    print(f"  ratio: {theirs / base:.2f}x the default model's rate")
+
+
 def random_points(count: int, dimensions: int) -> list[VectorPoint]:
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(count, dimensions)).astype(np.float32)
@@ -170,6 +198,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=EmbedderSettings().batch_size)
     parser.add_argument("--points", type=int, default=50_000)
     parser.add_argument("--skip-store", action="store_true")
+    parser.add_argument("--against", help="time the default model's ONNX path against this "
+                        "model's (a name or folder) instead of against sentence-transformers")
     args = parser.parse_args()
     import torch
 
@@ -178,7 +208,10 @@ def main() -> None:
         f"({len(os.sched_getaffinity(0))} usable), torch threads {torch.get_num_threads()}, "
         f"load average {os.getloadavg()[0]:.1f} (a shared machine: compare ratios, not rates)"
     )
-    bench_embeddings(args.limit, args.threads, args.batch_size)
+    if args.against:
+        bench_models(args.limit, args.threads, args.batch_size, args.against)
+    else:
+        bench_embeddings(args.limit, args.threads, args.batch_size)
     if not args.skip_store:
         bench_stores(args.points)
 

@@ -10,7 +10,8 @@ the figure measures naming alone (discovery's own errors are benchmarks/topics.p
   dropped) on the same groups (BERTopic with the groups as its clusters, no UMAP or HDBSCAN).
 
 Score: content-word overlap between a name and the gold intent name ("card_arrival",
-"lost_or_stolen_phone"), words lower-cased, Porter-stemmed, stop words dropped: precision (the
+"lost_or_stolen_phone"; SNIPS' CamelCase split into words, ATIS' "atis_" prefix dropped), words
+lower-cased, Porter-stemmed, stop words dropped: precision (the
 share of the name's words found in the gold name), recall (the share of the gold name's words
 found in the name), F1, and the share of names that share at least one word with the gold one;
 means over intents.
@@ -52,7 +53,9 @@ _STOP = frozenset(STOP_WORDS)
 
 
 def content_words(name: str) -> set[str]:
-    words = re.findall(r"[a-z0-9]+", name.lower().replace("_", " "))
+    # gold names come as snake_case, CamelCase (SNIPS: AddToPlaylist), "atis_flight#atis_airfare"
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("atis_", " ")
+    words = re.findall(r"[a-z0-9]+", spaced.lower().replace("_", " "))
     return {_STEM.stem(w) for w in words if w not in _STOP and not w.isdigit()}
 
 
@@ -84,8 +87,15 @@ def bertopic_names(texts: list[str], labels: list[int], vectors: NDArray[np.floa
     )
     model.fit(texts, embeddings=vectors, y=np.asarray(labels))
     info = model.get_topic_info().set_index("Topic")["Name"]
-    # BERTopic's default name is "<topic id>_<word>_<word>_<word>_<word>"
-    return [str(info[c]).split("_", 1)[1] if c in info.index else "" for c in sorted(set(labels))]
+    # BERTopic renumbers topics by size: a group's topic is the one its documents were given
+    assigned = np.asarray(model.topics_)
+    given = np.asarray(labels)
+    names = []
+    for c in sorted(set(labels)):
+        topic = int(np.bincount(assigned[given == c] + 1).argmax()) - 1
+        # BERTopic's default name is "<topic id>_<word>_<word>_<word>_<word>"
+        names.append(str(info[topic]).split("_", 1)[1] if topic in info.index else "")
+    return names
 
 
 def run(

@@ -357,7 +357,9 @@ def run_categorization(
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         by_leaf = {p: np.flatnonzero([q == p for q in train_paths]) for p in leaves}
-        shots = {p: rng.choice(rows, SHOTS, replace=False) for p, rows in by_leaf.items()}
+        # a subsampled train split may hold fewer than SHOTS examples of a rare leaf
+        shots = {p: rng.choice(rows, min(SHOTS, len(rows)), replace=False)
+                 for p, rows in by_leaf.items()}
         leaf_vectors = {
             p: np.vstack([titles[i : i + 1], train_vectors[shots[p]]]) for i, p in enumerate(leaves)
         }

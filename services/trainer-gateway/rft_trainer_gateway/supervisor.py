@@ -470,12 +470,23 @@ class JobSupervisor:
             return True
         return False
 
-    def _prepare(self, job: TrainingJob, request: TrainingJobRequest, files: JobFiles) -> JobRun:
-        backend = self.backends[job.backend]
+    @staticmethod
+    def _write_inputs(request: TrainingJobRequest, files: JobFiles) -> None:
+        """The rows and grader the training process reads, from the request as stored."""
         files.root.mkdir(parents=True, exist_ok=True)
         files.write_rows(files.train, request.train.rows or [])
         files.write_rows(files.valid, request.valid.rows or [])
         files.grader.write_text(json.dumps(request.grader, indent=2))
+
+    def _restore_inputs(self, request: TrainingJobRequest, files: JobFiles) -> None:
+        # A new volume, or a gateway stopped before the job's directory was written: a relaunch
+        # needs its inputs back (the store keeps the request with its rows).
+        if not (files.train.is_file() and files.valid.is_file() and files.grader.is_file()):
+            self._write_inputs(request, files)
+
+    def _prepare(self, job: TrainingJob, request: TrainingJobRequest, files: JobFiles) -> JobRun:
+        backend = self.backends[job.backend]
+        self._write_inputs(request, files)
         job = job.model_copy(update={"base_model": self._base_model(request.base_model)})
         run = JobRun(job, files, backend, resume_attempts=self.settings.trainer_resume_attempts,
                      cancel_grace_s=self.settings.trainer_cancel_grace_s)
@@ -513,7 +524,13 @@ class JobSupervisor:
                 await self._fail(job_id, f"this gateway has no {record.job.backend} backend to "
                                          "re-attach the job to")
                 continue
-            run = JobRun(record.job, self.files(job_id), backend,
+            files = self.files(job_id)
+            await asyncio.to_thread(self._restore_inputs, record.request, files)
+            job = record.job
+            if job.attempts == 0:  # never launched: its base model was not resolved either
+                job = job.model_copy(update={"base_model": await asyncio.to_thread(
+                    self._base_model, record.request.base_model)})
+            run = JobRun(job, files, backend,
                          resume_attempts=self.settings.trainer_resume_attempts,
                          cancel_grace_s=self.settings.trainer_cancel_grace_s,
                          read_seq=record.read_seq, handle=record.handle)

@@ -1,5 +1,5 @@
-"""deploy/k8s/components/gvisor: the optional component that runs the grader's pods (where
-python graders' code runs) under gVisor's RuntimeClass."""
+"""deploy/k8s/components/gvisor: the optional component that runs the sandbox-workers pods
+(where python graders' code runs) under gVisor's RuntimeClass."""
 
 from __future__ import annotations
 
@@ -23,24 +23,24 @@ def _overlay_with_gvisor(tmp_path: Path) -> list[dict]:
     return k8s.render(overlay)
 
 
-def test_gvisor_component_runs_only_the_grader_under_gvisor_and_still_validates(
+def test_gvisor_component_runs_only_the_sandbox_workers_under_gvisor_and_validates(
         tmp_path: Path) -> None:
     objs = _overlay_with_gvisor(tmp_path)
     assert k8s.check(objs) == []
     runtime = {o["metadata"]["name"]: o["spec"]["template"]["spec"].get("runtimeClassName")
                for o in objs if o["kind"] == "Deployment"}
-    assert runtime["grader"] == "gvisor"
-    assert {name for name, value in runtime.items() if value} == {"grader"}
+    assert runtime["sandbox-workers"] == "gvisor"
+    assert {name for name, value in runtime.items() if value} == {"sandbox-workers"}
     settings = k8s.find(objs, "ConfigMap", k8s.SETTINGS_CONFIGMAP)["data"]
     # gVisor has no Landlock: without the explicit opt-out every python grader would fail.
     assert settings["RFT_GRADER_SANDBOX_ALLOW_WITHOUT_LANDLOCK"] == "true"
 
 
-def test_the_targets_leave_the_grader_on_the_default_runtime_with_landlock_required() -> None:
+def test_the_targets_leave_the_sandbox_on_the_default_runtime_with_landlock_required() -> None:
     for target in k8s.TARGETS:
         objs = k8s.render(target)
-        grader = k8s.find(objs, "Deployment", "grader")
-        assert "runtimeClassName" not in grader["spec"]["template"]["spec"]
+        workers = k8s.find(objs, "Deployment", "sandbox-workers")
+        assert "runtimeClassName" not in workers["spec"]["template"]["spec"]
         settings = k8s.find(objs, "ConfigMap", k8s.SETTINGS_CONFIGMAP)["data"]
         assert "RFT_GRADER_SANDBOX_ALLOW_WITHOUT_LANDLOCK" not in settings
 

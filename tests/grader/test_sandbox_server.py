@@ -117,3 +117,26 @@ def test_build_grader_uses_the_service_when_a_sandbox_url_is_set() -> None:
     finally:
         remote.close()
         local.close()
+
+
+async def test_the_real_service_process_grades_for_a_grader_over_http(tmp_path) -> None:
+    # python -m rft_grader.sandbox.server on a free port, as the pod runs it, and a grader
+    # configured as the grader's Deployment is (RFT_GRADER_SANDBOX_URL).
+    from rft_grader.build import build_grader
+    from tests.integration.service_process import ServiceProcess
+
+    service = ServiceProcess("rft_grader.sandbox.server", {
+        "RFT_SERVICE_NAME": "sandbox-workers", "RFT_DATA_DIR": str(tmp_path),
+        "RFT_HTTP_HOST": "127.0.0.1", "RFT_GRADER_SANDBOX_URL": ""})
+    await service.start()
+    try:
+        grader = build_grader({"type": "python", "name": "p", "source": EXACT},
+                              settings=GraderSettings(grader_sandbox_url=service.url))
+        try:
+            result = await grader(Sample("Paris"), {"answer": "Paris"})
+        finally:
+            grader.close()
+        assert result.reward == 1.0 and not result.errors.any()
+        assert grader.worker.starts == 0
+    finally:
+        assert service.stop() == 0

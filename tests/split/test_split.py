@@ -176,3 +176,15 @@ def test_screen_shows_before_after_sources_and_split(
     assert "Synthetic:" in screen and "3 (2.8%)" in screen
     train, valid = len(result.train), len(result.valid)
     assert f"Train/Valid Split: {train} / {valid}" in screen
+
+
+def test_a_dataset_too_small_for_the_fraction_still_holds_one_prompt_out(
+    real: tuple[list[SplitItem], NDArray[np.float32]]
+) -> None:
+    """Training needs a valid split: per-topic rounding of 10% of 4 prompts gives none."""
+    items, vectors = real
+    small = split_dataset(items[:4], vectors[:4], "drone", seed=0, near_duplicate_cosine=NO_GUARD)
+    assert len(small.valid) == 1 and len(small.train) == 3
+    again = split_dataset(items[:4], vectors[:4], "drone", seed=0,
+                          near_duplicate_cosine=NO_GUARD)
+    assert again.manifest.assignments == small.manifest.assignments

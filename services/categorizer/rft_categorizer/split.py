@@ -77,6 +77,14 @@ def split_dataset(
         rng = np.random.default_rng(_topic_seed(seed, topic))
         drawn = rng.permutation(len(pool))[: min(wanted, len(pool))]
         in_valid[[pool[i] for i in drawn]] = True
+    if not in_valid.any() and len(items) >= 2:
+        # Per-topic rounding gives a small dataset no valid prompt, and training (step I)
+        # cannot run without one: the largest topic gives one.
+        topic = max(sorted(by_topic), key=lambda t: len(by_topic[t]))
+        pool = sorted((r for r in by_topic[topic] if eligible(r)), key=lambda r: ids[r])
+        if pool and len(by_topic[topic]) >= 2:
+            rng = np.random.default_rng(_topic_seed(seed, topic))
+            in_valid[pool[int(rng.integers(len(pool)))]] = True
 
     moves = _guard_leaks(items, vectors, in_valid, eligible, near_duplicate_cosine)
     train = [items[r] for r in range(len(items)) if not in_valid[r]]

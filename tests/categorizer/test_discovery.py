@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from rft_categorizer.clustering import ClusterParams, cluster_two_levels
+from rft_categorizer.clustering import ClusterParams, cluster_two_levels, resolution_stability
 from rft_categorizer.coverage import OTHER_TOPIC
 from rft_categorizer.discovery import discover_topics
 from rft_categorizer.editing import leaf_paths
@@ -121,7 +121,7 @@ def test_parse_label_takes_the_first_usable_object_and_trims_the_description():
 def test_resolutions_are_chosen_from_the_data_when_not_given(hwu_subset):
     clusters = cluster_two_levels(hwu_subset.vectors)
     stability = clusters.stability
-    assert stability is not None and set(stability) == set(ClusterParams().resolutions)
+    assert stability is not None and set(stability) <= set(ClusterParams().resolutions)
     # the leaf level is the most stable resolution at or above standard modularity (1), the
     # coarse level the most stable one at or below 1 and under half the leaf's
     at_or_above = {r: a for r, a in stability.items() if r >= 1}
@@ -135,3 +135,11 @@ def test_given_resolutions_are_used_without_a_search(hwu_subset):
     clusters = cluster_two_levels(hwu_subset.vectors, params)
     assert clusters.stability is None
     assert (clusters.fine_resolution, clusters.coarse_resolution) == (3.0, 0.5)
+
+
+def test_a_resolution_that_makes_one_cluster_or_singletons_is_no_candidate(hwu_subset):
+    # two partitions into one cluster, or into singletons, agree perfectly whatever the data
+    stability = resolution_stability(
+        hwu_subset.vectors[:120], ClusterParams(), resolutions=(0.001, 1.0, 10_000.0)
+    )
+    assert set(stability) == {1.0}

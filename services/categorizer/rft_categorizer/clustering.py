@@ -137,7 +137,8 @@ def resolution_stability(
     vectors: NDArray[np.float32], params: ClusterParams, resolutions: Sequence[float]
 ) -> dict[float, float]:
     """Per resolution, the mean ARI between the Leiden partitions of kNN graphs built on
-    ``stability_samples`` random samples of the rows, compared on the rows two samples share."""
+    ``stability_samples`` random samples of the rows, compared on the rows two samples share;
+    resolutions whose partitions are no topics (``_is_topic_partition``) are left out."""
     n = len(vectors)
     rng = np.random.default_rng(params.seed)
     size = max(2 * params.min_cluster_size, int(params.sample_share * n))
@@ -150,12 +151,23 @@ def resolution_stability(
     stability: dict[float, float] = {}
     for resolution in resolutions:
         labels = [_leiden(graph, resolution, params.seed) for graph in graphs]
+        if not all(_is_topic_partition(found, params.min_cluster_size) for found in labels):
+            continue
         agreement = [
             adjusted_rand_score(labels[i][in_i], labels[j][in_j])
             for (i, j), (in_i, in_j) in shared.items()
         ]
         stability[resolution] = float(np.mean(agreement))
     return stability
+
+
+def _is_topic_partition(labels: NDArray[np.int64], min_size: int) -> bool:
+    """At least two clusters of ``min_size`` and most rows in such clusters. Two partitions
+    into one cluster, or into singletons, agree perfectly (ARI 1) whatever the data: they are
+    no candidates (on 103 drone prompts, resolutions from 22.6 up made only singletons)."""
+    sizes = np.bincount(labels)
+    big = sizes >= min_size
+    return int(big.sum()) >= 2 and int(sizes[big].sum()) >= 0.5 * len(labels)
 
 
 def _most_stable(stability: dict[float, float], keep: Callable[[float], bool]) -> float:
@@ -172,7 +184,8 @@ def choose_resolutions(
     stability = resolution_stability(vectors, params, params.resolutions)
     fine = params.fine_resolution
     if fine is None:
-        fine = _most_stable(stability, lambda r: r >= 1.0) if max(stability) >= 1.0 else 1.0
+        at_or_above = [r for r in stability if r >= 1.0]
+        fine = _most_stable(stability, lambda r: r in at_or_above) if at_or_above else 1.0
     coarse = params.coarse_resolution
     if coarse is None:
         below = [r for r in stability if r <= min(1.0, fine / 2)]

@@ -49,14 +49,18 @@ def test_run_until_a_writes_self_contained_artifacts_and_the_screen(tmp_path):
     assert drone["reference"][0]["tool_calls"], "the unanswered call is kept as the reference"
 
 
-def test_run_goes_from_traces_to_a_dry_run_verdict_and_says_where_it_stops(tmp_path):
+def test_run_goes_from_traces_through_training_to_results(tmp_path):
     out = tmp_path / "out"
     result = rft(
         "run", str(DATA / "toy_chat_fine_tuning.jsonl"), "--out", str(out),
-        data_dir=tmp_path / "state", timeout=600,
+        data_dir=tmp_path / "state", timeout=1800,
         # CPU budgets for the local 135M model, as `make demo` sets them
         RFT_GENERATOR_MAX_NEW_PER_TOPIC="1", RFT_DRYRUN_PROMPTS="4", RFT_DRYRUN_MAX_TOKENS="16",
         RFT_GRADER_RED_TEAM_ITEMS="2", RFT_GRADER_CONSISTENCY_RUNS="2",
+        # a 2-step training of 1 prompt x 2 samples of 8 tokens
+        RFT_TRAIN_MAX_STEPS="2", RFT_TRAIN_PROMPTS_PER_STEP="1", RFT_TRAIN_SAMPLES_PER_PROMPT="2",
+        RFT_TRAIN_MAX_COMPLETION_TOKENS="8", RFT_TRAIN_EVAL_EVERY_STEPS="2",
+        RFT_TRAIN_EVAL_PROMPTS="1", RFT_TRAIN_FINAL_EVAL_SAMPLES_PER_PROMPT="2",
     )
     assert result.returncode == 0, result.stderr
     for artifact in (
@@ -73,7 +77,14 @@ def test_run_goes_from_traces_to_a_dry_run_verdict_and_says_where_it_stops(tmp_p
     report = json.loads((out / "dry_run_report.json").read_text())
     assert_verdict_follows_the_table(report)
     assert f"[{report['verdict']}]" in result.stdout
-    assert "Step I (Train) and the steps after it are not built yet" in result.stdout
+    events = [json.loads(line) for line in (out / "training_events.jsonl").open()]
+    assert [e["step"] for e in events if e["kind"] == "step"] == [1, 2]
+    assert events[-1]["status"] == "succeeded"
+    results = json.loads((out / "results.json").read_text())
+    assert results["prompts"] == 1 and results["grader_name"] == "correctness"
+    for artifact in ("reward_curves.png", "comparison.png", "checkpoints/checkpoint-2"):
+        assert (out / artifact).exists(), artifact
+    assert "Step J: Results and deploy" in result.stdout and "Deploy gate" in result.stdout
 
 
 def test_rejected_pages_through_one_reason(tmp_path):

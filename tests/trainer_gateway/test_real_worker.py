@@ -1,6 +1,7 @@
 """One job through the API on the real training entrypoint (TRL GRPO on the local SmolLM2-135M,
 on the CPU) with the smallest budget: 2 steps of 2 prompts x 2 samples of 8 tokens, evaluated on
-2 valid prompts. It checks the wiring end to end, not that the model improves (benchmarks do)."""
+2 valid prompts, then deployed (an export, and the local LLM server). It checks the wiring end
+to end, not that the model improves (benchmarks do)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+from rft_runtime.llm.local_server import LocalLLMServer
+from rft_runtime.llm.settings import LLMSettings
 from rft_trainer_gateway.service import build_service
 from rft_trainer_gateway.settings import TrainerSettings
 from tests.trainer_gateway.conftest import request_body
@@ -46,7 +50,7 @@ def wait_ended(client: TestClient, job_id: str, timeout_s: float) -> dict[str, A
 
 @pytest.mark.slow
 def test_a_tiny_job_trains_on_the_real_worker_and_writes_its_results(
-        client: TestClient) -> None:
+        client: TestClient, tmp_path: Path) -> None:
     created = client.post("/v1/training-jobs", json=request_body(hyperparameters=TINY))
     assert created.status_code == 201, created.text
     job_id = created.json()["id"]
@@ -73,6 +77,21 @@ def test_a_tiny_job_trains_on_the_real_worker_and_writes_its_results(
     assert (Path(result["location"]) / "config.json").is_file()
     tuned = client.get(f"/v1/training-jobs/{job_id}").json()["tuned_model"]
     assert tuned == result["model_name"]
+
+    # To the local LLM server, so a user on this machine talks to the tuned model by its name.
+    server = LocalLLMServer(LLMSettings(local_deployed_models=tmp_path / "served.json",
+                                        local_threads=1))
+    server.start()
+    try:
+        local = client.post(f"/v1/training-jobs/{job_id}/deploy", json={
+            "target": "local", "base_url": server.base_url, "model_name": "sums-tuned",
+            "force": True, "reason": "wiring test"})
+        assert local.status_code == 200, local.text
+        assert local.json()["confirmed"] and local.json()["model_name"] == "sums-tuned"
+        models = httpx.get(f"{server.base_url}/models", timeout=30).json()["data"]
+        assert "sums-tuned" in {m["id"] for m in models}
+    finally:
+        server.stop()
 
 
 @pytest.mark.slow

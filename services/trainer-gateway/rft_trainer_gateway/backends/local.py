@@ -6,6 +6,7 @@ down, and a cancel is a signal the child turns into a stop at the next step boun
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -84,7 +85,5 @@ class LocalTrlBackend:
 
     def _signal(self, handle: RunHandle, signum: int) -> None:
         if handle.pid is not None and self.alive(handle):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(handle.pid, signum)
-            except ProcessLookupError:
-                pass

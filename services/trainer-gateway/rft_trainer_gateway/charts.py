@@ -40,6 +40,10 @@ def reward_curves(events: Sequence[TrainingEvent], target: Path) -> Path | None:
     for name, points in sorted(per_grader.items()):
         axis.plot([p[0] for p in points], [p[1] for p in points], label=name, linewidth=0.9,
                   linestyle="--" if name.startswith("train") else ":")
+    values = [e.train_reward for e in steps] + [e.valid_reward for e in evals]
+    low = min(0.0, *(v for v in values if v is not None))
+    high = max(1.0, *(v for v in values if v is not None))
+    axis.set_ylim(low - 0.02 * (high - low), high + 0.02 * (high - low))  # the reward's range
     axis.set_xlabel("step")
     axis.set_ylabel("reward")
     axis.set_title("Reward by step")

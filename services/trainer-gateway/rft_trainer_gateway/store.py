@@ -14,6 +14,7 @@ and the training process's events are one sequence.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,7 +46,14 @@ CREATE TABLE IF NOT EXISTS events (
 )
 """
 
-MAX_WRITE_TRIES = 20
+MAX_WRITE_TRIES = 50
+
+
+def _back_off(attempt: int) -> None:
+    """A jittered, growing pause after a lost race: writers retrying in lockstep would keep
+    invalidating each other's versions (4 replicas exhausted 20 immediate retries on
+    PostgreSQL)."""
+    time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** attempt)))
 
 
 class JobNotFound(LookupError):
@@ -142,12 +150,12 @@ class JobStore:
                handle: RunHandle | None = None) -> TrainingJob | None:
         """Apply ``mutate`` to the job as stored now; None when it left the job as it was.
         ``owner`` and ``handle``, when given, are stored with the change."""
-        for _ in range(MAX_WRITE_TRIES):
+        for attempt in range(MAX_WRITE_TRIES):
             try:
                 with self.sql.transaction() as tx:
                     return self._mutate(tx, job_id, mutate, owner=owner, handle=handle)
             except _Stale:
-                continue
+                _back_off(attempt)
         raise WriteConflict(f"job {job_id} kept changing under an update")
 
     def claim(self, job_id: str, owner: str, mutate: Mutation) -> TrainingJob | None:
@@ -167,7 +175,7 @@ class JobStore:
         gateway that dies between two calls neither loses nor repeats an event. Returns the
         events as stored; with ``require_change``, none are stored unless ``mutate`` changed
         the job."""
-        for _ in range(MAX_WRITE_TRIES):
+        for attempt in range(MAX_WRITE_TRIES):
             try:
                 with self.sql.transaction() as tx:
                     changed = self._mutate(tx, job_id, mutate or (lambda _: None),
@@ -184,7 +192,7 @@ class JobStore:
                         tx.execute("UPDATE jobs SET read_seq = ? WHERE id = ?", (read_seq, job_id))
                 return stored
             except _Stale:
-                continue
+                _back_off(attempt)
         raise WriteConflict(f"job {job_id} kept changing while its events were stored")
 
     def events(self, job_id: str, after: int = 0, limit: int = 100) -> list[TrainingEvent]:

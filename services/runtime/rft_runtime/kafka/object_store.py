@@ -36,8 +36,11 @@ _PARTIAL = ".partial-"
 
 
 def _etag(path: Path) -> str:
+    return _etag_of(path.stat())
+
+
+def _etag_of(stat: os.stat_result) -> str:
     # Every write is a new file renamed into place: its inode, time and size name the version.
-    stat = path.stat()
     version = f"{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_size}".encode()
     return '"' + hashlib.blake2b(version, digest_size=16).hexdigest() + '"'
 
@@ -149,9 +152,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, "NoSuchKey", head=head)
             return
         try:
-            body = path.read_bytes()
-            etag = _etag(path)
-            modified = path.stat().st_mtime
+            # One open file for the body and its ETag: a write renamed into place between a
+            # read and a separate stat would pair the old body with the new ETag, and a
+            # compare-and-swap on it would then overwrite an update it never saw.
+            with path.open("rb") as stored:
+                stat = os.fstat(stored.fileno())
+                body = stored.read()
+            etag = _etag_of(stat)
+            modified = stat.st_mtime
         except FileNotFoundError:  # replaced or deleted between the check and the read
             self._error(HTTPStatus.NOT_FOUND, "NoSuchKey", head=head)
             return

@@ -21,10 +21,8 @@ import gc
 import json
 import math
 import os
-import random
 import signal
 import sys
-from collections import defaultdict
 from collections.abc import Coroutine
 from contextlib import ExitStack
 from pathlib import Path
@@ -32,7 +30,7 @@ from typing import Any, TypeVar
 
 from pydantic import Field
 
-from rft_grader.dryrun.prompts import DryRunPrompt, load_prompts
+from rft_grader.dryrun.prompts import DryRunPrompt, load_prompts, stratified_sample
 from rft_grader.dryrun.rollouts import GraderCache
 from rft_grader.dryrun.settings import DryRunSettings
 from rft_grader.llm_judge import LLMJudge
@@ -107,25 +105,6 @@ class EventLoopRunner:
         return self.loop.run_until_complete(work)
 
 
-def stratified(prompts: list[DryRunPrompt], count: int, seed: int) -> list[DryRunPrompt]:
-    """``count`` prompts taken round-robin over topics (shuffled by seed): every topic shows."""
-    by_topic: dict[str, list[DryRunPrompt]] = defaultdict(list)
-    for prompt in prompts:
-        by_topic[prompt.topic].append(prompt)
-    rng = random.Random(seed)
-    queues = []
-    for topic in sorted(by_topic):
-        queue = list(by_topic[topic])
-        rng.shuffle(queue)
-        queues.append(queue)
-    chosen: list[DryRunPrompt] = []
-    while len(chosen) < count and any(queues):
-        for queue in queues:
-            if queue and len(chosen) < count:
-                chosen.append(queue.pop())
-    return chosen
-
-
 def total_steps(hp: TrainingHyperparameters, train_rows: int) -> int:
     if hp.max_steps is not None:
         return hp.max_steps
@@ -190,7 +169,7 @@ class Worker:
             tokenizer.pad_token = tokenizer.eos_token
         device = self._device(torch)
         steps = total_steps(self.hp, len(train))
-        eval_set = stratified(valid, min(self.hp.eval_prompts, len(valid)), self.hp.seed)
+        eval_set = stratified_sample(valid, min(self.hp.eval_prompts, len(valid)), self.hp.seed)
         resumed = f"resumed from {self.resume_from.name}" if self.resume_from else "started"
         self.emit(kind=TrainingEventKind.STATUS, total_steps=steps,
                   message=f"training {resumed}: {len(train)} train prompts, {len(valid)} valid "
@@ -307,7 +286,7 @@ class Worker:
         if best is None:
             raise RuntimeError("training wrote no checkpoint to compare")
         hp = self.hp
-        prompts = stratified(valid, hp.final_eval_prompts or len(valid), hp.seed)
+        prompts = stratified_sample(valid, hp.final_eval_prompts or len(valid), hp.seed)
         sampling = Sampling(samples_per_prompt=hp.final_eval_samples_per_prompt,
                             max_new_tokens=hp.max_completion_tokens,
                             temperature=hp.temperature, seed=hp.seed)

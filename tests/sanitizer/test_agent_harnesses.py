@@ -223,14 +223,19 @@ def test_closing_test_setting_picks_the_phrase_list_or_refuses_a_missing_export(
         load_closing_test(SanitizerSettings(closing_test="embedding", closing_model_dir=tmp_path))
 
 
-def test_embedding_closing_test_with_the_embedders_onnx_export():
+def test_embedding_closing_test_with_the_embedders_onnx_export(tmp_path):
+    from rft_embedder import EmbedderSettings, load_embedder
     from rft_sanitizer.closing import is_closing_turn
     from rft_sanitizer.closing_semantic import load_closing_test
 
     settings = SanitizerSettings(closing_test="auto")
     test = load_closing_test(settings)
     if not test.name.startswith("embedding"):
-        pytest.skip("no ONNX export of all-MiniLM-L6-v2 on this machine (the embedder writes it)")
+        # A new machine has no export until the embedder first runs: have it write one, as
+        # the embedder service or `rft run` would, instead of skipping.
+        load_embedder(EmbedderSettings(backend="onnx"), data_dir=tmp_path)
+        test = load_closing_test(settings)
+    assert test.name.startswith("embedding"), test.name
     # closing turns of unseen tau2 airline runs (quoted in issue 15) that the phrase list misses
     for turn in ("Thanks, you too! ###STOP###",
                  "You too! Thanks again for your patience and assistance. ###STOP###"):

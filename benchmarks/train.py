@@ -39,6 +39,7 @@ from rft_schemas import (
 )
 from rft_trainer_gateway.job_files import JobFiles
 from rft_trainer_gateway.preparation import job_for_run_dir, resolve_base_model
+from rft_trainer_gateway.worker import grpo_arguments
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = [REPO / "examples/data/drone_training.jsonl",
@@ -114,14 +115,8 @@ def trl_alone_step_seconds(run: Path, hp: TrainingHyperparameters, steps: int) -
     def length_reward(completions, **_):  # type: ignore[no-untyped-def]
         return [float(len(c)) / 100 for c in completions]
 
-    args = GRPOConfig(
-        output_dir=str(run / "trl-alone"), max_steps=steps,
-        per_device_train_batch_size=hp.completions_per_step, gradient_accumulation_steps=1,
-        num_generations=hp.samples_per_prompt, max_completion_length=hp.max_completion_tokens,
-        learning_rate=hp.learning_rate, beta=hp.beta, loss_type=hp.loss_type,
-        scale_rewards=hp.scale_rewards, logging_steps=1, report_to=[], save_strategy="no",
-        use_cpu=True, gradient_checkpointing=False, seed=hp.seed, disable_tqdm=True,
-        model_init_kwargs={"dtype": "float32"})
+    args = GRPOConfig(output_dir=str(run / "trl-alone"), **grpo_arguments(hp, steps, "cpu"),
+                      report_to=[], save_strategy="no")
     trainer = GRPOTrainer(model=base, reward_funcs=[length_reward], args=args,
                           train_dataset=data, processing_class=tokenizer,
                           callbacks=[StepTimer()])

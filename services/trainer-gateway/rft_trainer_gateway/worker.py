@@ -111,6 +111,31 @@ def total_steps(hp: TrainingHyperparameters, train_rows: int) -> int:
     return max(1, math.ceil(hp.epochs * train_rows / hp.step_prompts))
 
 
+def grpo_arguments(hp: TrainingHyperparameters, steps: int, device: str) -> dict[str, Any]:
+    """GRPOConfig's training arguments from a job's hyperparameters: what one step does.
+    benchmarks/train.py measures TRL alone with exactly these."""
+    return {
+        "max_steps": steps,
+        "per_device_train_batch_size": hp.completions_per_step,
+        "gradient_accumulation_steps": 1,
+        "num_generations": hp.samples_per_prompt,
+        "max_completion_length": hp.max_completion_tokens,
+        "learning_rate": hp.learning_rate,
+        "beta": hp.beta,
+        "loss_type": hp.loss_type,
+        "scale_rewards": hp.scale_rewards,
+        "temperature": hp.temperature,
+        "logging_steps": 1,
+        "seed": hp.seed,
+        "use_cpu": device == "cpu",
+        # Recomputing activations saves GPU memory for big models; on a CPU with a small one it
+        # only costs time.
+        "gradient_checkpointing": device != "cpu",
+        "disable_tqdm": True,
+        "model_init_kwargs": {"dtype": "float32"} if device == "cpu" else None,
+    }
+
+
 def eval_batch_prompts(eval_prompts: int, limit: int = 8) -> int:
     """Prompts per eval batch: the largest divisor of the eval set up to ``limit``, so every
     batch holds whole groups."""
@@ -230,33 +255,16 @@ class Worker:
         eval_k = hp.eval_samples_per_prompt if hp.eval_samples_per_prompt >= 2 else 2
         args = GRPOConfig(
             output_dir=str(self.files.checkpoints),
-            max_steps=steps,
-            per_device_train_batch_size=hp.completions_per_step,
-            gradient_accumulation_steps=1,
-            num_generations=hp.samples_per_prompt,
+            **grpo_arguments(hp, steps, device),
             num_generations_eval=eval_k,
             per_device_eval_batch_size=eval_k * eval_batch_prompts(len(eval_set)),
-            max_completion_length=hp.max_completion_tokens,
-            learning_rate=hp.learning_rate,
-            beta=hp.beta,
-            loss_type=hp.loss_type,
-            scale_rewards=hp.scale_rewards,
-            temperature=hp.temperature,
             eval_strategy="steps",
             eval_steps=hp.eval_every_steps,
             save_strategy="steps",
             save_steps=hp.eval_every_steps,
-            logging_steps=1,
             report_to=hp.report_to,
-            seed=hp.seed,
-            use_cpu=device == "cpu",
-            # Recomputing activations saves GPU memory for big models; on a CPU with a small
-            # one it only costs time.
-            gradient_checkpointing=device != "cpu",
             remove_unused_columns=False,
             shuffle_dataset=True,
-            disable_tqdm=True,
-            model_init_kwargs={"dtype": "float32"} if device == "cpu" else None,
             **self._rollout_server(),
         )
         peft_config = None

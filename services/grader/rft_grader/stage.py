@@ -2,9 +2,9 @@
 
 Workers: rft.rollouts.requests.v1 -> rft.rollouts.scored.v1, replicas of one consumer group.
 Each request carries its grader config, so any replica can score any job. A whole batch is
-rolled out at once so the model server batches it. An endpoint that stays down is a
-TransientError (the batch is retried, nothing is lost); a request the endpoint refuses is a
-Score with ``rollout_error``.
+rolled out at once so the model server batches it. An endpoint that stays down (or a job store
+that is) retries the batch, as in every stage, and nothing is lost; a request the endpoint
+refuses is a Score with ``rollout_error``.
 
 Jobs: rft.rollouts.scored.v1 -> the job store (its own group), finishing complete jobs.
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from rft_grader.dryrun.job_runner import DryRunJobs
 from rft_grader.dryrun.rollouts import GraderCache, failed_score, rollout_and_score
 from rft_grader.jobs import JobStore
-from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound, TransientError
+from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound
 from rft_runtime.llm import LLMClient, LLMError, LLMUnavailableError
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas.kafka_topics import ROLLOUT_REQUESTS, ROLLOUTS_SCORED
@@ -32,8 +32,8 @@ def build_worker_stage(settings: RuntimeSettings, client: LLMClient, graders: Gr
     async def score(request: RolloutRequest) -> Score:
         try:
             return await rollout_and_score(client, graders, request)
-        except LLMUnavailableError as error:
-            raise TransientError(str(error)) from error
+        except LLMUnavailableError:
+            raise  # an outage, not this request's failure: the stage retries the batch
         except LLMError as error:
             return failed_score(request, str(error))
 

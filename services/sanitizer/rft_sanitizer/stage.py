@@ -8,9 +8,8 @@ from collections.abc import Callable, Sequence
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
-from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound, TransientError
+from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound
 from rft_runtime.settings import RuntimeSettings
-from rft_runtime.sql import StoreUnavailable
 from rft_sanitizer.normalize import trace_id
 from rft_sanitizer.outcome_store import OutcomeStore
 from rft_sanitizer.pipeline import RecordOutcome, Sanitizer
@@ -66,14 +65,10 @@ def build_stage(
     async def handle(batch: Sequence[Inbound[RawTrace]]) -> list[Outbound]:
         traces = [item.value for item in batch]
         # Tokenizing and the SQLite claims are blocking work: keep the event loop (and the
-        # consumer's heartbeats) free while they run.
-        try:
-            outcomes = await asyncio.to_thread(sanitizer.process_batch, traces)
-            await asyncio.to_thread(store.record, [t.id for t in traces], outcomes)
-        except StoreUnavailable as error:
-            # The dedup or outcome store is down or locked (rft_runtime.sql says which errors
-            # are): retry the batch, never dead-letter good records for it.
-            raise TransientError(f"store: {error}") from error
+        # consumer's heartbeats) free while they run. A dedup or outcome store that is down or
+        # locked retries the batch (the stage runner treats StoreUnavailable as transient).
+        outcomes = await asyncio.to_thread(sanitizer.process_batch, traces)
+        await asyncio.to_thread(store.record, [t.id for t in traces], outcomes)
         return outputs_of(outcomes)
 
     return KafkaStage(

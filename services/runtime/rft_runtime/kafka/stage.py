@@ -6,8 +6,9 @@ outputs carry stable keys, so sinks that upsert by key end up identical.
 
 A record the stage cannot process goes to the rejected topic with its reason and the batch goes
 on: a batch the handler fails on is split in halves until the failing records are alone. An
-infrastructure failure (the handler raises :class:`TransientError`) is retried with
-backoff and never dead-letters a record.
+infrastructure failure is retried with backoff and never dead-letters a record: the handler
+raises :class:`TransientError`, or one of :data:`OUTAGES` (a SQL store or an LLM endpoint that
+cannot be reached now), which every stage's handler turns into one, whatever its service.
 
 An output the broker cannot take (larger than a request may be, say) is replaced by a rejection
 naming the record it came from, and the batch goes on; a retriable produce error (broker
@@ -46,12 +47,15 @@ from pydantic import BaseModel, ValidationError
 from rft_runtime.kafka.clients import make_consumer, make_producer
 from rft_runtime.kafka.producing import Outbound, encode, is_retriable, send_each
 from rft_runtime.kafka.topics import ensure_topics
+from rft_runtime.llm.client import LLMUnavailableError
 from rft_runtime.metrics import StageMetrics, stage_metrics
 from rft_runtime.settings import RuntimeSettings
+from rft_runtime.sql import StoreUnavailable
 from rft_schemas.kafka_topics import REJECTED, TopicSpec
 from rft_schemas.traces import Rejection, RejectionReason, SourceLocation
 
 __all__ = [
+    "OUTAGES",
     "Handler",
     "Inbound",
     "KafkaStage",
@@ -70,6 +74,16 @@ EXCERPT_CHARS = 500
 
 class TransientError(Exception):
     """An infrastructure failure (store or service down): retry the batch, reject nothing."""
+
+
+OUTAGES: tuple[tuple[type[Exception], str], ...] = (
+    (StoreUnavailable, "store"),
+    (LLMUnavailableError, "LLM endpoint"),
+)
+"""Errors that say a dependency is down, not that the record is bad, each with what is down: a
+handler raising one is retried as a :class:`TransientError` (the store reconnects on its next
+use, the endpoint is asked again), in every stage. Sinks are idempotent, so a batch retried
+after part of it was written ends up the same."""
 
 
 class ProduceError(RuntimeError):
@@ -126,6 +140,22 @@ Decoder = Callable[[ConsumerRecord[bytes, bytes]], T]
 record that is not one (it then goes to the rejected topic as invalid_record)."""
 
 
+def _outages_as_transient(handler: Handler[T]) -> Handler[T]:
+    """``handler``, raising :class:`TransientError` for an outage (:data:`OUTAGES`): the one
+    place a stage tells a dependency that is down from a record it cannot process."""
+
+    async def handle(batch: Sequence[Inbound[T]]) -> Sequence[Outbound]:
+        try:
+            return await handler(batch)
+        except Exception as error:
+            down = next((what for kind, what in OUTAGES if isinstance(error, kind)), None)
+            if down is None:
+                raise
+            raise TransientError(f"{down}: {error}") from error
+
+    return handle
+
+
 def _excerpt_of(raw: bytes) -> str:
     """The start of a record as a rejection shows it (UTF-8 read leniently)."""
     return raw[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
@@ -178,7 +208,7 @@ class KafkaStage(Generic[T]):
         writing OTLP JSON to the raw-traces topic); default: the topic's contract."""
         self.name = name
         self.source = source
-        self.handler = handler
+        self.handler = _outages_as_transient(handler)
         self.decode = decode
         self.settings = settings
         self.outputs = tuple(outputs)

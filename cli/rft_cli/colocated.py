@@ -20,6 +20,7 @@ from rft_embedder.models import load_embedder
 from rft_embedder.service import build_service as build_embedder
 from rft_embedder.settings import EmbedderSettings
 from rft_generator.service import build_service as build_generator
+from rft_generator.settings import GeneratorSettings
 from rft_runtime.http.deadlines import ConnectionLimits
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.logs import configure_logging
@@ -59,7 +60,7 @@ async def serve_colocated() -> None:
         embedder=embedder,
     )
     gen_app, gen_stages, gen_rt = build_generator(
-        runtime.model_copy(update=runtime_for("generator", ports.generator_port)),
+        GeneratorSettings(**runtime_for("generator", ports.generator_port)),
         vector_store=store,
     )
     stages: list[KafkaStage[Any]] = [*embed_stages, *cat_stages, *gen_stages]

@@ -64,6 +64,7 @@ def build_apps(root: Path) -> dict[str, FastAPI]:
     from rft_embedder import EmbedderSettings, load_embedder
     from rft_embedder.service import build_service as build_embedder
     from rft_generator.service import build_service as build_generator
+    from rft_generator.settings import GeneratorSettings
     from rft_grader.dryrun.settings import DryRunSettings
     from rft_grader.service import build_service as build_grader
     from rft_runtime.vectorstore.edge import EdgeVectorStore
@@ -78,15 +79,14 @@ def build_apps(root: Path) -> dict[str, FastAPI]:
     store = EdgeVectorStore(root / "qdrant")
     embedder = load_embedder(EmbedderSettings(), root / "models")
     apps: dict[str, FastAPI] = {}
-    apps["sanitizer"], _, _ = build_sanitizer(
-        RuntimeSettings(**runtime("sanitizer")), SanitizerSettings(data_dir=root / "sanitizer"))
+    apps["sanitizer"], _, _ = build_sanitizer(SanitizerSettings(**runtime("sanitizer")))
     apps["embedder"], _, _ = build_embedder(
         RuntimeSettings(**runtime("embedder")), store=store, embedder=embedder)
     apps["categorizer"], _, _ = build_categorizer(
         CategorizerSettings(**runtime("categorizer")), store=store, embedder=embedder,
         llm=dead_llm())
     apps["generator"], _, _ = build_generator(
-        RuntimeSettings(**runtime("generator")), llm=dead_llm(), vector_store=store)
+        GeneratorSettings(**runtime("generator")), llm=dead_llm(), vector_store=store)
     apps["grader"], _, _ = build_grader(
         DryRunSettings(**runtime("grader"), grader_judge_attempts=1, grader_judge_timeout_s=2.0),
         llm=dead_llm())

@@ -7,7 +7,6 @@ import os
 import time
 from pathlib import Path
 
-from rft_runtime.settings import RuntimeSettings
 from rft_sanitizer.service import build_service
 from rft_sanitizer.settings import SanitizerSettings
 from rft_sanitizer.uploads import Uploads
@@ -17,8 +16,8 @@ DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 
 
 def sanitizer_app(data_dir: Path, **settings: object):  # type: ignore[no-untyped-def]
-    runtime = RuntimeSettings(service_name="sanitizer", data_dir=data_dir, log_json=False)
-    app, _, runtime = build_service(runtime, SanitizerSettings(data_dir=data_dir, **settings))
+    app, _, runtime = build_service(SanitizerSettings(
+        service_name="sanitizer", data_dir=data_dir, log_json=False, **settings))
     return app, runtime
 
 

@@ -1,15 +1,16 @@
-"""Embedder settings (prefix ``RFT_EMBEDDER_``); the data dir and Qdrant are the runtime's."""
+"""Embedder settings: its own fields read ``RFT_EMBEDDER_*``; the data dir and Qdrant are the
+runtime's (``RFT_*``)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rft_runtime.llm.settings import default_cache_dir
+from rft_runtime.settings import RuntimeSettings
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -22,8 +23,8 @@ class TaskTextSource(StrEnum):
     SYSTEM_AND_TOOLS = "system_and_tools"
 
 
-class EmbedderSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RFT_EMBEDDER_", extra="ignore")
+class EmbedderSettings(RuntimeSettings):
+    service_env_prefix: ClassVar[str] = "RFT_EMBEDDER_"
 
     model: str = Field(
         default=DEFAULT_MODEL,

@@ -51,18 +51,16 @@ class LLMEndpoint:
 
 
 def build_service(
-    runtime: RuntimeSettings | None = None,
     settings: GeneratorSettings | None = None,
     llm: LLMSettings | None = None,
     *,
     vector_store: VectorStore | None = None,
 ) -> tuple[FastAPI, list[KafkaStage[Any]], RuntimeSettings]:
-    """``vector_store`` may be shared with the embedder and categorizer stages of the same
+    """``settings`` are the service's and its runtime's (one data dir, one broker).
+    ``vector_store`` may be shared with the embedder and categorizer stages of the same
     process (Qdrant Edge opens a directory once per process)."""
-    runtime = runtime or RuntimeSettings(service_name="generator")
-    settings = settings or GeneratorSettings()
-    if "data_dir" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"data_dir": runtime.data_dir})
+    settings = settings or GeneratorSettings(service_name="generator")
+    runtime: RuntimeSettings = settings
     endpoint = LLMEndpoint(llm or LLMSettings())
     store = open_job_store(settings.resolved_job_store_url())
     vector_stores: list[VectorStore] = [vector_store] if vector_store is not None else []

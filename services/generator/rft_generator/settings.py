@@ -1,17 +1,18 @@
-"""Generator settings: environment variables with the ``RFT_GENERATOR_`` prefix."""
+"""Generator settings: its own fields read ``RFT_GENERATOR_*``, the runtime's ``RFT_*``."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rft_runtime.settings import RuntimeSettings
 
 
-class GeneratorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RFT_GENERATOR_", extra="ignore")
+class GeneratorSettings(RuntimeSettings):
+    service_env_prefix: ClassVar[str] = "RFT_GENERATOR_"
 
-    data_dir: Path = Field(default=Path(".rft"), description="job store and outputs live here")
     job_store_url: str | None = Field(
         default=None,
         description="sqlite:///path (default data_dir/generator/jobs.sqlite), or postgresql://... "

@@ -1,19 +1,65 @@
 """Settings every service shares, read from the environment with the ``RFT_`` prefix.
 
-Each service extends :class:`RuntimeSettings` with its own fields (and its own prefix for them);
-nothing else in the code base reads ``os.environ``.
+Each service extends :class:`RuntimeSettings` with its own fields (and its own prefix for them,
+:attr:`RuntimeSettings.service_env_prefix`); nothing else in the code base reads ``os.environ``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+SHARED_ENV_PREFIX = "RFT_"
+
+
+class _EnvFor(EnvSettingsSource):
+    """The environment variables named ``prefix`` + field name, for ``fields`` only."""
+
+    def __init__(self, settings_cls: type[BaseSettings], prefix: str, fields: set[str]) -> None:
+        super().__init__(settings_cls, env_prefix=prefix)
+        self._fields = fields
+
+    def __call__(self) -> dict[str, Any]:
+        return {name: value for name, value in super().__call__().items() if name in self._fields}
 
 
 class RuntimeSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RFT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=SHARED_ENV_PREFIX, extra="ignore")
+
+    service_env_prefix: ClassVar[str] = SHARED_ENV_PREFIX
+    """Where a service's own fields are read: ``RFT_SANITIZER_`` reads ``policy`` from
+    ``RFT_SANITIZER_POLICY`` and not from ``RFT_POLICY``. The shared fields keep ``RFT_``
+    (``RFT_DATA_DIR``); the service's prefix, where set, overrides it for that service
+    (``RFT_SANITIZER_DATA_DIR``)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        prefix = cls.service_env_prefix
+        if prefix == SHARED_ENV_PREFIX:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        shared = set(RuntimeSettings.model_fields)
+        return (
+            init_settings,
+            _EnvFor(settings_cls, prefix, set(settings_cls.model_fields)),
+            _EnvFor(settings_cls, SHARED_ENV_PREFIX, shared),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     service_name: str = Field(default="rft", description="name in logs and metrics")
     data_dir: Path = Field(default=Path(".rft"), description="local state: stores, caches, jobs")

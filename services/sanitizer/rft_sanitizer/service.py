@@ -28,12 +28,11 @@ from rft_sanitizer.uploads import Uploads
 
 
 def build_service(
-    runtime: RuntimeSettings | None = None, settings: SanitizerSettings | None = None
+    settings: SanitizerSettings | None = None,
 ) -> tuple[FastAPI, list[KafkaStage[Any]], RuntimeSettings]:
-    runtime = runtime or RuntimeSettings(service_name="sanitizer")
-    settings = settings or SanitizerSettings()
-    if "data_dir" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"data_dir": runtime.data_dir})
+    """``settings`` are the service's and its runtime's (one data dir, one broker)."""
+    settings = settings or SanitizerSettings(service_name="sanitizer")
+    runtime: RuntimeSettings = settings
     counter = load_token_counter(settings.tokenizer, settings.tokenizer_cache_dir())
     sanitizer = Sanitizer(
         Policy.from_settings(settings, counter), open_dedup_store(settings.resolved_dedup_store())

@@ -1,15 +1,15 @@
-"""The sanitizer's settings: environment variables with the ``RFT_SANITIZER_`` prefix."""
+"""The sanitizer's settings: its own fields read ``RFT_SANITIZER_*``, the runtime's ``RFT_*``."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rft_runtime.llm.settings import default_cache_dir
+from rft_runtime.settings import RuntimeSettings
 from rft_schemas.training import TrainingHyperparameters
 
 # The bound used when nothing says what the trained model's context is (SmolLM2's context).
@@ -32,11 +32,10 @@ class RedactionMode(StrEnum):
     REJECT = "reject"
 
 
-class SanitizerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RFT_SANITIZER_", extra="ignore")
+class SanitizerSettings(RuntimeSettings):
+    service_env_prefix: ClassVar[str] = "RFT_SANITIZER_"
 
     dataset: str = Field(default="default", description="dataset id written into every record")
-    data_dir: Path = Field(default=Path(".rft"), description="stores and caches live here")
     policy: ExtractionPolicy = ExtractionPolicy.LAST_MEANINGFUL_USER
     min_tokens: int = Field(default=8, ge=0, description="shorter prompts are too_short")
     max_tokens: int | None = Field(

@@ -22,22 +22,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.tree import Tree
 
-from rft_categorizer.batch import categorize_all, ensure_embedded, read_prompts
-from rft_categorizer.categorize import set_topic_manually, standing_decision
-from rft_categorizer.categorized_file import read_categorized, write_categorized
-from rft_categorizer.coverage import OTHER_TOPIC, compute_coverage
-from rft_categorizer.coverage_chart import coverage_png, render_coverage_chart, render_difficulty
-from rft_categorizer.discovery import discover_topics
-from rft_categorizer.editing import (
-    HierarchyEditError,
-    add_topic,
-    delete_topic,
-    describe_topic,
-    find_topic,
-    move_topic,
-    rename_topic,
-    reorder_topics,
+from rft_categorizer.batch import categorize_all, ensure_embedded, keep_decisions, read_prompts
+from rft_categorizer.categorize import (
+    HIGH_CONFIDENCE_ABOVE,
+    check_manual_topic,
+    confidence_band,
+    decide_topic,
+    review_queue,
 )
+from rft_categorizer.categorized_file import read_categorized, write_categorized
+from rft_categorizer.coverage import compute_coverage
+from rft_categorizer.coverage_chart import coverage_png, render_coverage_chart, render_difficulty
+from rft_categorizer.editing import HierarchyEditError, MissingEditArgument, apply_edit
 from rft_categorizer.labeling import TopicLabeler
 from rft_categorizer.llm_labeler import LLMTopicLabeler
 from rft_categorizer.runner import CategorizeRunner, write_topic_payloads
@@ -50,7 +46,6 @@ from rft_categorizer.templates import (
     template_description,
     template_names,
 )
-from rft_categorizer.trace_names import trace_hints
 from rft_cli.journey import JourneyContext
 from rft_cli.progress import record_progress
 from rft_embedder import EmbedderSettings, load_embedder
@@ -70,7 +65,6 @@ HIERARCHY = "topic_hierarchy.json"
 CATEGORIZED = "categorized_prompts.jsonl"
 COVERAGE_JSON = "coverage.json"
 COVERAGE_PNG = "coverage.png"
-HIGH, REVIEW = 0.8, 0.5
 
 ChunkDone = Callable[[list[CategorizedPrompt]], None]
 
@@ -185,7 +179,6 @@ def discover_hierarchy(
     kept, texts = _embed_with_progress(local, prompts, out)
     if not kept:
         raise typer.BadParameter("no prompts to discover topics from")
-    vectors = local.runner.vectors(dataset, [_point(p) for p in kept])
     settings = local.runner.settings
 
     async def run(llm: LLMSettings | None) -> tuple[TopicHierarchy, int, int]:
@@ -194,12 +187,8 @@ def discover_hierarchy(
         try:
             if client is not None:
                 labeler = LLMTopicLabeler(client)
-            found = await discover_topics(
-                dataset, texts, vectors, labeler, settings.cluster_params(),
-                examples_per_topic=settings.topics_examples,
-                label_timeout_s=settings.topics_label_timeout_s,
-                embed=lambda phrases: local.runner.embedder.embed(phrases),
-                hints=[trace_hints(p) for p in kept],
+            found = await local.runner.discover(
+                dataset, kept, [_point(p) for p in kept], texts, labeler
             )
         finally:
             if client is not None:
@@ -219,28 +208,24 @@ def _point(prompt: SanitizedPrompt) -> str:
 
 
 @contextmanager
-def confidence_progress(out: Console, total: int) -> Iterator[ChunkDone]:
-    """The seed's categorizing screen, live: processed counts and the confidence spread."""
+def confidence_progress(out: Console, total: int, review_below: float) -> Iterator[ChunkDone]:
+    """The seed's categorizing screen, live: processed counts and the confidence spread
+    (``review_below``: the categorizer's RFT_CATEGORIZE_REVIEW_BELOW)."""
     columns = [TextColumn("Categorizing records"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[spread]}"), TimeElapsedColumn()]
     counts = {"high": 0, "medium": 0, "review": 0}
+    high, review = HIGH_CONFIDENCE_ABOVE, review_below
     with Progress(*columns, console=out, transient=True) as progress:
         task = progress.add_task("categorize", total=total, spread="")
 
         def advance(records: list[CategorizedPrompt]) -> None:
             for record in records:
-                counts[_bucket(record.confidence)] += 1
-            spread = (f">0.8: {counts['high']:,}  0.5-0.8: {counts['medium']:,}  "
-                      f"<0.5: {counts['review']:,}")
+                counts[confidence_band(record.confidence, review_below)] += 1
+            spread = (f">{high:g}: {counts['high']:,}  {review:g}-{high:g}: "
+                      f"{counts['medium']:,}  <{review:g}: {counts['review']:,}")
             progress.update(task, advance=len(records), spread=spread)
 
         yield advance
-
-
-def _bucket(confidence: float) -> str:
-    if confidence > HIGH:
-        return "high"
-    return "medium" if confidence >= REVIEW else "review"
 
 
 def llm_second_opinion(
@@ -277,10 +262,12 @@ def llm_second_opinion(
     return reviewed
 
 
-def render_categorize_screen(records: list[CategorizedPrompt], total: int) -> Table:
+def render_categorize_screen(
+    records: list[CategorizedPrompt], total: int, review_below: float
+) -> Table:
     counts = {"high": 0, "medium": 0, "review": 0}
     for record in records:
-        counts[_bucket(record.confidence)] += 1
+        counts[confidence_band(record.confidence, review_below)] += 1
     done = len(records)
 
     def share(n: int) -> str:
@@ -288,9 +275,9 @@ def render_categorize_screen(records: list[CategorizedPrompt], total: int) -> Ta
 
     table = Table(title="Categorizing Records", show_header=False)
     table.add_row("Processed", f"{done:,} / {total:,}")
-    table.add_row("High confidence (>0.8)", share(counts["high"]))
+    table.add_row(f"High confidence (>{HIGH_CONFIDENCE_ABOVE:g})", share(counts["high"]))
     table.add_row("Medium confidence", share(counts["medium"]))
-    table.add_row("Needs review (<0.5)", share(counts["review"]))
+    table.add_row(f"Needs review (<{review_below:g})", share(counts["review"]))
     table.add_row("Multi-topic", f"{sum(r.multi_topic for r in records):,}")
     table.add_row("Uncategorized", f"{sum(r.uncategorized for r in records):,}")
     return table
@@ -305,22 +292,19 @@ def categorize_dir(
     previous = ({r.prompt.id: r for r in read_categorized(previous_file)}
                 if previous_file.is_file() else {})
     with local_topics(runtime) as local:
+        review_below = local.runner.settings.categorize_review_below
         kept, texts = _embed_with_progress(local, prompts, out)
-        with confidence_progress(out, len(kept)) as advance:
+        with confidence_progress(out, len(kept), review_below) as advance:
             records = categorize_all(local.runner, hierarchy, kept, advance)
         # A person's decision (rft review --set) outlives re-categorization while its topic
         # is still a leaf, as in the service.
-        decisions = [d for r in records
-                     if (d := standing_decision(previous.get(r.prompt.id), hierarchy))]
+        records, decisions = keep_decisions(local.runner, hierarchy, records, previous)
         if decisions:
-            decided = {d.prompt.id: d for d in decisions}
-            records = [decided.get(r.prompt.id, r) for r in records]
-            local.runner.write_topics(hierarchy.dataset, decisions)
             out.print(f"kept {len(decisions):,} manual decisions")
         if local.runner.settings.categorize_llm_second_opinion:
             records = llm_second_opinion(local.runner, hierarchy, records, texts, out)
     write_categorized(out_dir / CATEGORIZED, records)
-    out.print(render_categorize_screen(records, len(prompts)))
+    out.print(render_categorize_screen(records, len(prompts), review_below))
     return records
 
 
@@ -479,6 +463,10 @@ def _path(text: str | None) -> list[str]:
     return [part for part in (text or "").split("/") if part]
 
 
+# The command's option for each argument an edit may lack.
+_EDIT_OPTION = {"name": "--name", "new_parent": "--to", "order": "--order"}
+
+
 @topics_app.command("edit")
 def edit_command(
     op: Annotated[str, typer.Argument(help="add, rename, describe, move, delete or reorder")],
@@ -497,34 +485,19 @@ def edit_command(
     """Edit the hierarchy; every edit writes a new version. Run `rft categorize` afterwards:
     it re-uses the stored vectors, so no prompt is embedded again."""
     current = read_hierarchy(out, _dataset(out, dataset))
-    where = _path(path)
     try:
-        match op:
-            case "add":
-                if not name:
-                    raise typer.BadParameter("add needs --name")
-                edited = add_topic(current, where, name, description or "", example or (),
-                                   position)
-            case "rename":
-                if not name:
-                    raise typer.BadParameter("rename needs --name")
-                edited = rename_topic(current, where, name)
-            case "describe":
-                edited = describe_topic(current, where, description, example)
-            case "move":
-                if to is None:
-                    raise typer.BadParameter("move needs --to")
-                edited = move_topic(current, where, _path(to), position)
-            case "delete":
-                edited = delete_topic(current, where, keep_children)
-            case "reorder":
-                if not order:
-                    raise typer.BadParameter("reorder needs --order")
-                edited = reorder_topics(current, where, [n.strip() for n in order.split(",")])
-            case _:
-                raise typer.BadParameter(f"unknown edit {op!r}")
+        edited = apply_edit(
+            current, op, _path(path), name=name, description=description, examples=example,
+            new_parent=None if to is None else _path(to), position=position,
+            order=[n.strip() for n in order.split(",")] if order else None,
+            keep_children=keep_children,
+        )
     except HierarchyEditError as error:
         raise typer.BadParameter(f"{error.reason}: {error.detail}") from None
+    except MissingEditArgument as error:
+        raise typer.BadParameter(f"{error.op} needs {_EDIT_OPTION[error.argument]}") from None
+    except ValueError as error:  # an unknown op
+        raise typer.BadParameter(str(error)) from None
     write_hierarchy(out, edited)
     show_hierarchy(edited, console)
 
@@ -563,7 +536,8 @@ def review(
     prompt: Annotated[str | None, typer.Option("--set", help="prompt id to decide")] = None,
     topic: Annotated[str | None, typer.Option(help="with --set: the topic a/b")] = None,
 ) -> None:
-    """List the prompts that need a person (confidence < 0.5), or set one's topic by hand."""
+    """List the prompts that need a person (confidence under RFT_CATEGORIZE_REVIEW_BELOW, 0.5
+    by default), or set one's topic by hand."""
     path = out / CATEGORIZED
     if not path.is_file():
         raise typer.BadParameter(f"{out} holds no {CATEGORIZED}: run `rft categorize` first")
@@ -574,21 +548,22 @@ def review(
         hierarchy = read_hierarchy(out, _dataset(out, dataset))
         chosen = _path(topic)
         try:
-            node = find_topic(hierarchy, chosen) if chosen != [OTHER_TOPIC] else None
+            check_manual_topic(hierarchy, chosen)
         except HierarchyEditError:
             raise typer.BadParameter(f"no topic {topic}") from None
-        if node is not None and node.children:
-            raise typer.BadParameter(f"{topic} has subtopics: pick one of them")
+        except ValueError as error:  # a topic with subtopics
+            raise typer.BadParameter(str(error)) from None
         if not any(r.prompt.id == prompt for r in records):
             raise typer.BadParameter(f"no prompt {prompt} in {path}")
-        records = [set_topic_manually(r, chosen) if r.prompt.id == prompt else r for r in records]
+        records = [decide_topic(r, hierarchy, chosen) if r.prompt.id == prompt else r
+                   for r in records]
         write_categorized(path, records)
         # Qdrant's payload too: coverage facets over it. The collection is opened as it was
         # made, so no embedding model is loaded to write one payload.
         _write_topics_to_store(hierarchy.dataset, [r for r in records if r.prompt.id == prompt])
         console.print(f"{prompt}: {topic} (manual, confidence 1)")
         return
-    queue = sorted((r for r in records if r.needs_review), key=lambda r: r.confidence)
+    queue = review_queue(records)
     table = Table("prompt", "topic", "confidence", "runner-up", "request", show_lines=True)
     for record in queue[:limit]:
         users = [m.text() for m in record.prompt.messages if m.role == "user"]

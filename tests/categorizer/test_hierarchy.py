@@ -6,10 +6,13 @@ import json
 
 import pytest
 
+from rft_categorizer.categorize import decide_topic
 from rft_categorizer.editing import (
     EditRefusal,
     HierarchyEditError,
+    MissingEditArgument,
     add_topic,
+    apply_edit,
     delete_topic,
     describe_topic,
     find_topic,
@@ -24,7 +27,8 @@ from rft_categorizer.templates import (
     parse_hierarchy_file,
     template_names,
 )
-from rft_schemas.topics import HierarchySource
+from rft_schemas.topics import CategorizationMethod, CategorizedPrompt, HierarchySource
+from tests.categorizer.conftest import sanitized
 
 
 @pytest.fixture
@@ -141,3 +145,32 @@ def test_hand_written_file_with_duplicates_lists_every_problem():
     assert any("refunds" in p for p in problems) and any("'a'" in p for p in problems)
     with pytest.raises(HierarchyFileError):
         parse_hierarchy_file("{not json", "d")
+
+
+def test_apply_edit_is_the_one_dispatch_of_the_api_and_the_cli(support):
+    added = apply_edit(support, "add", ["billing"], name="disputes", examples=["A chargeback"])
+    assert [t.name for t in find_topic(added, ["billing"]).children][-1] == "disputes"
+    moved = apply_edit(added, "move", ["billing", "disputes"], new_parent=[], position=0)
+    assert moved.topics[0].name == "disputes" and moved.version == support.version + 2
+    for op, argument in (("add", "name"), ("rename", "name"), ("move", "new_parent"),
+                         ("reorder", "order")):
+        with pytest.raises(MissingEditArgument) as missing:
+            apply_edit(support, op, ["billing"])
+        assert (missing.value.op, missing.value.argument) == (op, argument)
+    with pytest.raises(ValueError, match="unknown edit"):
+        apply_edit(support, "merge", ["billing"])
+
+
+def test_a_manual_topic_is_a_leaf_or_other(support):
+    record = CategorizedPrompt(prompt=sanitized("p1", "where is my refund?"),
+                               topic_path=["orders", "returns"], confidence=0.3,
+                               method=CategorizationMethod.EMBEDDING,
+                               needs_review=True, hierarchy_version=0)
+    decided = decide_topic(record, support, ["billing", "refunds"])
+    assert decided.method is CategorizationMethod.MANUAL and decided.confidence == 1.0
+    assert not decided.needs_review and decided.hierarchy_version == support.version
+    assert decide_topic(record, support, ["other"]).uncategorized
+    with pytest.raises(ValueError, match="has subtopics"):
+        decide_topic(record, support, ["billing"])
+    with pytest.raises(HierarchyEditError):
+        decide_topic(record, support, ["billing", "nope"])

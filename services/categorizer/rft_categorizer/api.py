@@ -8,21 +8,13 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from rft_categorizer.editing import (
-    EditRefusal,
-    HierarchyEditError,
-    add_topic,
-    delete_topic,
-    describe_topic,
-    move_topic,
-    rename_topic,
-    reorder_topics,
-)
+from rft_categorizer import editing
+from rft_categorizer.editing import EditOp, EditRefusal, HierarchyEditError, MissingEditArgument
 from rft_categorizer.labeling import TopicLabeler
 from rft_categorizer.settings import CategorizerSettings
 from rft_categorizer.stage import outputs_of
@@ -71,7 +63,7 @@ class DiscoverOut(HierarchyChange):
 class TopicEdit(BaseModel):
     """One edit; ``path`` names the topic from the root, e.g. ``["billing", "refunds"]``."""
 
-    op: Literal["add", "rename", "describe", "move", "delete", "reorder"]
+    op: EditOp
     path: list[str] = Field(default_factory=list, description="the topic (add/reorder: parent)")
     name: str | None = Field(default=None, description="add: the new topic; rename: new name")
     description: str | None = None
@@ -91,32 +83,25 @@ class ReviewOut(BaseModel):
     count: int
 
 
+# What the API says when an edit lacks its argument (the core names the argument).
+_MISSING = {
+    ("add", "name"): "add needs a name",
+    ("rename", "name"): "rename needs the new name",
+    ("move", "new_parent"): "move needs new_parent ([] for the top level)",
+    ("reorder", "order"): "reorder needs order",
+}
+
+
 def apply_edit(hierarchy: TopicHierarchy, edit: TopicEdit) -> TopicHierarchy:
     """The core edit named by ``edit`` (each returns a copy with the next version)."""
-    match edit.op:
-        case "add":
-            if not edit.name:
-                raise HTTPException(422, "add needs a name")
-            return add_topic(
-                hierarchy, edit.path, edit.name, edit.description or "", edit.examples or (),
-                edit.position,
-            )
-        case "rename":
-            if not edit.name:
-                raise HTTPException(422, "rename needs the new name")
-            return rename_topic(hierarchy, edit.path, edit.name)
-        case "describe":
-            return describe_topic(hierarchy, edit.path, edit.description, edit.examples)
-        case "move":
-            if edit.new_parent is None:
-                raise HTTPException(422, "move needs new_parent ([] for the top level)")
-            return move_topic(hierarchy, edit.path, edit.new_parent, edit.position)
-        case "delete":
-            return delete_topic(hierarchy, edit.path, edit.keep_children)
-        case "reorder":
-            if edit.order is None:
-                raise HTTPException(422, "reorder needs order")
-            return reorder_topics(hierarchy, edit.path, edit.order)
+    try:
+        return editing.apply_edit(
+            hierarchy, edit.op, edit.path, name=edit.name, description=edit.description,
+            examples=edit.examples, new_parent=edit.new_parent, position=edit.position,
+            order=edit.order, keep_children=edit.keep_children,
+        )
+    except MissingEditArgument as error:
+        raise HTTPException(422, _MISSING.get((error.op, error.argument), str(error))) from None
 
 
 def build_router(

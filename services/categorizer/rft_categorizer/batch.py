@@ -7,13 +7,13 @@ re-categorization after an edit share one embedding pass).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rft_categorizer.categorize import categorize_prompts
+from rft_categorizer.categorize import categorize_prompts, standing_decisions
 from rft_categorizer.runner import CategorizeRunner
 from rft_embedder import EmbedderSettings, embed_prompts, task_text
 from rft_embedder.core import embedding_key
@@ -111,3 +111,19 @@ def categorize_all(
         if progress:
             progress(chunk)
     return records
+
+
+def keep_decisions(
+    runner: CategorizeRunner,
+    hierarchy: TopicHierarchy,
+    records: Sequence[CategorizedPrompt],
+    previous: Mapping[str, CategorizedPrompt],
+) -> tuple[list[CategorizedPrompt], list[CategorizedPrompt]]:
+    """A person's decision among ``previous`` (prompt id -> its last record) outlives
+    re-categorization while its topic is still a leaf, as in the service: ``records`` with
+    those decisions in place, and the decisions (written to the store's payloads too)."""
+    decided = standing_decisions((previous.get(r.prompt.id) for r in records), hierarchy)
+    if not decided:
+        return list(records), []
+    runner.write_topics(hierarchy.dataset, list(decided.values()))
+    return [decided.get(r.prompt.id, r) for r in records], list(decided.values())

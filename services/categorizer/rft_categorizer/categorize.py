@@ -7,7 +7,7 @@ the store, without embedding a prompt again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,6 +169,39 @@ def set_topic_manually(record: CategorizedPrompt, path: Sequence[str]) -> Catego
     )
 
 
+def check_manual_topic(hierarchy: TopicHierarchy, path: Sequence[str]) -> None:
+    """A reviewer may choose a leaf of ``hierarchy`` or ``other``: raises
+    ``HierarchyEditError(not_found)`` for no such topic, ``ValueError`` for a topic with
+    subtopics."""
+    if list(path) == [OTHER_TOPIC]:
+        return
+    if find_topic(hierarchy, list(path)).children:
+        raise ValueError(f"{'/'.join(path)} has subtopics: pick one of them")
+
+
+def decide_topic(
+    record: CategorizedPrompt, hierarchy: TopicHierarchy, path: Sequence[str]
+) -> CategorizedPrompt:
+    """A reviewer's decision under ``hierarchy`` (checked by ``check_manual_topic``): method
+    manual, confidence 1, at the hierarchy's version."""
+    check_manual_topic(hierarchy, path)
+    return set_topic_manually(record, path).model_copy(
+        update={"hierarchy_version": hierarchy.version}
+    )
+
+
+def standing_decisions(
+    previous: Iterable[CategorizedPrompt | None], hierarchy: TopicHierarchy
+) -> dict[str, CategorizedPrompt]:
+    """Prompt id -> the person's decision among ``previous`` that still stands under
+    ``hierarchy`` (see ``standing_decision``): what a re-categorization keeps."""
+    return {
+        decision.prompt.id: decision
+        for record in previous
+        if (decision := standing_decision(record, hierarchy)) is not None
+    }
+
+
 def standing_decision(
     record: CategorizedPrompt | None, hierarchy: TopicHierarchy
 ) -> CategorizedPrompt | None:
@@ -196,3 +229,17 @@ def is_leaf(hierarchy: TopicHierarchy, path: Sequence[str]) -> bool:
 def review_queue(records: Sequence[CategorizedPrompt]) -> list[CategorizedPrompt]:
     """Prompts waiting for a person, least confident first."""
     return sorted((r for r in records if r.needs_review), key=lambda r: r.confidence)
+
+
+HIGH_CONFIDENCE_ABOVE = 0.8
+"""The seed's categorizing screen counts a confidence above this as high (a display band: the
+review threshold, ``DecisionRules.review_below``, is the setting that decides anything)."""
+
+
+def confidence_band(
+    confidence: float, review_below: float, high_above: float = HIGH_CONFIDENCE_ABOVE
+) -> str:
+    """``high``, ``medium`` or ``review``: the bands of the categorizing screen."""
+    if confidence > high_above:
+        return "high"
+    return "medium" if confidence >= review_below else "review"

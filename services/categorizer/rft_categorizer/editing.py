@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from rft_schemas.topics import Topic, TopicHierarchy
 
@@ -146,6 +147,61 @@ def reorder_topics(
     by_name = {t.name: t for t in siblings}
     siblings[:] = [by_name[name] for name in order]
     return _next_version(new)
+
+
+EDIT_OPS = ("add", "rename", "describe", "move", "delete", "reorder")
+EditOp = Literal["add", "rename", "describe", "move", "delete", "reorder"]
+
+
+class MissingEditArgument(ValueError):
+    """An edit without the argument its op needs (``name``, ``new_parent`` or ``order``): each
+    shell says it in its own words (an option, a JSON field)."""
+
+    def __init__(self, op: str, argument: str) -> None:
+        super().__init__(f"{op} needs {argument}")
+        self.op = op
+        self.argument = argument
+
+
+def apply_edit(
+    hierarchy: TopicHierarchy,
+    op: str,
+    path: TopicPath,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    examples: Sequence[str] | None = None,
+    new_parent: TopicPath | None = None,
+    position: int | None = None,
+    order: Sequence[str] | None = None,
+    keep_children: bool = False,
+) -> TopicHierarchy:
+    """The edit ``op`` (one of ``EDIT_OPS``) on ``path``: add and reorder take the parent there
+    (``[]`` for the top level). Raises ``MissingEditArgument`` when the op lacks its argument,
+    ``ValueError`` for an unknown op, ``HierarchyEditError`` when the edit is refused."""
+    match op:
+        case "add":
+            if not name:
+                raise MissingEditArgument(op, "name")
+            return add_topic(hierarchy, path, name, description or "", examples or (), position)
+        case "rename":
+            if not name:
+                raise MissingEditArgument(op, "name")
+            return rename_topic(hierarchy, path, name)
+        case "describe":
+            return describe_topic(hierarchy, path, description, examples)
+        case "move":
+            if new_parent is None:
+                raise MissingEditArgument(op, "new_parent")
+            return move_topic(hierarchy, path, new_parent, position)
+        case "delete":
+            return delete_topic(hierarchy, path, keep_children)
+        case "reorder":
+            if order is None:
+                raise MissingEditArgument(op, "order")
+            return reorder_topics(hierarchy, path, order)
+        case _:
+            raise ValueError(f"unknown edit {op!r}")
 
 
 def leaf_paths(hierarchy: TopicHierarchy) -> list[tuple[str, ...]]:

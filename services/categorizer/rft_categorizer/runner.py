@@ -17,7 +17,10 @@ import numpy as np
 from rft_categorizer.categorize import categorize_prompts, fit_topic_classifier, topic_texts
 from rft_categorizer.classifier import TopicClassifier, Vectors, leaf_vectors_from
 from rft_categorizer.coverage import topic_key
+from rft_categorizer.discovery import DiscoveredTopics, discover_topics
+from rft_categorizer.labeling import TopicLabeler
 from rft_categorizer.settings import CategorizerSettings
+from rft_categorizer.trace_names import trace_hints
 from rft_embedder import Embedder, prompt_collection_spec
 from rft_runtime.vectorstore import Payload, VectorCollection, VectorStore, point_id
 from rft_schemas.topics import CategorizedPrompt, TopicHierarchy
@@ -186,6 +189,33 @@ class CategorizeRunner:
                 self._fitted.pop(next(iter(self._fitted)))
             self._fitted[key] = (max(rows, 1), classifier)
         return classifier
+
+    async def discover(
+        self,
+        dataset: str,
+        prompts: Sequence[SanitizedPrompt],
+        point_ids: Sequence[str],
+        texts: Sequence[str],
+        labeler: TopicLabeler | None,
+        label_timeout_s: float | None = None,
+    ) -> DiscoveredTopics:
+        """Step B: cluster the stored vectors of ``prompts`` (``texts``: what was embedded for
+        each) into a named two-level tree, not yet saved. Names come from ``labeler`` when it
+        answers, else from the prompts' tools and domains, keyphrases or keywords."""
+        vectors = self.vectors(dataset, point_ids)
+        return await discover_topics(
+            dataset,
+            list(texts),
+            vectors,
+            labeler,
+            self.settings.cluster_params(),
+            examples_per_topic=self.settings.topics_examples,
+            label_timeout_s=(
+                self.settings.topics_label_timeout_s if label_timeout_s is None else label_timeout_s
+            ),
+            embed=lambda phrases: self.embedder.embed(phrases),
+            hints=[trace_hints(p) for p in prompts],
+        )
 
     def write_topics(self, dataset: str, records: Sequence[CategorizedPrompt]) -> None:
         """Each prompt's topic into its point's payload (merged: the embedder's keys stay)."""

@@ -12,21 +12,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rft_categorizer.categorize import (
-    is_leaf,
+    check_manual_topic,
+    decide_topic,
     is_manual,
-    set_topic_manually,
-    standing_decision,
+    standing_decisions,
     topic_texts,
 )
 from rft_categorizer.coverage import compute_coverage
-from rft_categorizer.discovery import DiscoveredTopics, discover_topics
-from rft_categorizer.editing import find_topic
+from rft_categorizer.discovery import DiscoveredTopics
 from rft_categorizer.hierarchy_store import HierarchyStore
 from rft_categorizer.labeling import TopicLabeler
 from rft_categorizer.record_store import RecordStore
 from rft_categorizer.runner import CategorizeRunner
 from rft_categorizer.second_opinion import TopicJudge, second_opinion
-from rft_categorizer.trace_names import trace_hints
 from rft_schemas.topics import (
     CategorizationMethod,
     CategorizedPrompt,
@@ -129,14 +127,9 @@ class TopicService:
 
     def recategorize(self, hierarchy: TopicHierarchy) -> list[CategorizedPrompt]:
         stored = self.records.prompts(hierarchy.dataset)
-        keep: list[CategorizedPrompt] = []
-        todo = []
-        for s in stored:
-            decision = standing_decision(s.categorized, hierarchy)
-            if decision is not None:
-                keep.append(decision)
-            else:
-                todo.append(s)
+        decided = standing_decisions((s.categorized for s in stored), hierarchy)
+        keep = list(decided.values())
+        todo = [s for s in stored if s.prompt.id not in decided]
         fresh = self.runner.categorize(
             hierarchy,
             [s.prompt for s in todo],
@@ -154,18 +147,13 @@ class TopicService:
         stored = self.records.prompts(dataset)
         if not stored:
             raise UnknownDatasetError(f"no embedded prompts in dataset {dataset!r}")
-        vectors = self.runner.vectors(dataset, [s.point_id for s in stored])
-        settings = self.runner.settings
-        return await discover_topics(
+        return await self.runner.discover(
             dataset,
+            [s.prompt for s in stored],
+            [s.point_id for s in stored],
             [s.embedded_text for s in stored],
-            vectors,
             labeler,
-            settings.cluster_params(),
-            examples_per_topic=settings.topics_examples,
-            label_timeout_s=label_timeout_s,
-            embed=lambda phrases: self.runner.embedder.embed(phrases),
-            hints=[trace_hints(s.prompt) for s in stored],
+            label_timeout_s,
         )
 
     def set_topic(self, dataset: str, prompt_id: str, path: Sequence[str]) -> CategorizedPrompt:
@@ -173,15 +161,12 @@ class TopicService:
         hierarchy = self.hierarchies.current(dataset)
         if hierarchy is None:
             raise UnknownDatasetError(f"dataset {dataset!r} has no topic hierarchy")
-        find_topic(hierarchy, list(path))  # raises HierarchyEditError(not_found)
-        if not is_leaf(hierarchy, path):
-            raise ValueError(f"{'/'.join(path)} has subtopics: pick one of them")
+        # the topic first (HierarchyEditError: no such topic, ValueError: not a leaf)
+        check_manual_topic(hierarchy, path)
         stored = self.records.prompts(dataset, [prompt_id])
         if not stored or stored[0].categorized is None:
             raise UnknownPromptError(f"no categorized prompt {prompt_id!r} in {dataset!r}")
-        record = set_topic_manually(stored[0].categorized, path).model_copy(
-            update={"hierarchy_version": hierarchy.version}
-        )
+        record = decide_topic(stored[0].categorized, hierarchy, path)
         self.runner.write_topics(dataset, [record])
         self.records.set_categorized([record])
         return record

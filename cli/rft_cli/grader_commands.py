@@ -26,12 +26,18 @@ from rft_grader.dryrun import (
     load_prompts,
     render_dry_run_screen,
 )
-from rft_grader.dryrun.batch import load_grader, preset_for
+from rft_grader.dryrun.batch import load_grader
 from rft_grader.graders.base import grade_many
 from rft_grader.judging import JudgeClient
 from rft_grader.llm_judge import LLMJudge
 from rft_grader.openai_endpoints import judge_models, run_endpoint, validate_endpoint
-from rft_grader.presets import build_preset, grader_config_json
+from rft_grader.presets import (
+    GRADER_CONFIG_FILE,
+    build_preset,
+    choose_preset,
+    grader_config_json,
+    write_grader_config,
+)
 from rft_grader.red_team import RedTeamReport, red_team_config, red_team_items
 from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
 from rft_schemas import ToolCall
@@ -302,9 +308,9 @@ def grader_step(context: JourneyContext) -> None:
     tools, correctness otherwise), written as grader_config.json."""
     split = _train_split(context)
     prompts, _ = load_prompts(split)
-    preset = preset_for(prompts)
-    config_json = grader_config_json(build_preset(preset))
-    config = json.loads(config_json)
+    preset = choose_preset(prompts)
+    preset_config = build_preset(preset)
+    config = json.loads(grader_config_json(preset_config))
     # The preset's templates must name fields the split's rows carry, or every sample would
     # score as a template error.
     fields = sorted({key for p in prompts for key in p.item})
@@ -312,13 +318,11 @@ def grader_step(context: JourneyContext) -> None:
     if issues:
         problems = "; ".join(f"{i.path}: {i.message}" for i in issues)
         raise RuntimeError(f"the {preset} preset does not fit {split.name}: {problems}")
-    context.out_dir.mkdir(parents=True, exist_ok=True)
-    path = context.out_dir / "grader_config.json"
-    path.write_text(config_json)
+    path = write_grader_config(preset_config, context.out_dir)
     context.console.print(f"Preset: {preset.replace('_', ' ')} (chosen from the data)")
     for line in PRESET_DIMENSIONS[preset]:
         context.console.print(f"  • {line}")
-    context.artifacts["grader_config.json"] = path
+    context.artifacts[GRADER_CONFIG_FILE] = path
     report = red_team_prompts(config, prompts, DryRunSettings().grader_red_team_items, None)
     context.console.print(render_red_team(report))
     context.artifacts[RED_TEAM_FILE] = write_red_team(report, context.out_dir)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from rft_schemas import SanitizedPrompt
+from rft_schemas import ToolSpec
 from rft_schemas.grader import (
     GraderConfig,
     JudgeMessage,
@@ -93,7 +94,14 @@ def build_preset(name: str, **options: Any) -> GraderConfig:
     return builders[name](**options)
 
 
-def choose_preset(prompts: Iterable[SanitizedPrompt]) -> str:
+class CarriesTools(Protocol):
+    """A prompt as any step holds it (a ``SanitizedPrompt``, the dry run's ``DryRunPrompt``)."""
+
+    @property
+    def tools(self) -> Sequence[ToolSpec] | None: ...
+
+
+def choose_preset(prompts: Iterable[CarriesTools]) -> str:
     """Tool usage when the prompts carry tools, correctness otherwise (the seed's default)."""
     return "tool_usage" if any(p.tools for p in prompts) else "correctness"
 
@@ -101,3 +109,14 @@ def choose_preset(prompts: Iterable[SanitizedPrompt]) -> str:
 def grader_config_json(config: GraderConfig) -> str:
     """``grader_config.json`` as written to disk: OpenAI's JSON, no nulls."""
     return config.model_dump_json(indent=2, exclude_none=True) + "\n"
+
+
+GRADER_CONFIG_FILE = "grader_config.json"
+
+
+def write_grader_config(config: GraderConfig, out_dir: Path) -> Path:
+    """Step G's artifact: ``out_dir/grader_config.json`` (the directory made if need be)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / GRADER_CONFIG_FILE
+    path.write_text(grader_config_json(config))
+    return path

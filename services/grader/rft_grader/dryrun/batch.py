@@ -15,7 +15,12 @@ from rft_grader.dryrun.rollouts import GraderCache
 from rft_grader.dryrun.runner import Progress, prune_split, run_dry_run, write_outputs
 from rft_grader.dryrun.settings import DryRunSettings
 from rft_grader.llm_judge import LLMJudge
-from rft_grader.presets import build_preset, grader_config_json
+from rft_grader.presets import (
+    build_preset,
+    choose_preset,
+    grader_config_json,
+    write_grader_config,
+)
 from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
 from rft_schemas.rollouts import DryRunReport
 
@@ -29,9 +34,8 @@ class DryRunOutcome:
     pruned: tuple[int, int] | None = None  # (kept, dropped)
 
 
-def preset_for(prompts: list[DryRunPrompt]) -> str:
-    """Tool usage when the prompts carry tools, correctness otherwise (the seed's default)."""
-    return "tool_usage" if any(p.tools for p in prompts) else "correctness"
+# Step G's choice, kept under its old name for the dry run's callers.
+preset_for = choose_preset
 
 
 def load_grader(path: Path) -> dict[str, Any]:
@@ -52,11 +56,10 @@ def dry_run_files(prompts_path: Path, out_dir: Path, settings: DryRunSettings, *
     artifacts: dict[str, Path] = {}
     preset = None
     if grader is None:
-        preset = preset_for(prompts)
+        preset = choose_preset(prompts)
         config = build_preset(preset)
-        path = out_dir / "grader_config.json"
-        path.write_text(grader_config_json(config))
-        artifacts["grader_config.json"] = path
+        path = write_grader_config(config, out_dir)
+        artifacts[path.name] = path
         grader = json.loads(grader_config_json(config))
     with llm_endpoint(llm or LLMSettings()) as endpoint:
         report = asyncio.run(_run(prompts, grader, settings, endpoint,

@@ -37,6 +37,7 @@ from rft_generator import (
     targets_from_coverage,
 )
 from rft_generator.pool import prompt_vectors
+from rft_generator.prompting import LOCAL_MAX_TOKENS, SERVED_MAX_TOKENS, default_max_tokens
 from rft_generator.topic_check import TopicChecker
 from rft_runtime.llm import LLMSettings, llm_endpoint
 from rft_runtime.settings import RuntimeSettings
@@ -141,6 +142,8 @@ def generate_in(
             targets = {topic: min(count, cap) for topic, count in targets.items()}
             note += f", at most {cap} per topic (RFT_GENERATOR_MAX_NEW_PER_TOPIC)"
     seed = int(options.pop("seed", 0))  # type: ignore[call-overload]
+    if options.get("max_tokens") is None:  # by backend: the local model, or an endpoint
+        options["max_tokens"] = default_max_tokens(LLMSettings())
     request = GenerationRequest.model_validate({
         "id": job_id_for(dataset, targets, seed), "dataset": dataset, "targets": targets,
         "seed": seed, **options,
@@ -155,7 +158,9 @@ def generate(
     target: Annotated[list[str] | None, typer.Option(help="topic=count, repeatable")] = None,
     few_shot: Annotated[int, typer.Option(help="examples per request")] = 4,
     temperature: float = 0.9,
-    max_tokens: Annotated[int, typer.Option(help="per candidate")] = 96,
+    max_tokens: Annotated[int | None, typer.Option(
+        min=1, help=f"per candidate; default {LOCAL_MAX_TOKENS} on the local model, "
+        f"{SERVED_MAX_TOKENS} on an endpoint (RFT_LLM_BASE_URL)")] = None,
     novelty_max_cosine: float = 0.92,
     topic_min_confidence: float = 0.5,
     judge_min_score: Annotated[float | None, typer.Option(help="LLM judge threshold")] = None,
@@ -214,9 +219,10 @@ def split(
 
 
 def generate_step(context: JourneyContext) -> None:
-    # The local 135M model passes validation less often than a served model: a wider budget.
+    # The local 135M model passes validation less often than a served model: a wider budget
+    # of attempts (max_tokens: the backend's default, as for `rft generate`).
     result = generate_in(context.out_dir, context.dataset, context.settings, context.console,
-                         max_tokens=64, max_attempts_per_prompt=8.0)
+                         max_attempts_per_prompt=8.0)
     context.results["generate"] = result.job
     context.artifacts[SYNTHETIC] = result.output
 

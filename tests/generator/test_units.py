@@ -20,7 +20,13 @@ from rft_generator import (
 from rft_generator.job_store import CandidateRecord
 from rft_generator.jobs import COVERAGE_FILE, DatasetNotReady, JobScheduler
 from rft_generator.pool import prompt_vectors
-from rft_generator.prompting import parse_request, synthetic_messages
+from rft_generator.prompting import (
+    LOCAL_MAX_TOKENS,
+    SERVED_MAX_TOKENS,
+    default_max_tokens,
+    parse_request,
+    synthetic_messages,
+)
 from rft_generator.validation import check_structure, novelty_check, topic_check
 from rft_runtime.llm import LLMSettings
 from rft_runtime.vectorstore import point_id
@@ -212,3 +218,9 @@ def test_a_job_without_targets_takes_step_ds_recommendation(tmp_path: Path) -> N
     assert scheduler._targets(request) == {"drone/camera": 3, "drone/lights": 1}
     with pytest.raises(DatasetNotReady, match="no coverage report"):
         scheduler._targets(GenerationRequest(id="elsewhere", dataset="bank"))
+
+
+def test_max_tokens_default_by_backend() -> None:
+    assert SERVED_MAX_TOKENS == 256 and LOCAL_MAX_TOKENS == 64
+    assert default_max_tokens(LLMSettings(base_url=None)) == LOCAL_MAX_TOKENS
+    assert default_max_tokens(LLMSettings(base_url="http://llm:8000/v1")) == SERVED_MAX_TOKENS

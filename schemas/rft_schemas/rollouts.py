@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -29,6 +29,9 @@ class RolloutRequest(Contract):
     max_tokens: int | None = None
     temperature: float | None = None
     seed: int | None = Field(default=None, description="per rollout: a re-run samples the same")
+    tool_choice: Literal["auto", "required"] | None = Field(
+        default=None, description="OpenAI's tool_choice for prompts that offer tools (unset: auto)"
+    )
 
 
 class Rollout(Contract):
@@ -118,6 +121,10 @@ class DryRunRequest(Contract):
     samples_per_prompt: int = Field(default=2, ge=1, description="k")
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
+    tool_choice: Literal["auto", "required"] | None = Field(
+        default=None, description="as training will use it: 'required' when the agent always "
+        "calls a tool (unset: the service's setting)",
+    )
     seed: int = 0
     model: str | None = Field(default=None, description="unset: the endpoint's default model")
 

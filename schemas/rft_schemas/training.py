@@ -81,6 +81,12 @@ class TrainingHyperparameters(Contract):
                     "'group' while keeping rewards of different graders on one scale",
     )
     temperature: float = Field(default=1.0, gt=0, le=2)
+    tool_choice: Literal["auto", "required"] = Field(
+        default="auto",
+        description="for rows that offer tools, as OpenAI's tool_choice: 'required' when the "
+                    "agent must always call a tool (the model is then trained, scored and served "
+                    "with the answer opened as a call)",
+    )
     eval_every_steps: int = Field(default=10, ge=1)
     eval_prompts: int = Field(default=64, ge=1, description="valid prompts scored at each eval")
     eval_samples_per_prompt: int = Field(default=2, ge=1, description="k at each eval")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from rft_runtime.llm.chat_format import parse_answer, render_turns
+import pytest
+
+from rft_runtime.llm.chat_format import answer_prefix, parse_answer, render_turns
 from rft_runtime.llm.protocol import ResponseFormat
 from rft_schemas.conversation import Message, ToolSpec
 
@@ -121,3 +123,26 @@ def test_call_to_a_tool_not_offered_is_plain_text() -> None:
 def test_tool_call_tags_without_tools_offered_are_plain_text() -> None:
     text = '<tool_call>{"name": "get_weather", "arguments": {}}</tool_call>'
     assert parse_answer(text, None).content == text
+
+
+def test_tool_choice_required_opens_a_call_and_the_answer_parses_with_it() -> None:
+    prefix = answer_prefix([WEATHER], "required")
+    assert prefix.startswith("<tool_call>") and prefix.endswith('"name": "')
+    answer = parse_answer(prefix + 'get_weather", "arguments": {"city": "Oslo"}}', [WEATHER])
+    assert [c.function.name for c in answer.tool_calls] == ["get_weather"]
+
+
+def test_a_named_tool_choice_opens_that_call_up_to_its_arguments() -> None:
+    prefix = answer_prefix([WEATHER], {"type": "function", "function": {"name": "get_weather"}})
+    answer = parse_answer(prefix + '{"city": "Oslo"}}', [WEATHER])
+    assert json.loads(answer.tool_calls[0].function.arguments) == {"city": "Oslo"}
+
+
+def test_auto_none_or_no_tools_prefill_nothing() -> None:
+    assert answer_prefix([WEATHER], "auto") == answer_prefix([WEATHER], None) == ""
+    assert answer_prefix([WEATHER], "none") == answer_prefix(None, "required") == ""
+
+
+def test_a_tool_choice_naming_a_tool_not_offered_is_refused() -> None:
+    with pytest.raises(ValueError, match="delete_account"):
+        answer_prefix([WEATHER], {"type": "function", "function": {"name": "delete_account"}})

@@ -124,6 +124,30 @@ async def test_tool_call_round_trips_in_openai_shape(client: LLMClient) -> None:
     assert follow_up.choices[0].message.content or follow_up.choices[0].message.tool_calls
 
 
+async def test_a_named_tool_choice_opens_the_answer_as_that_call(client: LLMClient) -> None:
+    # Without the earlier call in the history the 135M model answers in prose (above). The server
+    # has no constrained decoding: it honours tool_choice by prefilling the call, and the prefill
+    # is part of the answer it parses (a whole call, or the text as written when the model did
+    # not close it).
+    question = [{"role": "user", "content": "What is the weather in Paris?"}]
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    response = await client.complete(question, tools=[WEATHER_TOOL], temperature=0.0,
+                                     max_tokens=16, tool_choice=named)
+    message = response.choices[0].message
+    called = [c.function.name for c in message.tool_calls or []]
+    assert called == ["get_weather"] or (message.content or "").startswith(
+        '<tool_call>\n{"name": "get_weather", "arguments": ')
+
+
+async def test_a_tool_choice_naming_no_offered_tool_is_a_400(local_llm: LocalLLMServer) -> None:
+    body = {"model": "SmolLM2-135M-Instruct", "max_tokens": 4, "tools": [WEATHER_TOOL],
+            "messages": [{"role": "user", "content": "hi"}],
+            "tool_choice": {"type": "function", "function": {"name": "delete_account"}}}
+    async with httpx.AsyncClient(base_url=f"http://{local_llm.host}:{local_llm.port}") as http:
+        response = await http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400 and "delete_account" in response.text
+
+
 async def test_concurrent_requests_are_decoded_in_one_batch(client: LLMClient) -> None:
     responses = await asyncio.gather(
         *(client.complete(STORY, temperature=0.7, max_tokens=4, seed=i) for i in range(6))

@@ -10,7 +10,7 @@ import pytest
 from rft_grader.dryrun.prompts import load_prompts
 from rft_grader.dryrun.rollouts import GraderCache
 from rft_grader.presets import build_preset, grader_config_json
-from rft_trainer_gateway.prompting import render_prompt, sample_of
+from rft_trainer_gateway.prompting import answer_text, render_prompt, sample_of
 from rft_trainer_gateway.reward import GraderReward
 
 DATA = Path(__file__).parent / "data" / "drone_slice.jsonl"
@@ -45,6 +45,18 @@ def test_each_rows_own_tools_are_rendered_into_its_prompt(tokenizer, rows):
     missing = {t.function.name for t in first.tools or []} - offered_to_other
     assert missing and all(f'"name": "{n}"' not in render_prompt(tokenizer, other)
                            for n in missing)
+
+
+def test_tool_choice_required_opens_the_answer_as_a_call_and_scores_the_whole_answer(
+        tokenizer, rows):
+    row = rows[0]
+    opened = render_prompt(tokenizer, row, "required")
+    assert opened.startswith(render_prompt(tokenizer, row)) and opened.endswith('{"name": "')
+    name = row.item["reference_tool_calls"][0]["function"]["name"]
+    completion = f'{name}", "arguments": {{}}}}\n</tool_call>'
+    assert answer_text(completion, row, "required").startswith("<tool_call>")
+    assert sample_of(completion, row, "required").output_tools[0].function.name == name
+    assert sample_of(completion, row).output_tools == []  # unopened, the same text is prose
 
 
 def test_a_tool_call_answer_scores_and_a_prose_answer_does_not(rows):

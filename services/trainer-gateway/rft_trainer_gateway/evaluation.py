@@ -15,7 +15,7 @@ import torch
 
 from rft_grader.dryrun.prompts import DryRunPrompt
 from rft_trainer_gateway.comparison import SampleOutcome
-from rft_trainer_gateway.prompting import render_prompt, sample_of
+from rft_trainer_gateway.prompting import answer_text, render_prompt, sample_of
 from rft_trainer_gateway.reward import GraderReward
 
 Progress = Callable[[int, int], None]
@@ -41,7 +41,7 @@ def sample_and_score(model: Any, tokenizer: Any, prompts: Sequence[DryRunPrompt]
     try:
         for batch_number, start in enumerate(range(0, len(prompts), sampling.prompts_per_batch)):
             batch = list(prompts[start:start + sampling.prompts_per_batch])
-            texts = [render_prompt(tokenizer, p) for p in batch]
+            texts = [render_prompt(tokenizer, p, reward.tool_choice) for p in batch]
             encoded = tokenizer(texts, return_tensors="pt", padding=True,
                                 add_special_tokens=False).to(device)
             torch.manual_seed(sampling.seed * 100_003 + batch_number)
@@ -61,9 +61,10 @@ def sample_and_score(model: Any, tokenizer: Any, prompts: Sequence[DryRunPrompt]
             for j, (text, length, score) in enumerate(zip(decoded, lengths, scored, strict=True)):
                 prompt = batch[j // k]
                 outcomes.append(SampleOutcome(
-                    prompt_id=prompt.id, topic=prompt.topic, sample_index=j % k, output=text,
+                    prompt_id=prompt.id, topic=prompt.topic, sample_index=j % k,
+                    output=answer_text(text, prompt, reward.tool_choice),
                     reward=score.reward, completion_tokens=length,
-                    tool_calls=len(sample_of(text, prompt).output_tools),
+                    tool_calls=len(sample_of(text, prompt, reward.tool_choice).output_tools),
                 ))
             if progress is not None:
                 progress(min(start + len(batch), len(prompts)), len(prompts))

@@ -41,15 +41,17 @@ class GraderReward:
     """``reward(prompts, completions, row=[...], log_metric=...) -> rewards``."""
 
     def __init__(self, grader: BaseGrader, rows: Sequence[DryRunPrompt], *,
-                 run: Runner = asyncio.run, concurrency: int = 16) -> None:
+                 run: Runner = asyncio.run, concurrency: int = 16,
+                 tool_choice: str = "auto") -> None:
         self.grader = grader
         self.rows = rows
+        self.tool_choice = tool_choice  # the prompts' prefill is part of each answer scored
         self.run = run
         self.concurrency = concurrency
         self.__name__ = grader.name  # TRL names the reward's metrics after it
 
     def score(self, completions: Sequence[str], row_indices: Sequence[int]) -> list[Scored]:
-        pairs = [(sample_of(text, self.rows[i]), self.rows[i].item)
+        pairs = [(sample_of(text, self.rows[i], self.tool_choice), self.rows[i].item)
                  for text, i in zip(completions, row_indices, strict=True)]
         results = self.run(grade_many(self.grader, pairs, concurrency=self.concurrency))
         return [_scored(result) for result in results]

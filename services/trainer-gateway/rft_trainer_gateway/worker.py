@@ -188,7 +188,7 @@ class Worker:
         graders = self._graders(config)
         grader = graders.get(config)
         rows = train + valid
-        reward = GraderReward(grader, rows, run=self.run_async)
+        reward = GraderReward(grader, rows, run=self.run_async, tool_choice=self.hp.tool_choice)
         tokenizer = AutoTokenizer.from_pretrained(self.job.base_model)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -249,9 +249,11 @@ class Worker:
         hp = self.hp
         row_of = {id(p): i for i, p in enumerate(reward.rows)}
         train_data = Dataset.from_list(
-            [{"prompt": render_prompt(tokenizer, p), "row": row_of[id(p)]} for p in train])
+            [{"prompt": render_prompt(tokenizer, p, hp.tool_choice), "row": row_of[id(p)]}
+             for p in train])
         eval_data = Dataset.from_list(
-            [{"prompt": render_prompt(tokenizer, p), "row": row_of[id(p)]} for p in eval_set])
+            [{"prompt": render_prompt(tokenizer, p, hp.tool_choice), "row": row_of[id(p)]}
+             for p in eval_set])
         eval_k = hp.eval_samples_per_prompt if hp.eval_samples_per_prompt >= 2 else 2
         args = GRPOConfig(
             output_dir=str(self.files.checkpoints),

@@ -82,14 +82,16 @@ class DryRunJobs:
         max_tokens = request.max_tokens or self.settings.dryrun_max_tokens
         temperature = (self.settings.dryrun_temperature if request.temperature is None
                        else request.temperature)
+        tool_choice = request.tool_choice or self.settings.dryrun_tool_choice
         settings = self.settings.model_copy(update={
             "dryrun_max_tokens": max_tokens, "dryrun_temperature": temperature,
-            "dryrun_seed": request.seed})
+            "dryrun_seed": request.seed, "dryrun_tool_choice": tool_choice})
         job_id = job_id_for(request.dataset, chosen, request.grader,
                             request.samples_per_prompt, model, settings)
         requests = rollout_requests(job_id, chosen, k=request.samples_per_prompt, model=model,
                                     grader=request.grader, max_tokens=max_tokens,
-                                    temperature=temperature, seed=request.seed)
+                                    temperature=temperature, seed=request.seed,
+                                    tool_choice=tool_choice)
         spec = JobSpec(dataset=request.dataset, model=model,
                        grader_name=grader_name(request.grader),
                        samples_per_prompt=request.samples_per_prompt,

@@ -39,7 +39,7 @@ def grader_name(grader: dict[str, Any]) -> str:
 
 def rollout_requests(job_id: str, prompts: list[DryRunPrompt], *, k: int, model: str,
                      grader: dict[str, Any], max_tokens: int | None, temperature: float | None,
-                     seed: int) -> list[RolloutRequest]:
+                     seed: int, tool_choice: str = "auto") -> list[RolloutRequest]:
     requests = []
     for prompt in prompts:
         topic_path = [] if prompt.topic == "all" else prompt.topic.split("/")
@@ -49,15 +49,18 @@ def rollout_requests(job_id: str, prompts: list[DryRunPrompt], *, k: int, model:
                 id=rid, job_id=job_id, prompt_id=prompt.id, topic_path=topic_path,
                 messages=prompt.messages, tools=prompt.tools, item=prompt.item,
                 sample_index=index, model=model, grader=grader, max_tokens=max_tokens,
-                temperature=temperature, seed=rollout_seed(seed, rid)))
+                temperature=temperature, seed=rollout_seed(seed, rid),
+                tool_choice=None if tool_choice == "auto" or not prompt.tools else tool_choice))
     return requests
 
 
 async def roll_out(client: LLMClient, request: RolloutRequest) -> Rollout:
     """One sample of the base model; LLM errors propagate (the caller decides retry or count)."""
+    forced = {"tool_choice": request.tool_choice} if request.tool_choice else {}
     response = await client.complete(
         request.messages, tools=request.tools, n=1, model=request.model,
-        max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed)
+        max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed,
+        **forced)
     choice = response.choices[0]
     usage = response.usage
     return Rollout(

@@ -33,7 +33,10 @@ def job_id_for(dataset: str, prompts: list[DryRunPrompt], grader: dict[str, Any]
     spec = json.dumps({"dataset": dataset, "prompts": sorted(p.id for p in prompts),
                        "grader": grader, "k": k, "model": model,
                        "max_tokens": settings.dryrun_max_tokens,
-                       "temperature": settings.dryrun_temperature, "seed": settings.dryrun_seed},
+                       "temperature": settings.dryrun_temperature, "seed": settings.dryrun_seed,
+                       # only when set: the jobs of runs that never set it keep their ids
+                       **({"tool_choice": settings.dryrun_tool_choice}
+                          if settings.dryrun_tool_choice != "auto" else {})},
                       sort_keys=True)
     return "dr-" + hashlib.sha256(spec.encode()).hexdigest()[:16]
 
@@ -71,7 +74,8 @@ async def run_dry_run(prompts: list[DryRunPrompt], grader: dict[str, Any], clien
     job_id = job_id_for(dataset, chosen, grader, k, client.model, settings)
     requests = rollout_requests(job_id, chosen, k=k, model=client.model, grader=grader,
                                 max_tokens=settings.dryrun_max_tokens,
-                                temperature=settings.dryrun_temperature, seed=settings.dryrun_seed)
+                                temperature=settings.dryrun_temperature, seed=settings.dryrun_seed,
+                                tool_choice=settings.dryrun_tool_choice)
     scores = await score_requests(client, graders, requests, settings.dryrun_concurrency,
                                   progress)
     return build_report(job_id=job_id, dataset=dataset, model=client.model,

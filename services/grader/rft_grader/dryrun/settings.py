@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from rft_grader.settings import GraderSettings
@@ -17,6 +19,10 @@ class DryRunSettings(GraderSettings):
         default=1.0, ge=0, le=2, description="the sampling temperature RFT rollouts use"
     )
     dryrun_seed: int = Field(default=0, description="prompt sampling and rollout seeds")
+    dryrun_tool_choice: Literal["auto", "required"] = Field(
+        default="auto", description="tool_choice of rollouts that offer tools: the base model is "
+        "scored as it will be trained and served ('required' when the agent always calls a tool)",
+    )
     dryrun_concurrency: int = Field(
         default=32, ge=1, description="rollouts in flight: the server batches what it is given"
     )

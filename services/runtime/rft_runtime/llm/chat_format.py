@@ -10,6 +10,10 @@ SmolLM2 has no native tool format. The convention used is the Hermes one (also Q
 - a tool result is a user turn wrapped in ``<tool_response></tool_response>``.
 An answer whose ``<tool_call>`` blocks do not parse, or name a tool that was not offered, is
 returned as plain text content: a caller sees what the model wrote, never a guessed call.
+
+``tool_choice`` is honoured by prefilling the answer (the model has no constrained decoding):
+``"required"`` opens a call and its name, a named function opens that call up to its arguments.
+The prefill is part of the answer that is parsed, so a caller sees a whole call.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ TOOLS_INSTRUCTION = (
     "<tool_call></tool_call> XML tags:\n<tool_call>\n"
     '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
 )
+REQUIRED_CALL_PREFIX = '<tool_call>\n{"name": "'
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL)
 
 
@@ -98,6 +103,22 @@ def _format_block(response_format: ResponseFormat | None) -> str | None:
         schema = json.dumps(response_format.json_schema.schema_)
         return f"Answer with one JSON object only, matching this JSON Schema:\n{schema}"
     return "Answer with one JSON object only."
+
+
+def answer_prefix(tools: list[ToolSpec] | None, tool_choice: str | dict[str, Any] | None) -> str:
+    """What the answer must start with for ``tool_choice`` (OpenAI's values): nothing for
+    ``"auto"``, ``"none"`` or no tools; a call for ``"required"``; that call for a named one."""
+    if not tools or tool_choice in (None, "auto", "none"):
+        return ""
+    if tool_choice == "required":
+        return REQUIRED_CALL_PREFIX
+    if isinstance(tool_choice, dict):
+        function = tool_choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if isinstance(name, str) and name in {tool.function.name for tool in tools}:
+            return f'{REQUIRED_CALL_PREFIX}{name}", "arguments": '
+    raise ValueError(f"tool_choice {tool_choice!r} is not auto, none, required or an offered "
+                     "function")
 
 
 @dataclass(frozen=True)

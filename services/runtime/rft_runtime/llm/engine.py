@@ -162,12 +162,15 @@ class Decoder:
         # One batch at a time: the batcher serializes calls, this guards direct use from threads.
         self._lock = threading.Lock()
 
-    def encode_chat(self, turns: list[dict[str, str]]) -> list[int]:
-        """The model's own chat template, with the assistant turn opened."""
+    def encode_chat(self, turns: list[dict[str, str]], answer_prefix: str = "") -> list[int]:
+        """The model's own chat template, with the assistant turn opened (and prefilled with
+        ``answer_prefix``)."""
         ids = self.tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=True)
         if isinstance(ids, dict) or hasattr(ids, "keys"):  # some versions return a BatchEncoding
             ids = ids["input_ids"]
-        return [int(i) for i in ids]
+        prefill = self.tokenizer.encode(answer_prefix, add_special_tokens=False) if answer_prefix \
+            else []
+        return [int(i) for i in ids] + [int(i) for i in prefill]
 
     def generate(self, jobs: list[PromptJob]) -> list[list[Completion]]:
         """Completions per job, in job order, ``job.n`` each (all decoded together)."""

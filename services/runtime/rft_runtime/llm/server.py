@@ -24,7 +24,7 @@ from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from rft_runtime.llm.batcher import DynamicBatcher
-from rft_runtime.llm.chat_format import parse_answer, render_turns
+from rft_runtime.llm.chat_format import answer_prefix, parse_answer, render_turns
 from rft_runtime.llm.engine import Decoder, PromptJob, Sampling
 from rft_runtime.llm.model_store import ensure_checkpoint
 from rft_runtime.llm.protocol import (
@@ -194,7 +194,11 @@ def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
         served, model = served_models.get(request.model)
         decoder = model.decoder
         turns = render_turns(request.messages, request.tools, request.response_format)
-        prompt_ids = await asyncio.to_thread(decoder.encode_chat, turns)
+        try:
+            prefix = answer_prefix(request.tools, request.tool_choice)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        prompt_ids = await asyncio.to_thread(decoder.encode_chat, turns, prefix)
         room = decoder.context_length - len(prompt_ids)
         if room < 1:
             raise HTTPException(
@@ -217,7 +221,7 @@ def build_app(decoder: Decoder, settings: LLMSettings) -> FastAPI:
             raise HTTPException(499, "client closed the request") from None
         choices = []
         for index, completion in enumerate(completions):
-            answer = parse_answer(completion.text, request.tools)
+            answer = parse_answer(prefix + completion.text, request.tools)
             choices.append(
                 Choice(
                     index=index,

@@ -19,9 +19,6 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from rft_categorizer.split_batch import split_files
-from rft_categorizer.split_export import MANIFEST_FILE, TRAIN_FILE, VALID_FILE
-from rft_categorizer.split_screen import render_split_screen
 from rft_cli.journey import JourneyContext
 from rft_embedder import Embedder, EmbedderSettings, load_embedder, prompt_collection_spec
 from rft_generator import (
@@ -38,6 +35,9 @@ from rft_generator import (
 )
 from rft_generator.pool import prompt_vectors
 from rft_generator.prompting import LOCAL_MAX_TOKENS, SERVED_MAX_TOKENS, default_max_tokens
+from rft_generator.split_batch import split_files
+from rft_generator.split_export import MANIFEST_FILE, TRAIN_FILE, VALID_FILE
+from rft_generator.split_screen import render_split_screen
 from rft_generator.topic_check import TopicChecker
 from rft_runtime.llm import LLMSettings, llm_endpoint
 from rft_runtime.settings import RuntimeSettings

@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from rft_categorizer.split import SplitItem
-from rft_categorizer.split_export import rft_record
 from rft_cli.grader_commands import dry_run_step, grader_step, register
 from rft_cli.journey import JourneyContext
+from rft_generator.split import SplitItem
+from rft_generator.split_export import rft_record
 from rft_grader import build_grader
 from rft_grader.dryrun import load_prompts
 from rft_grader.presets import build_preset, grader_config_json

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from rft_categorizer.split import SplitItem, split_dataset
-from rft_categorizer.split_export import (
+from rft_embedder import Embedder
+from rft_generator.split import SplitItem, split_dataset
+from rft_generator.split_export import (
     HF_DIR,
     MANIFEST_FILE,
     TRAIN_FILE,
@@ -20,8 +21,7 @@ from rft_categorizer.split_export import (
     hf_data_files,
     write_split,
 )
-from rft_categorizer.split_screen import render_split_screen
-from rft_embedder import Embedder
+from rft_generator.split_screen import render_split_screen
 from rft_schemas import CategorizedPrompt, Message, SanitizedPrompt, SplitManifest
 
 NO_GUARD = 1.01  # no cosine reaches it: the split as drawn, before the leakage guard

@@ -3,6 +3,11 @@
 :class:`rft_generator.runner.GenerationRunner` runs a durable job (SQLite job store);
 :func:`rft_generator.batch.run_generation` is the batch runner behind ``rft generate``;
 ``python -m rft_generator`` is the service (HTTP API + the rft.generation.requests.v1 stage).
+
+Step F, the final distribution, is here too (:mod:`rft_generator.split` its core,
+:func:`rft_generator.split_batch.split_files` the batch function behind ``rft split``): it reads
+exactly what this step reads and writes (the categorized prompts and the synthetic ones), and it
+is the last change to the prompt set before G and H.
 """
 
 from rft_generator.batch import (

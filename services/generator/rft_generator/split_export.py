@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rft_categorizer.split import SplitItem, SplitResult
+from rft_generator.split import SplitItem, SplitResult
 from rft_schemas.grader_item import grader_item
 
 TRAIN_FILE = "rft_prompts.train.jsonl"

@@ -11,8 +11,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rft_categorizer.categorized_file import record_from_line
-from rft_categorizer.split import SplitItem, SplitResult, split_dataset
-from rft_categorizer.split_export import write_split
+from rft_generator.split import SplitItem, SplitResult, split_dataset
+from rft_generator.split_export import write_split
 from rft_schemas import CategorizedPrompt, SyntheticPrompt
 
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from rft_cli.journey import JourneyContext
+from rft_cli.journey_context import JourneyContext
 from rft_embedder import Embedder, EmbedderSettings, load_embedder, prompt_collection_spec
 from rft_generator import (
     CategorizerTopicChecker,

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rft_cli.journey import JourneyContext
+from rft_cli.journey_context import JourneyContext
 from rft_cli.progress import record_progress
 from rft_grader import GraderConfigError, Sample, build_grader
 from rft_grader.dryrun import (

@@ -7,24 +7,16 @@ built yet has ``run=None``: `rft run` stops before it and says so, rather than p
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
-from rich.console import Console
+from rft_cli.generate_commands import generate_step, split_step
+from rft_cli.grader_commands import dry_run_step, grader_step
+from rft_cli.journey_context import JourneyContext
+from rft_cli.steps import sanitize_step
+from rft_cli.topics_commands import categorize_step, coverage_step, topics_step
+from rft_cli.train_commands import results_step, train_step
 
-from rft_runtime.settings import RuntimeSettings
-
-
-@dataclass
-class JourneyContext:
-    inputs: list[Path]
-    out_dir: Path
-    dataset: str
-    settings: RuntimeSettings
-    console: Console
-    artifacts: dict[str, Path] = field(default_factory=dict)
-    results: dict[str, Any] = field(default_factory=dict)
+__all__ = ["JourneyContext", "JourneyStep", "build_steps", "run_journey"]
 
 
 @dataclass(frozen=True)
@@ -35,12 +27,6 @@ class JourneyStep:
 
 
 def build_steps() -> list[JourneyStep]:
-    from rft_cli.generate_commands import generate_step, split_step
-    from rft_cli.grader_commands import dry_run_step, grader_step
-    from rft_cli.steps import sanitize_step
-    from rft_cli.topics_commands import categorize_step, coverage_step, topics_step
-    from rft_cli.train_commands import results_step, train_step
-
     return [
         JourneyStep("A", "Sanitize data", sanitize_step),
         JourneyStep("B", "Define topics", topics_step),

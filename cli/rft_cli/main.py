@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from rft_cli import generate_commands, grader_commands, stack, topics_commands, train_commands
-from rft_cli.journey import JourneyContext, run_journey
+from rft_cli.journey import run_journey
+from rft_cli.journey_context import JourneyContext
 from rft_cli.steps import sanitize_step
 from rft_cli.terminal import fail, inert, inert_text
 from rft_runtime.settings import RuntimeSettings

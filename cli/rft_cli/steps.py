@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rft_cli.journey import JourneyContext
+from rft_cli.journey_context import JourneyContext
 from rft_cli.progress import record_progress
 from rft_sanitizer import SanitizerSettings, render_report_screen, sanitize_files
 

@@ -46,7 +46,7 @@ from rft_categorizer.templates import (
     template_description,
     template_names,
 )
-from rft_cli.journey import JourneyContext
+from rft_cli.journey_context import JourneyContext
 from rft_cli.progress import record_progress
 from rft_embedder import EmbedderSettings, load_embedder
 from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint

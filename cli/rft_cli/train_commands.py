@@ -18,7 +18,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from rft_cli.journey import JourneyContext
+from rft_cli.journey_context import JourneyContext
 from rft_cli.terminal import fail, inert
 from rft_schemas import (
     AdapterKind,

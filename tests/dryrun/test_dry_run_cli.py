@@ -13,7 +13,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from rft_cli.grader_commands import dry_run_step, grader_step, register
-from rft_cli.journey import JourneyContext
+from rft_cli.journey_context import JourneyContext
 from rft_generator.split import SplitItem
 from rft_generator.split_export import rft_record
 from rft_grader import build_grader

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from rft_cli.journey import JourneyContext
+from rft_cli.journey_context import JourneyContext
 from rft_cli.topics_commands import categorize_step, coverage_step, register, topics_step
 from rft_embedder import prompt_collection_spec
 from rft_runtime.kafka.broker import free_port

@@ -3,7 +3,7 @@
 A request is bounded three ways (settings): its body in bytes (a 413, by the app's body limit),
 its number of texts, and each text's length in characters (a 422 naming the text). A text
 within them is still cut to the model's window before it is tokenized (see
-:func:`rft_embedder.models.window_prefix`).
+:func:`rft_embedder.encoding.window_prefix`).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from rft_embedder.models import Vectors, load_sentence_transformer, window_prefix
+from rft_embedder.encoding import Vectors, load_sentence_transformer, window_prefix
 
 log = logging.getLogger(__name__)
 

@@ -59,7 +59,8 @@ STAGES = ("sanitizer", "embedder", "categorizer", "generator", "grader")
 GATEWAYS = ("trainer-gateway",)
 SETTINGS_CONFIGMAP = "rft-settings"
 HTTP_PORT = 8000
-# The platform's own images (services/*/Dockerfile): they set XDG_CACHE_HOME, and the pods too.
+# The platform's own images (services/Dockerfile, docker-bake.json): they set XDG_CACHE_HOME,
+# and the pods too.
 PLATFORM_IMAGES = "ghcr.io/rft-platform/"
 LOCAL_LLM = "local-llm"
 LOCAL_LLM_COMMAND = ["python", "-m", "rft_runtime.llm.server"]

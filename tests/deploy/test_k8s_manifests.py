@@ -451,8 +451,8 @@ def test_docs_list_the_deployed_services() -> None:
     docs = (REPO / "docs" / "deploy.md").read_text()
     rows = re.findall(r"^\| ([a-z-]+) \| `ghcr\.io/rft-platform/", docs, re.MULTILINE)
     assert rows == [*k8s.STAGES, *k8s.GATEWAYS]
-    assert f"for s in {' '.join([*k8s.STAGES, *k8s.GATEWAYS])}; do" in docs
-    assert "-f services/runtime/Dockerfile -t ghcr.io/rft-platform/local-llm:" in docs
+    assert f"({' '.join([*k8s.STAGES, *k8s.GATEWAYS])})" in docs
+    assert "docker buildx bake local-llm" in docs
 
 
 # --- caches on a writable volume ----------------------------------------------------------------

@@ -97,6 +97,9 @@ class TrainingScreen:
                                           f"{f'  ({graders})' if graders else ''}")
             table.add_row("No-signal groups", f"{_fmt(step.zero_signal_share, 2)} (all k "
                                               "samples scored the same)")
+            if step.grader_error_share:
+                table.add_row("Grader errors", f"[red]{step.grader_error_share:.0%} of samples "
+                                               "(scored 0): check the grader[/red]")
             table.add_row("Completion length", f"{_fmt(step.completion_length, 1)} tokens")
             if step.kl is not None:
                 table.add_row("KL", _fmt(step.kl, 4))
@@ -255,6 +258,9 @@ def train(
     eval_every: Annotated[int | None, typer.Option(help="valid reward every N steps")] = None,
     eval_prompts: Annotated[int | None, typer.Option()] = None,
     budget_minutes: Annotated[float | None, typer.Option(help="wall-clock budget")] = None,
+    tool_choice: Annotated[str | None, typer.Option(
+        help="auto, or required when the agent always calls a tool (its answers are opened as "
+             "a call in training, evaluation and serving)")] = None,
     dataset: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Step I: train on the run's split with its grader as the reward (GRPO), live."""
@@ -263,7 +269,8 @@ def train(
                  "max_completion_tokens": max_completion_tokens,
                  "learning_rate": learning_rate, "adapter": adapter,
                  "eval_every_steps": eval_every, "eval_prompts": eval_prompts,
-                 "wall_clock_budget_s": budget_minutes * 60 if budget_minutes else None}
+                 "wall_clock_budget_s": budget_minutes * 60 if budget_minutes else None,
+                 "tool_choice": tool_choice}
     _, results = train_run_dir(run_dir, dataset=dataset, base_model=base_model,
                                backend=backend, device=device, overrides=overrides)
     if results is not None:

@@ -204,6 +204,10 @@ class TrainingEvent(Contract):
     zero_signal_share: float | None = Field(
         default=None, description="groups whose k samples all scored the same (no gradient)"
     )
+    grader_error_share: float | None = Field(
+        default=None, description="samples whose grading raised an error (each scored 0): a "
+        "broken grader looks like a model that never scores"
+    )
     completion_length: float | None = Field(default=None, description="mean tokens")
     kl: float | None = Field(default=None, description="logged when beta > 0")
     loss: float | None = None

@@ -78,4 +78,18 @@ def test_a_tool_call_answer_scores_and_a_prose_answer_does_not(rows):
         graders.close()
     assert scores[0] > 0.5 > scores[1]
     assert set(logged) == {"graders/tool_selection", "graders/tool_input",
-                           "graders/result_usage"}
+                           "graders/result_usage", "grader_error_share"}
+    assert logged["grader_error_share"] == 0.0
+
+
+def test_a_grader_that_raises_is_reported_as_errors_not_only_as_zero_reward(rows):
+    graders = GraderCache()
+    try:
+        grader = graders.get({"type": "python", "name": "broken",
+                              "source": "def grade(sample, item):\n    raise ValueError('x')\n"})
+        logged: dict[str, float] = {}
+        scores = GraderReward(grader, rows)([None], ["anything"], row=[0],
+                                            log_metric=logged.__setitem__)
+    finally:
+        graders.close()
+    assert scores == [0.0] and logged["grader_error_share"] == 1.0

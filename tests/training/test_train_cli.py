@@ -56,6 +56,7 @@ def test_training_writes_the_step_screen_events_checkpoints_and_curves(trained):
     assert [e.step for e in steps] == [1, 2]
     assert all(e.train_reward is not None and e.zero_signal_share is not None
                and e.completion_length is not None and e.eta_seconds is not None for e in steps)
+    assert all(e.grader_error_share == 0.0 for e in steps)  # the grader ran on every sample
     assert set(steps[0].train_reward_by_grader) == {"tool_selection", "tool_input",
                                                     "result_usage"}
     evals = [e for e in log if e.kind is TrainingEventKind.EVAL]

@@ -33,6 +33,7 @@ class TrainingOverrides(BaseSettings):
     final_eval_prompts: int | None = None
     final_eval_samples_per_prompt: int | None = None
     wall_clock_budget_s: float | None = None
+    tool_choice: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ from rft_trainer_gateway.prompting import sample_of
 Runner = Callable[[Coroutine[Any, Any, list[GradeResult]]], list[GradeResult]]
 
 
+GRADER_ERROR_METRIC = "grader_error_share"
+
+
 @dataclass(frozen=True)
 class Scored:
     reward: float
@@ -63,6 +66,7 @@ class GraderReward:
         if log_metric is not None:
             for name, mean in sub_reward_means(scored).items():
                 log_metric(f"graders/{name}", mean)
+            log_metric(GRADER_ERROR_METRIC, sum(1 for s in scored if s.errors) / len(scored))
         return [s.reward for s in scored]
 
 

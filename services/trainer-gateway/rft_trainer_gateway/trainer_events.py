@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 
 from rft_schemas import TrainingEvent, TrainingEventKind, TrainingHyperparameters
 from rft_trainer_gateway.checkpoints import prune, write_meta
+from rft_trainer_gateway.reward import GRADER_ERROR_METRIC
 
 
 class Emitter(Protocol):
@@ -104,6 +105,7 @@ class EventsCallback(TrainerCallback):
                 kind=TrainingEventKind.STEP, train_reward=_metric(logs, "reward"),
                 train_reward_by_grader=_graders(logs, "graders/"),
                 zero_signal_share=_metric(logs, "frac_reward_zero_std"),
+                grader_error_share=_metric(logs, GRADER_ERROR_METRIC),
                 completion_length=_metric(logs, "completions/mean_length"),
                 kl=_metric(logs, "kl") if beta > 0 else None, loss=_metric(logs, "loss"),
                 step_seconds=self.last_step_seconds, eta_seconds=self._eta(step), **common)

@@ -1,6 +1,7 @@
 """The categorizer's HTTP API: topics (discover, template, hand-written, edits), coverage,
-the review queue and manual topics. Every hierarchy change re-categorizes the dataset from
-its stored vectors and publishes the new records when the service has a broker."""
+the categorized records (paged: what the generator reads), the review queue and manual topics.
+Every hierarchy change re-categorizes the dataset from its stored vectors and publishes the new
+records when the service has a broker."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from rft_categorizer.topic_service import (
     UnknownDatasetError,
     UnknownPromptError,
 )
-from rft_runtime.http.params import DatasetInPath, StoredVersion
+from rft_runtime.http.params import Cursor, DatasetInPath, StoredVersion
 from rft_runtime.kafka.stage import Outbound
 from rft_schemas.topics import CategorizedPrompt, CoverageReport, TopicHierarchy
 
@@ -76,6 +77,11 @@ class TopicEdit(BaseModel):
 
 class ManualTopic(BaseModel):
     topic_path: list[str] = Field(min_length=1)
+
+
+class CategorizedPageOut(BaseModel):
+    items: list[CategorizedPrompt]
+    next_cursor: int | None = Field(description="the cursor of the next page; None: the last")
 
 
 class ReviewOut(BaseModel):
@@ -214,6 +220,22 @@ def build_router(
             return await asyncio.to_thread(topics.coverage, dataset, None, total_target)
         except UnknownDatasetError as error:
             raise HTTPException(404, str(error)) from error
+
+    @router.get("/datasets/{dataset}/categorized", response_model=CategorizedPageOut)
+    async def categorized(
+        dataset: DatasetInPath,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+        cursor: Cursor = 0,
+    ) -> CategorizedPageOut:
+        """The dataset's categorized records (step C's output, as categorized_prompts.jsonl
+        holds them for the CLI), a page at a time in arrival order. 404 before the dataset has
+        a topic hierarchy: until then nothing is categorized."""
+        if await asyncio.to_thread(topics.hierarchies.current, dataset) is None:
+            raise HTTPException(404, f"dataset {dataset!r} has no topic hierarchy")
+        items, next_cursor = await asyncio.to_thread(
+            topics.records.categorized_page, dataset, limit, cursor
+        )
+        return CategorizedPageOut(items=items, next_cursor=next_cursor)
 
     @router.get("/datasets/{dataset}/review", response_model=ReviewOut)
     async def review(

@@ -121,6 +121,20 @@ class RecordStore:
         )
         return [CategorizedPrompt.model_validate_json(c) for (c,) in rows]
 
+    def categorized_page(
+        self, dataset: str, limit: int, cursor: int = 0
+    ) -> tuple[list[CategorizedPrompt], int | None]:
+        """A page of the dataset's categorized records in arrival order, and the cursor of the
+        next page (None after the last)."""
+        rows = self.store.query(
+            "SELECT arrival, categorized FROM prompts WHERE dataset = ? AND categorized IS NOT "
+            "NULL AND arrival > ? ORDER BY arrival LIMIT ?",
+            (dataset, cursor, limit + 1),
+        )
+        page = rows[:limit]
+        next_cursor = int(page[-1][0]) if len(rows) > limit else None
+        return [CategorizedPrompt.model_validate_json(c) for _, c in page], next_cursor
+
     def review_queue(self, dataset: str, limit: int) -> list[CategorizedPrompt]:
         """Prompts waiting for a person, least confident first."""
         rows = self.store.query(

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
-from rft_generator.jobs import DatasetNotReady, JobScheduler
+from rft_generator.jobs import CategorizerUnavailable, DatasetNotReady, JobScheduler
 from rft_generator.views import render_generation_screen
 from rft_schemas import GenerationJob, GenerationRequest
 
@@ -54,6 +54,8 @@ def build_router(scheduler: JobScheduler) -> APIRouter:
             job = await scheduler.submit(request)
         except DatasetNotReady as error:
             raise HTTPException(409, str(error)) from None
+        except CategorizerUnavailable as error:  # nothing stored: the caller may retry
+            raise HTTPException(503, str(error)) from None
         return GenerationJobOut.of(job)
 
     @router.get("/{job_id}", response_model=GenerationJobOut)

@@ -12,26 +12,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
-from rft_generator.batch import read_categorized, read_coverage, run_generation
+from rft_generator.batch import run_generation
 from rft_generator.job_store import JobStore
 from rft_generator.pool import targets_from_coverage
 from rft_generator.runner import Publish
 from rft_generator.settings import GeneratorSettings
+from rft_generator.sources import (
+    COVERAGE_FILE,
+    CategorizedSource,
+    CategorizerUnavailable,
+    DatasetNotReady,
+    source_for,
+)
 from rft_runtime.llm import LLMSettings
 from rft_runtime.vectorstore import VectorStore
 from rft_schemas import CategorizedPrompt, GenerationJob, GenerationRequest, JobStatus
-from rft_schemas.names import dataset_dir
+
+__all__ = ["COVERAGE_FILE", "CategorizerUnavailable", "DatasetNotReady", "JobScheduler"]
 
 log = logging.getLogger(__name__)
-
-
-class DatasetNotReady(LookupError):
-    """The dataset's categorized prompts (or coverage, without targets) are not there yet."""
-
-
-COVERAGE_FILE = "coverage.json"  # what step D writes beside categorized_prompts.jsonl
 
 
 class JobScheduler:
@@ -42,37 +42,39 @@ class JobScheduler:
         llm: Callable[[], LLMSettings],
         settings: GeneratorSettings,
         publish: Publish | None = None,
+        source: CategorizedSource | None = None,
     ) -> None:
+        """``source``: where jobs read their dataset; default per ``settings`` (the
+        categorizer's API when its URL is set, else the files under data_dir)."""
         self.store = store
+        self.source = source or source_for(settings)
         self._vector_store = vector_store
         self._llm = llm
         self.settings = settings
         self.publish = publish
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    def _dataset_dir(self, dataset: str) -> Path:
-        return dataset_dir(self.settings.data_dir, dataset)
-
     def _categorized(self, dataset: str) -> list[CategorizedPrompt]:
-        path = self.settings.categorized_path or self._dataset_dir(dataset) / (
-            "categorized_prompts.jsonl"
-        )
-        if not path.is_file():
-            raise DatasetNotReady(f"no categorized prompts for dataset {dataset!r} at {path}")
-        return read_categorized(path)
+        return self.source.categorized(dataset)
 
     def _targets(self, request: GenerationRequest) -> dict[str, int]:
+        """The request's targets, else coverage's recommendation for the dataset's gaps."""
         if request.targets is not None:
             return dict(request.targets)
-        path = self._dataset_dir(request.dataset) / COVERAGE_FILE
-        if not path.is_file():
-            raise DatasetNotReady(f"no targets given and no coverage report at {path}")
-        return targets_from_coverage(read_coverage(path))
+        try:
+            report = self.source.coverage(request.dataset)
+        except DatasetNotReady as error:
+            raise DatasetNotReady(f"no targets given and {error}") from None
+        return targets_from_coverage(report)
 
     async def submit(self, request: GenerationRequest) -> GenerationJob:
-        """Store the job durably (idempotent by id) and start it; answers its current state."""
-        self._categorized(request.dataset)  # refuse early: the dataset must be there
-        targets = self._targets(request)
+        """Store the job durably (idempotent by id) and start it; answers its current state.
+
+        Raises :class:`DatasetNotReady` (the dataset is not categorized yet) before anything is
+        stored, and :class:`CategorizerUnavailable` while the categorizer cannot answer."""
+        # refuse early: the dataset must be there (a blocking read: a file, or an HTTP call)
+        await asyncio.to_thread(self.source.require, request.dataset)
+        targets = await asyncio.to_thread(self._targets, request)
         job = await asyncio.to_thread(self.store.create, request, targets)
         if job.status is not JobStatus.SUCCEEDED:
             self._start(request.id)

@@ -21,10 +21,17 @@ class GeneratorSettings(RuntimeSettings):
     output_dir: Path | None = Field(
         default=None, description="synthetic_prompts.jsonl per job; unset = data_dir/generator"
     )
+    categorizer_url: str | None = Field(
+        default=None,
+        description="the categorizer service (http://categorizer.rft.svc:8000): a job reads its "
+        "dataset's categorized records and coverage from its API; unset = the files of steps C "
+        "and D under data_dir/<dataset>/ (one machine)",
+    )
+    categorizer_timeout_s: float = Field(default=30.0, gt=0, description="per API call")
     categorized_path: Path | None = Field(
         default=None,
-        description="categorized_prompts.jsonl the service takes examples from; unset = "
-        "data_dir/<dataset>/categorized_prompts.jsonl",
+        description="without categorizer_url: the categorized_prompts.jsonl the service takes "
+        "examples from; unset = data_dir/<dataset>/categorized_prompts.jsonl",
     )
     copy_cosine: float = Field(
         default=0.97, ge=0.0, le=1.0, description="a candidate this close to an example is a copy"

@@ -2,6 +2,8 @@
 
 The handler only creates each job in the store and starts it; the offset is committed once the
 job is stored, so a request is never lost, and a re-delivered request (same job id) is a no-op.
+A categorizer that cannot answer (the dataset's records are read from its API) retries the
+batch, as a store outage does.
 Accepted prompts go to rft.prompts.sanitized.v1 (origin synthetic) as the jobs run.
 """
 
@@ -9,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rft_generator.jobs import DatasetNotReady, JobScheduler
-from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound
+from rft_generator.jobs import CategorizerUnavailable, DatasetNotReady, JobScheduler
+from rft_generator.kafka_stages import GENERATOR
+from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound, TransientError
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas import GenerationRequest, Rejection, RejectionReason, SanitizedPrompt
-from rft_schemas.kafka_topics import GENERATION_REQUESTS, REJECTED, SANITIZED_PROMPTS
+from rft_schemas.kafka_topics import REJECTED, SANITIZED_PROMPTS
 
 
 def prompt_outputs(prompts: Sequence[SanitizedPrompt]) -> list[Outbound]:
@@ -28,6 +31,9 @@ def build_stage(
         for item in batch:
             try:
                 await scheduler.submit(item.value)
+            except CategorizerUnavailable as error:
+                # the categorizer down is no fault of the request: retry the batch, reject none
+                raise TransientError(str(error)) from error
             except DatasetNotReady as error:
                 rejection = Rejection(
                     id=f"generation-{item.value.id}", dataset=item.value.dataset,
@@ -37,6 +43,4 @@ def build_stage(
                 outputs.append(Outbound(REJECTED.name, rejection.id, rejection))
         return outputs
 
-    return KafkaStage(
-        "generator", GENERATION_REQUESTS, handle, settings, outputs=[SANITIZED_PROMPTS, REJECTED]
-    )
+    return GENERATOR.build(handle, settings)

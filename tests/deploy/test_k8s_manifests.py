@@ -23,7 +23,7 @@ from rft_embedder.settings import EmbedderSettings
 from rft_grader.wordnet_data import default_dir as wordnet_dir
 from rft_runtime.llm.settings import LOCAL_MODEL_NAME, LLMSettings
 from rft_sanitizer.settings import SanitizerSettings
-from rft_schemas.kafka_topics import ALL_TOPICS
+from rft_schemas.kafka_topics import ALL_TOPICS, CATEGORIZED_PROMPTS
 from tests.deploy.conftest import REPO, k8s, rendered
 
 Manifest = dict[str, Any]
@@ -257,14 +257,66 @@ def test_every_registered_topic_is_scaled_on_by_the_stage_that_consumes_it(overl
         for service in k8s.STAGES
         for t in only(objs, "ScaledObject", service)["spec"]["triggers"]
     }
+    # who consumes what: the stages each service's code declares, not the registry's free text
     consumed_by_a_stage = {
         spec.name
         for spec in ALL_TOPICS
-        if any(c.split()[0] in k8s.STAGES for c in spec.consumers)
+        if any(spec.name in k8s.topics_consumed_by(service) for service in k8s.STAGES)
     }
     assert scaled_topics == consumed_by_a_stage
     # The rejected topic is read by report views, not by a stage: nothing to scale on.
     assert "rft.traces.rejected.v1" not in scaled_topics
+
+
+def test_each_stage_scales_only_on_the_topics_its_declared_stages_consume(
+    overlay: str, tmp_path: Path
+) -> None:
+    """KEDA scales a group on a topic's lag only where the code consumes it in that group: a
+    lag nothing reduces would hold the replicas at their maximum. The generator reads the
+    categorized records from the categorizer's API, so it scales on generation requests only;
+    and the stages its service builds are the ones it declares."""
+    from rft_generator.kafka_stages import STAGES as GENERATOR_STAGES
+    from rft_generator.service import build_service
+    from rft_generator.settings import GeneratorSettings
+    from rft_runtime.llm import LLMSettings
+
+    objs = rendered(overlay)
+    for service in k8s.STAGES:
+        declared = k8s.declared_stages(service)
+        assert declared, f"{service} declares no stage (rft_<service>.kafka_stages.STAGES)"
+        triggers = only(objs, "ScaledObject", service)["spec"]["triggers"]
+        assert {t["metadata"]["topic"]: t["metadata"]["consumerGroup"] for t in triggers} == {
+            stage.source.name: stage.group for stage in declared
+        }
+    generator = only(objs, "ScaledObject", "generator")["spec"]["triggers"]
+    assert [t["metadata"]["topic"] for t in generator] == ["rft.generation.requests.v1"]
+
+    settings = GeneratorSettings(kafka_bootstrap="127.0.0.1:9", data_dir=tmp_path)
+    _, stages, _ = build_service(settings, LLMSettings(base_url="http://127.0.0.1:9/v1"))
+    assert [(s.name, s.source, s.group_id, s.outputs) for s in stages] == [
+        (d.name, d.source, d.group, d.outputs) for d in GENERATOR_STAGES
+    ]
+
+
+def test_platform_check_flags_scaling_on_a_topic_the_group_does_not_consume() -> None:
+    objs = copy.deepcopy(rendered("base"))
+    scaled = k8s.find(objs, "ScaledObject", "generator")
+    unread = copy.deepcopy(scaled["spec"]["triggers"][0])
+    unread["metadata"]["topic"] = "rft.prompts.categorized.v1"
+    scaled["spec"]["triggers"].append(unread)
+    assert k8s.platform_problems(objs) == [
+        "ScaledObject/generator: scales on ['rft.generation.requests.v1', "
+        "'rft.prompts.categorized.v1'] but generator consumes ['rft.generation.requests.v1']"
+    ]
+
+
+def test_the_topic_registry_names_the_stages_that_consume_each_topic() -> None:
+    """The registry's free-text consumers, for people, agree with the declarations."""
+    for service in k8s.STAGES:
+        named = {spec.name for spec in ALL_TOPICS
+                 if any(c.split()[0] == service for c in spec.consumers)}
+        assert named == k8s.topics_consumed_by(service), service
+    assert CATEGORIZED_PROMPTS.consumers == ()  # the categorizer's API serves the records
 
 
 # --- dependencies per overlay -----------------------------------------------------------------

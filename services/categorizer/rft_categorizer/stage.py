@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from rft_categorizer.kafka_stages import CATEGORIZER
 from rft_categorizer.runner import MissingVectorsError
 from rft_categorizer.second_opinion import TopicJudge
 from rft_categorizer.topic_service import TopicService
 from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound, TransientError
 from rft_runtime.settings import RuntimeSettings
-from rft_schemas.kafka_topics import CATEGORIZED_PROMPTS, EMBEDDED_PROMPTS, REJECTED
+from rft_schemas.kafka_topics import CATEGORIZED_PROMPTS
 from rft_schemas.topics import CategorizedPrompt, EmbeddedPrompt
 
 
@@ -39,6 +40,4 @@ def build_stage(
             raise TransientError(f"store: {error}") from error
         return outputs_of(categorized)
 
-    return KafkaStage(
-        "categorizer", EMBEDDED_PROMPTS, handle, settings, outputs=[CATEGORIZED_PROMPTS, REJECTED]
-    )
+    return CATEGORIZER.build(handle, settings)

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from rft_embedder.core import EmbedOutcome, embed_prompts
+from rft_embedder.kafka_stages import EMBEDDER
 from rft_embedder.metrics import near_duplicates_counter
 from rft_embedder.models import Embedder
 from rft_embedder.settings import EmbedderSettings
 from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound, TransientError
 from rft_runtime.settings import RuntimeSettings
 from rft_runtime.vectorstore import VectorStore
-from rft_schemas.kafka_topics import EMBEDDED_PROMPTS, REJECTED, SANITIZED_PROMPTS
+from rft_schemas.kafka_topics import EMBEDDED_PROMPTS, REJECTED
 from rft_schemas.traces import SanitizedPrompt
 
 
@@ -46,7 +47,4 @@ def build_stage(
             near_duplicates.labels(dataset).inc(count)
         return outputs_of(outcome)
 
-    return KafkaStage(
-        "embedder", SANITIZED_PROMPTS, handle, runtime, outputs=[EMBEDDED_PROMPTS, REJECTED],
-        registry=registry,
-    )
+    return EMBEDDER.build(handle, runtime, registry=registry)

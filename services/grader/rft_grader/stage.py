@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from rft_grader.dryrun.job_runner import DryRunJobs
 from rft_grader.dryrun.rollouts import GraderCache, failed_score, rollout_and_score
 from rft_grader.jobs import JobStore
+from rft_grader.kafka_stages import JOBS, JOBS_GROUP, WORKER_GROUP, WORKERS
 from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound
 from rft_runtime.llm import LLMClient, LLMError, LLMUnavailableError
 from rft_runtime.settings import RuntimeSettings
-from rft_schemas.kafka_topics import ROLLOUT_REQUESTS, ROLLOUTS_SCORED
+from rft_schemas.kafka_topics import ROLLOUTS_SCORED
 from rft_schemas.rollouts import RolloutRequest, Score
 
-WORKER_GROUP = "rft-grader-workers"
-JOBS_GROUP = "rft-grader-jobs"
+__all__ = ["JOBS_GROUP", "WORKER_GROUP", "build_jobs_stage", "build_worker_stage"]
 
 
 def build_worker_stage(settings: RuntimeSettings, client: LLMClient, graders: GraderCache,
@@ -51,8 +51,7 @@ def build_worker_stage(settings: RuntimeSettings, client: LLMClient, graders: Gr
         return [Outbound(ROLLOUTS_SCORED.name, s.rollout_id, s) for s in results
                 if isinstance(s, Score)]
 
-    return KafkaStage("grader-worker", ROLLOUT_REQUESTS, handle, settings,
-                      outputs=[ROLLOUTS_SCORED], group_id=WORKER_GROUP)
+    return WORKERS.build(handle, settings)
 
 
 def build_jobs_stage(settings: RuntimeSettings, jobs: DryRunJobs) -> KafkaStage[Score]:
@@ -60,4 +59,4 @@ def build_jobs_stage(settings: RuntimeSettings, jobs: DryRunJobs) -> KafkaStage[
         await jobs.on_scores([item.value for item in batch])
         return []
 
-    return KafkaStage("grader-jobs", ROLLOUTS_SCORED, handle, settings, group_id=JOBS_GROUP)
+    return JOBS.build(handle, settings)

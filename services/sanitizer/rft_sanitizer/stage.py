@@ -10,11 +10,12 @@ from pydantic import ValidationError
 
 from rft_runtime.kafka.stage import Inbound, KafkaStage, Outbound
 from rft_runtime.settings import RuntimeSettings
+from rft_sanitizer.kafka_stages import SANITIZER
 from rft_sanitizer.normalize import trace_id
 from rft_sanitizer.outcome_store import OutcomeStore
 from rft_sanitizer.pipeline import RecordOutcome, Sanitizer
 from rft_sanitizer.reader import payload_text
-from rft_schemas.kafka_topics import RAW_TRACES, REJECTED, SANITIZED_PROMPTS
+from rft_schemas.kafka_topics import REJECTED, SANITIZED_PROMPTS
 from rft_schemas.traces import RawTrace, SourceLocation
 
 
@@ -71,7 +72,4 @@ def build_stage(
         await asyncio.to_thread(store.record, [t.id for t in traces], outcomes)
         return outputs_of(outcomes)
 
-    return KafkaStage(
-        "sanitizer", RAW_TRACES, handle, settings, outputs=[SANITIZED_PROMPTS, REJECTED],
-        decode=raw_trace_decoder(default_dataset),
-    )
+    return SANITIZER.build(handle, settings, decode=raw_trace_decoder(default_dataset))

@@ -36,18 +36,22 @@ from rft_generator import (
 from rft_generator.pool import prompt_vectors
 from rft_generator.prompting import LOCAL_MAX_TOKENS, SERVED_MAX_TOKENS, default_max_tokens
 from rft_generator.split_batch import split_files
-from rft_generator.split_export import MANIFEST_FILE, TRAIN_FILE, VALID_FILE
 from rft_generator.split_screen import render_split_screen
 from rft_generator.topic_check import TopicChecker
 from rft_runtime.llm import LLMSettings, llm_endpoint
 from rft_runtime.settings import RuntimeSettings
 from rft_runtime.vectorstore import VectorStore, open_vector_store
 from rft_schemas import CategorizedPrompt, GenerationRequest, QualitySettings, TopicHierarchy
-
-CATEGORIZED = "categorized_prompts.jsonl"
-COVERAGE = "coverage.json"
-HIERARCHY = "topic_hierarchy.json"
-SYNTHETIC = "synthetic_prompts.jsonl"
+from rft_schemas.artifacts import (
+    CATEGORIZED_PROMPTS,
+    COVERAGE,
+    HF_DATASET,
+    SPLIT_MANIFEST,
+    SYNTHETIC_PROMPTS,
+    TOPIC_HIERARCHY,
+    TRAIN_SPLIT,
+    VALID_SPLIT,
+)
 
 app = typer.Typer(add_completion=False)
 console = Console()
@@ -72,7 +76,7 @@ async def _run_with_screen(
     request: GenerationRequest, out_dir: Path, runtime: RuntimeSettings, show: Console,
     targets_note: str,
 ) -> GenerationResult:
-    categorized = read_categorized(out_dir / CATEGORIZED)
+    categorized = read_categorized(CATEGORIZED_PROMPTS.path(out_dir))
     settings = GeneratorSettings(data_dir=runtime.data_dir)
     store: JobStore = open_job_store(settings.resolved_job_store_url())
     vector_store = open_vector_store(runtime)
@@ -87,7 +91,7 @@ async def _run_with_screen(
                 task = asyncio.create_task(run_generation(
                     request, categorized, store, vector_store, llm, settings,
                     embedder=embedder, embed_settings=embed_settings, checker=checker,
-                    output=out_dir / SYNTHETIC,
+                    output=SYNTHETIC_PROMPTS.path(out_dir),
                 ))
                 while not task.done():
                     job = store.get(request.id)
@@ -108,7 +112,7 @@ def _step_c_checker(
 ) -> TopicChecker | None:
     """Step C's classifier over the hierarchy when there is one (else the job's default, the
     nearest topic prototype)."""
-    path = out_dir / HIERARCHY
+    path = TOPIC_HIERARCHY.path(out_dir)
     if not path.is_file():
         return None
     from rft_categorizer.runner import CategorizeRunner
@@ -131,7 +135,7 @@ def generate_in(
     """Step E on the files of ``out_dir``; targets default to coverage's recommendation."""
     note = "targets given"
     if not targets:
-        coverage = out_dir / COVERAGE
+        coverage = COVERAGE.path(out_dir)
         if not coverage.is_file():
             raise FileNotFoundError(f"no --target given and no {coverage} (step D) to take "
                                     "the recommendation from")
@@ -190,10 +194,10 @@ def split_in(
     out_dir: Path, dataset: str, runtime: RuntimeSettings, show: Console, **options: object
 ) -> dict[str, Path]:
     embedder = load_embedder(EmbedderSettings(), runtime.data_dir)
-    synthetic = out_dir / SYNTHETIC
+    synthetic = SYNTHETIC_PROMPTS.path(out_dir)
     result, paths = split_files(
-        out_dir / CATEGORIZED, synthetic if synthetic.is_file() else None, out_dir, embedder,
-        dataset, **options,
+        CATEGORIZED_PROMPTS.path(out_dir), synthetic if synthetic.is_file() else None, out_dir,
+        embedder, dataset, **options,
     )
     show.print(render_split_screen(result.manifest))
     return {str(name): Path(path) for name, path in paths.items()}
@@ -224,14 +228,14 @@ def generate_step(context: JourneyContext) -> None:
     result = generate_in(context.out_dir, context.dataset, context.settings, context.console,
                          max_attempts_per_prompt=8.0)
     context.results["generate"] = result.job
-    context.artifacts[SYNTHETIC] = result.output
+    context.artifacts[SYNTHETIC_PROMPTS.name] = result.output
 
 
 def split_step(context: JourneyContext) -> None:
     paths = split_in(context.out_dir, context.dataset, context.settings, context.console)
-    context.results["split"] = json.loads(paths[MANIFEST_FILE].read_text())
-    for name in (TRAIN_FILE, VALID_FILE, MANIFEST_FILE, "hf_dataset"):
-        context.artifacts[name] = paths[name]
+    context.results["split"] = json.loads(paths[SPLIT_MANIFEST.name].read_text())
+    for artifact in (TRAIN_SPLIT, VALID_SPLIT, SPLIT_MANIFEST, HF_DATASET):
+        context.artifacts[artifact.name] = paths[artifact.name]
 
 
 def register(parent: typer.Typer) -> None:

@@ -32,7 +32,6 @@ from rft_grader.judging import JudgeClient
 from rft_grader.llm_judge import LLMJudge
 from rft_grader.openai_endpoints import judge_models, run_endpoint, validate_endpoint
 from rft_grader.presets import (
-    GRADER_CONFIG_FILE,
     build_preset,
     choose_preset,
     grader_config_json,
@@ -41,6 +40,7 @@ from rft_grader.presets import (
 from rft_grader.red_team import RedTeamReport, red_team_config, red_team_items
 from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
 from rft_schemas import ToolCall
+from rft_schemas.artifacts import GRADER_CONFIG, RED_TEAM_REPORT, SANITIZED_PROMPTS, TRAIN_SPLIT
 from rft_schemas.grader import GraderConfig, GraderRunRequest
 
 grader_app = typer.Typer(help="Step G: check and try grader configs (OpenAI's grader JSON).",
@@ -188,7 +188,7 @@ def red_team_prompts(grader: dict[str, Any], prompts: list[DryRunPrompt], count:
 
 def write_red_team(report: RedTeamReport, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / RED_TEAM_FILE
+    path = RED_TEAM_REPORT.path(out_dir)
     path.write_text(report.model_dump_json(indent=2) + "\n")
     return path
 
@@ -284,8 +284,6 @@ def _print_outcome(target: Console, outcome: Any) -> None:
         target.print(f"{name}: {path}")
 
 
-RED_TEAM_FILE = "red_team_report.json"
-
 PRESET_DIMENSIONS = {
     "tool_usage": ["tool_selection (40%) - Right tool?", "tool_input (30%) - Valid parameters?",
                    "result_usage (30%) - Used correctly?"],
@@ -296,10 +294,10 @@ PRESET_DIMENSIONS = {
 
 
 def _train_split(context: JourneyContext) -> Path:
-    split = context.artifacts.get("rft_prompts.train.jsonl") or context.artifacts.get(
-        "sanitized_prompts.jsonl")
+    split = context.artifacts.get(TRAIN_SPLIT.name) or context.artifacts.get(
+        SANITIZED_PROMPTS.name)
     if split is None:
-        raise RuntimeError("steps G and H need rft_prompts.train.jsonl (or sanitized prompts)")
+        raise RuntimeError(f"steps G and H need {TRAIN_SPLIT.name} (or sanitized prompts)")
     return split
 
 
@@ -322,20 +320,20 @@ def grader_step(context: JourneyContext) -> None:
     context.console.print(f"Preset: {preset.replace('_', ' ')} (chosen from the data)")
     for line in PRESET_DIMENSIONS[preset]:
         context.console.print(f"  • {line}")
-    context.artifacts[GRADER_CONFIG_FILE] = path
+    context.artifacts[GRADER_CONFIG.name] = path
     report = red_team_prompts(config, prompts, DryRunSettings().grader_red_team_items, None)
     context.console.print(render_red_team(report))
-    context.artifacts[RED_TEAM_FILE] = write_red_team(report, context.out_dir)
+    context.artifacts[RED_TEAM_REPORT.name] = write_red_team(report, context.out_dir)
     if report.flagged:
         context.console.print("[yellow]The grader pays an exploit: review it before training "
-                              f"({RED_TEAM_FILE}).[/yellow]")
+                              f"({RED_TEAM_REPORT.name}).[/yellow]")
 
 
 def dry_run_step(context: JourneyContext) -> None:
     """Step H in `rft run`: the dry run verdict, with step G's grader_config.json (or, run
     alone, the preset the data calls for)."""
     split = _train_split(context)
-    config_path = context.artifacts.get("grader_config.json")
+    config_path = context.artifacts.get(GRADER_CONFIG.name)
     grader = load_grader(config_path) if config_path is not None else None
     settings = DryRunSettings(data_dir=context.settings.data_dir)
     with record_progress(context.console, "Rolling out and scoring") as advance:

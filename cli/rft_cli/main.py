@@ -18,6 +18,7 @@ from rft_cli.steps import sanitize_step
 from rft_cli.terminal import fail, inert, inert_text
 from rft_runtime.settings import RuntimeSettings
 from rft_sanitizer import UnreadableRejected, list_rejected
+from rft_schemas.artifacts import REJECTED
 from rft_schemas.traces import RejectionReason
 
 app = typer.Typer(
@@ -86,8 +87,8 @@ def rejected(
     cursor: Annotated[str | None, typer.Option(help="the cursor a previous page printed")] = None,
 ) -> None:
     """Show rejected records: the reason, where the record was, why, and its start."""
-    if not (directory / "rejected.jsonl").is_file():
-        raise typer.BadParameter(f"{directory} holds no rejected.jsonl: run `rft sanitize` first")
+    if not REJECTED.path(directory).is_file():
+        raise typer.BadParameter(f"{directory} holds no {REJECTED.name}: run `rft sanitize` first")
     known = {r.value for r in RejectionReason}
     if reason is not None and reason not in known:
         raise typer.BadParameter(f"unknown reason {reason!r}; one of: {', '.join(sorted(known))}")
@@ -96,7 +97,7 @@ def rejected(
     except UnreadableRejected as error:
         fail(str(error))
     except OSError as error:
-        fail(f"cannot read {directory / 'rejected.jsonl'}: {error.strerror or error}")
+        fail(f"cannot read {REJECTED.path(directory)}: {error.strerror or error}")
     table = Table("reason", "where", "detail", "excerpt", show_lines=True)
     # A rejected record is what a client sent: its text is shown, its escapes never obeyed.
     for item in page.items:

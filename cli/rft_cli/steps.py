@@ -5,6 +5,7 @@ from __future__ import annotations
 from rft_cli.journey_context import JourneyContext
 from rft_cli.progress import record_progress
 from rft_sanitizer import SanitizerSettings, render_report_screen, sanitize_files
+from rft_schemas.artifacts import REJECTED, SANITIZE_REPORT, SANITIZED_PROMPTS, paths
 
 
 def sanitize_step(context: JourneyContext) -> None:
@@ -13,5 +14,4 @@ def sanitize_step(context: JourneyContext) -> None:
         report = sanitize_files(context.inputs, context.out_dir, settings, progress=advance)
     context.console.print(render_report_screen(report, context.out_dir))
     context.results["sanitize"] = report
-    for name in ("sanitized_prompts.jsonl", "rejected.jsonl", "sanitize_report.json"):
-        context.artifacts[name] = context.out_dir / name
+    context.artifacts.update(paths(context.out_dir, SANITIZED_PROMPTS, REJECTED, SANITIZE_REPORT))

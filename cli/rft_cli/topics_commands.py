@@ -57,14 +57,16 @@ from rft_runtime.vectorstore import (
     open_vector_store,
     point_id,
 )
+from rft_schemas.artifacts import (
+    CATEGORIZED_PROMPTS,
+    COVERAGE,
+    COVERAGE_CHART,
+    SANITIZED_PROMPTS,
+    TOPIC_HIERARCHY,
+    paths,
+)
 from rft_schemas.topics import CategorizedPrompt, CoverageReport, TopicHierarchy
 from rft_schemas.traces import SanitizedPrompt
-
-SANITIZED = "sanitized_prompts.jsonl"
-HIERARCHY = "topic_hierarchy.json"
-CATEGORIZED = "categorized_prompts.jsonl"
-COVERAGE_JSON = "coverage.json"
-COVERAGE_PNG = "coverage.png"
 
 ChunkDone = Callable[[list[CategorizedPrompt]], None]
 
@@ -120,18 +122,20 @@ def _write_topics_to_store(dataset: str, records: list[CategorizedPrompt]) -> No
 
 
 def _read_sanitized(out_dir: Path, dataset: str) -> list[SanitizedPrompt]:
-    path = out_dir / SANITIZED
+    path = SANITIZED_PROMPTS.path(out_dir)
     if not path.is_file():
-        raise typer.BadParameter(f"{out_dir} holds no {SANITIZED}: run `rft sanitize` first")
+        raise typer.BadParameter(
+            f"{out_dir} holds no {SANITIZED_PROMPTS.name}: run `rft sanitize` first")
     # The dataset of the run names the collection; prompts keep their own records otherwise.
     return [p if p.dataset == dataset else p.model_copy(update={"dataset": dataset})
             for p in read_prompts(path)]
 
 
 def read_hierarchy(out_dir: Path, dataset: str) -> TopicHierarchy:
-    path = out_dir / HIERARCHY
+    path = TOPIC_HIERARCHY.path(out_dir)
     if not path.is_file():
-        raise typer.BadParameter(f"{out_dir} holds no {HIERARCHY}: run `rft topics` first")
+        raise typer.BadParameter(
+            f"{out_dir} holds no {TOPIC_HIERARCHY.name}: run `rft topics` first")
     try:
         return parse_hierarchy_file(path.read_text("utf-8"), dataset)
     except HierarchyFileError as error:
@@ -139,7 +143,7 @@ def read_hierarchy(out_dir: Path, dataset: str) -> TopicHierarchy:
 
 
 def write_hierarchy(out_dir: Path, hierarchy: TopicHierarchy) -> Path:
-    path = out_dir / HIERARCHY
+    path = TOPIC_HIERARCHY.path(out_dir)
     path.write_text(hierarchy.model_dump_json(indent=2) + "\n", "utf-8")
     return path
 
@@ -288,7 +292,7 @@ def categorize_dir(
 ) -> list[CategorizedPrompt]:
     hierarchy = read_hierarchy(out_dir, dataset)
     prompts = _read_sanitized(out_dir, dataset)
-    previous_file = out_dir / CATEGORIZED
+    previous_file = CATEGORIZED_PROMPTS.path(out_dir)
     previous = ({r.prompt.id: r for r in read_categorized(previous_file)}
                 if previous_file.is_file() else {})
     with local_topics(runtime) as local:
@@ -303,7 +307,7 @@ def categorize_dir(
             out.print(f"kept {len(decisions):,} manual decisions")
         if local.runner.settings.categorize_llm_second_opinion:
             records = llm_second_opinion(local.runner, hierarchy, records, texts, out)
-    write_categorized(out_dir / CATEGORIZED, records)
+    write_categorized(CATEGORIZED_PROMPTS.path(out_dir), records)
     out.print(render_categorize_screen(records, len(prompts), review_below))
     return records
 
@@ -316,15 +320,16 @@ def coverage_dir(
     total_target: int | None = None,
 ) -> CoverageReport:
     hierarchy = read_hierarchy(out_dir, dataset)
-    path = out_dir / CATEGORIZED
+    path = CATEGORIZED_PROMPTS.path(out_dir)
     if not path.is_file():
-        raise typer.BadParameter(f"{out_dir} holds no {CATEGORIZED}: run `rft categorize` first")
+        raise typer.BadParameter(
+            f"{out_dir} holds no {CATEGORIZED_PROMPTS.name}: run `rft categorize` first")
     report = compute_coverage(
         hierarchy, read_categorized(path), targets, total_target,
         CategorizerSettings().coverage_highlight_below,
     )
-    (out_dir / COVERAGE_JSON).write_text(report.model_dump_json(indent=2) + "\n", "utf-8")
-    (out_dir / COVERAGE_PNG).write_bytes(coverage_png(report))
+    COVERAGE.path(out_dir).write_text(report.model_dump_json(indent=2) + "\n", "utf-8")
+    COVERAGE_CHART.path(out_dir).write_bytes(coverage_png(report))
     out.print(render_coverage_chart(report, level=1), highlight=False)
     if any(r.level > 1 for r in report.topics):
         out.print(render_coverage_chart(report, level=2), highlight=False)
@@ -370,22 +375,21 @@ def topics_step(context: JourneyContext) -> None:
     written = write_hierarchy(context.out_dir, hierarchy)
     show_hierarchy(hierarchy, context.console)
     context.results["topics"] = hierarchy
-    context.artifacts[HIERARCHY] = written
+    context.artifacts[TOPIC_HIERARCHY.name] = written
 
 
 def categorize_step(context: JourneyContext) -> None:
     """Step C: categorized_prompts.jsonl from the sanitized prompts and the hierarchy."""
     records = categorize_dir(context.out_dir, context.dataset, context.settings, context.console)
     context.results["categorize"] = records
-    context.artifacts[CATEGORIZED] = context.out_dir / CATEGORIZED
+    context.artifacts.update(paths(context.out_dir, CATEGORIZED_PROMPTS))
 
 
 def coverage_step(context: JourneyContext) -> None:
     """Step D: coverage.json and coverage.png, and the chart on the terminal."""
     report = coverage_dir(context.out_dir, context.dataset, context.console)
     context.results["coverage"] = report
-    context.artifacts[COVERAGE_JSON] = context.out_dir / COVERAGE_JSON
-    context.artifacts[COVERAGE_PNG] = context.out_dir / COVERAGE_PNG
+    context.artifacts.update(paths(context.out_dir, COVERAGE, COVERAGE_CHART))
 
 
 # ---- commands -------------------------------------------------------------------------------
@@ -538,9 +542,10 @@ def review(
 ) -> None:
     """List the prompts that need a person (confidence under RFT_CATEGORIZE_REVIEW_BELOW, 0.5
     by default), or set one's topic by hand."""
-    path = out / CATEGORIZED
+    path = CATEGORIZED_PROMPTS.path(out)
     if not path.is_file():
-        raise typer.BadParameter(f"{out} holds no {CATEGORIZED}: run `rft categorize` first")
+        raise typer.BadParameter(
+            f"{out} holds no {CATEGORIZED_PROMPTS.name}: run `rft categorize` first")
     records = read_categorized(path)
     if prompt is not None:
         if not topic:

@@ -33,6 +33,7 @@ from rft_schemas import (
     TrainingJob,
     TrainingJobRequest,
 )
+from rft_schemas.artifacts import CHECKPOINTS, EXPORT, REWARD_CURVES, TRAINING_EVENTS
 
 console = Console()
 
@@ -326,10 +327,10 @@ def train_step(context: JourneyContext) -> None:
     context.results["I"] = job
     if results is not None:
         context.results["J"] = results
-    for name in ("training_events.jsonl", "reward_curves.png", "checkpoints"):
-        path = context.out_dir / name
+    for artifact in (TRAINING_EVENTS, REWARD_CURVES, CHECKPOINTS):
+        path = artifact.path(context.out_dir)
         if path.exists():
-            context.artifacts[name] = path
+            context.artifacts[artifact.name] = path
 
 
 def results_step(context: JourneyContext) -> None:
@@ -351,7 +352,7 @@ def results_step(context: JourneyContext) -> None:
             "Not exported: the gate is closed. To ship anyway: rft deploy "
             f"{context.out_dir} --force --reason '...'")
         return
-    context.artifacts["export"] = Path(exported.location)
+    context.artifacts[EXPORT.name] = Path(exported.location)
     context.console.print(f"Exported the tuned model to {exported.location}; serve it with "
                           f"rft deploy {context.out_dir} --target local --base-url …/v1")
 

@@ -23,6 +23,7 @@ from rft_runtime.llm import LLMClient, LLMSettings
 from rft_runtime.vectorstore import VectorStore
 from rft_sanitizer import Policy, load_token_counter
 from rft_schemas import CategorizedPrompt, CoverageReport, GenerationJob, GenerationRequest
+from rft_schemas.artifacts import SYNTHETIC_PROMPTS
 
 
 def categorized_from_line(line: dict[str, object]) -> CategorizedPrompt:
@@ -105,6 +106,6 @@ async def run_generation(
             policy, settings, embed_settings, publish,
         )
         job = await runner.run(request.id, max_rounds=max_rounds)
-    path = output or settings.resolved_output_dir() / request.id / "synthetic_prompts.jsonl"
+    path = output or SYNTHETIC_PROMPTS.path(settings.resolved_output_dir() / request.id)
     written = await asyncio.to_thread(write_synthetic_prompts, store, request.id, path)
     return GenerationResult(job, path, written, runner.timings)

@@ -28,6 +28,7 @@ from rft_generator.sources import (
 from rft_runtime.llm import LLMSettings
 from rft_runtime.vectorstore import VectorStore
 from rft_schemas import CategorizedPrompt, GenerationJob, GenerationRequest, JobStatus
+from rft_schemas.artifacts import SYNTHETIC_PROMPTS
 
 __all__ = ["COVERAGE_FILE", "CategorizerUnavailable", "DatasetNotReady", "JobScheduler"]
 
@@ -110,7 +111,7 @@ class JobScheduler:
             await run_generation(
                 request, categorized, self.store, self._vector_store(), self._llm(),
                 self.settings, publish=self.publish,
-                output=self.settings.resolved_output_dir() / job_id / "synthetic_prompts.jsonl",
+                output=SYNTHETIC_PROMPTS.path(self.settings.resolved_output_dir() / job_id),
             )
         except asyncio.CancelledError:
             raise

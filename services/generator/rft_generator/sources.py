@@ -25,10 +25,11 @@ import httpx
 from rft_generator.batch import read_categorized, read_coverage
 from rft_generator.settings import GeneratorSettings
 from rft_schemas import CategorizedPrompt, CoverageReport
+from rft_schemas.artifacts import CATEGORIZED_PROMPTS, COVERAGE
 from rft_schemas.names import dataset_dir
 
-CATEGORIZED_FILE = "categorized_prompts.jsonl"  # what step C writes
-COVERAGE_FILE = "coverage.json"  # what step D writes beside it
+CATEGORIZED_FILE = CATEGORIZED_PROMPTS.name  # what step C writes
+COVERAGE_FILE = COVERAGE.name  # what step D writes beside it
 
 
 class DatasetNotReady(LookupError):

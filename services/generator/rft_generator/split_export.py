@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from rft_generator.split import SplitItem, SplitResult
+from rft_schemas.artifacts import HF_DATASET, SPLIT_MANIFEST, TRAIN_SPLIT, VALID_SPLIT
 from rft_schemas.grader_item import grader_item
 
-TRAIN_FILE = "rft_prompts.train.jsonl"
-VALID_FILE = "rft_prompts.valid.jsonl"
-MANIFEST_FILE = "split_manifest.json"
-HF_DIR = "hf_dataset"
+TRAIN_FILE = TRAIN_SPLIT.name
+VALID_FILE = VALID_SPLIT.name
+MANIFEST_FILE = SPLIT_MANIFEST.name
+HF_DIR = HF_DATASET.name
 
 _CARD = """---
 configs:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rft_schemas import ToolSpec
+from rft_schemas.artifacts import GRADER_CONFIG
 from rft_schemas.grader import (
     GraderConfig,
     JudgeMessage,
@@ -111,7 +112,7 @@ def grader_config_json(config: GraderConfig) -> str:
     return config.model_dump_json(indent=2, exclude_none=True) + "\n"
 
 
-GRADER_CONFIG_FILE = "grader_config.json"
+GRADER_CONFIG_FILE = GRADER_CONFIG.name
 
 
 def write_grader_config(config: GraderConfig, out_dir: Path) -> Path:

@@ -21,11 +21,12 @@ from rft_sanitizer.pipeline import ReportBuilder, Sanitizer
 from rft_sanitizer.reader import read_traces
 from rft_sanitizer.settings import SanitizerSettings
 from rft_sanitizer.tokens import TokenCounter, load_token_counter
+from rft_schemas.artifacts import REJECTED, SANITIZE_REPORT, SANITIZED_PROMPTS
 from rft_schemas.traces import RawTrace, Rejection, SanitizedPrompt, SanitizeReport
 
-PROMPTS_FILE = "sanitized_prompts.jsonl"
-REJECTED_FILE = "rejected.jsonl"
-REPORT_FILE = "sanitize_report.json"
+PROMPTS_FILE = SANITIZED_PROMPTS.name
+REJECTED_FILE = REJECTED.name
+REPORT_FILE = SANITIZE_REPORT.name
 _PROMPT_JSON = SanitizedPrompt.__pydantic_serializer__.to_json
 _REJECTION_JSON = Rejection.__pydantic_serializer__.to_json
 

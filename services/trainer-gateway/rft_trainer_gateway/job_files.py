@@ -1,9 +1,11 @@
 """The files of one training job, named once.
 
 A job lives in one directory: the gateway's ``<data_dir>/training/<job id>`` or, for `rft train`,
-the run directory itself, so the names are the seed's artifact names. The training process
-reads the inputs and appends to the events file; the gateway and the CLI only read what it
-writes, which is what lets a restarted gateway re-attach to a process it did not start.
+the run directory itself, so the names are the journey's artifact names (from
+:mod:`rft_schemas.artifacts`; the worker's log, TensorBoard and cancel flag are the job's own).
+The training process reads the inputs and appends to the events file; the gateway and the CLI
+only read what it writes, which is what lets a restarted gateway re-attach to a process it did
+not start.
 """
 
 from __future__ import annotations
@@ -14,6 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from rft_schemas import TrainingJob
+from rft_schemas.artifacts import (
+    CHECKPOINTS,
+    COMPARISON_CHART,
+    DEPLOYS,
+    EXPORT,
+    GRADER_CONFIG,
+    RESULTS,
+    REWARD_CURVES,
+    TRAIN_SPLIT,
+    TRAINING_EVENTS,
+    TRAINING_JOB,
+    VALID_SPLIT,
+)
 
 
 @dataclass(frozen=True)
@@ -22,39 +37,39 @@ class JobFiles:
 
     @property
     def job(self) -> Path:
-        return self.root / "training_job.json"
+        return TRAINING_JOB.path(self.root)
 
     @property
     def train(self) -> Path:
-        return self.root / "rft_prompts.train.jsonl"
+        return TRAIN_SPLIT.path(self.root)
 
     @property
     def valid(self) -> Path:
-        return self.root / "rft_prompts.valid.jsonl"
+        return VALID_SPLIT.path(self.root)
 
     @property
     def grader(self) -> Path:
-        return self.root / "grader_config.json"
+        return GRADER_CONFIG.path(self.root)
 
     @property
     def events(self) -> Path:
-        return self.root / "training_events.jsonl"
+        return TRAINING_EVENTS.path(self.root)
 
     @property
     def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
+        return CHECKPOINTS.path(self.root)
 
     @property
     def results(self) -> Path:
-        return self.root / "results.json"
+        return RESULTS.path(self.root)
 
     @property
     def reward_curves(self) -> Path:
-        return self.root / "reward_curves.png"
+        return REWARD_CURVES.path(self.root)
 
     @property
     def comparison(self) -> Path:
-        return self.root / "comparison.png"
+        return COMPARISON_CHART.path(self.root)
 
     @property
     def tensorboard(self) -> Path:
@@ -72,11 +87,11 @@ class JobFiles:
 
     @property
     def deploys(self) -> Path:
-        return self.root / "deploys.jsonl"
+        return DEPLOYS.path(self.root)
 
     @property
     def export(self) -> Path:
-        return self.root / "export"
+        return EXPORT.path(self.root)
 
     def read_job(self) -> TrainingJob:
         return TrainingJob.model_validate_json(self.job.read_text())

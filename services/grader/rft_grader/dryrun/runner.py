@@ -22,6 +22,7 @@ from rft_grader.dryrun.rollouts import (
 )
 from rft_grader.dryrun.settings import DryRunSettings
 from rft_runtime.llm import LLMClient, LLMError
+from rft_schemas.artifacts import DRY_RUN_CHART, DRY_RUN_REPORT
 from rft_schemas.rollouts import DryRunReport, RolloutRequest, Score
 
 Progress = Callable[[int], None]
@@ -85,12 +86,12 @@ async def run_dry_run(prompts: list[DryRunPrompt], grader: dict[str, Any], clien
 
 def write_outputs(report: DryRunReport, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = out_dir / "dry_run_report.json"
+    json_path = DRY_RUN_REPORT.path(out_dir)
     partial = json_path.with_suffix(".partial")
     partial.write_text(report.model_dump_json(indent=2) + "\n")
     partial.replace(json_path)
-    png_path = write_chart(report, out_dir / "dry_run.png")
-    return {"dry_run_report.json": json_path, "dry_run.png": png_path}
+    png_path = write_chart(report, DRY_RUN_CHART.path(out_dir))
+    return {DRY_RUN_REPORT.name: json_path, DRY_RUN_CHART.name: png_path}
 
 
 def prune_split(split: Path, report: DryRunReport, out: Path) -> tuple[int, int]:

@@ -57,7 +57,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy schemas/rft_schemas services/runtime/rft_runtime services/sanitizer/rft_sanitizer
+	$(BIN)/mypy schemas/rft_schemas services/runtime/rft_runtime services/local-llm/rft_local_llm \
+		services/sanitizer/rft_sanitizer
 
 contracts: $(STAMP)
 	$(BIN)/python -m rft_schemas.export --check

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from rft_runtime.llm.engine import (
+from rft_local_llm.engine import (
     Completion,
     Decoder,
     PrefixCache,

@@ -1,7 +1,9 @@
-"""LLM access for the whole platform: one OpenAI-compatible client, and the local default server.
+"""LLM access for the whole platform: one OpenAI-compatible client, its settings, and the
+launcher of the local default server.
 
-Importing this package never imports torch: only :mod:`rft_runtime.llm.server` (the local model,
-extra ``rft-runtime[local-llm]``) does, in its own process.
+Importing this package never imports torch. The server itself (the local model) is its own
+package, :mod:`rft_local_llm` (services/local-llm); :class:`LocalLLMServer` runs it as
+``python -m rft_local_llm`` in its own process.
 """
 
 from rft_runtime.llm.client import (

@@ -1,10 +1,12 @@
-"""Starts the local SmolLM2 server (:mod:`rft_runtime.llm.server`) in a subprocess on loopback.
+"""Starts the local SmolLM2 server (package :mod:`rft_local_llm`, services/local-llm) in a
+subprocess on loopback.
 
 Used by `rft up`, by `rft run` when ``RFT_LLM_BASE_URL`` is unset, and by the test fixture.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -17,6 +19,11 @@ import httpx
 
 from rft_runtime.llm.settings import LLMSettings
 from rft_runtime.processes import ChildServer, free_port, stop_process
+
+# The server is its own package (services/local-llm): torch and transformers stay out of
+# rft-runtime, which only starts it.
+SERVER_MODULE = "rft_local_llm"
+SERVER_INSTALL_HINT = "pip install torch==2.13.0 -e services/local-llm (make install does)"
 
 
 class LocalServerError(RuntimeError):
@@ -50,6 +57,10 @@ class LocalLLMServer(ChildServer):
 
     def start(self, timeout_s: float | None = None) -> str:
         deadline_s = timeout_s or self.settings.local_start_timeout_s
+        if importlib.util.find_spec(SERVER_MODULE) is None:
+            raise LocalServerError(
+                f"the local LLM server needs the package rft-local-llm: {SERVER_INSTALL_HINT}"
+            )
         env = dict(os.environ)
         # OpenMP threads that spin while waiting lose most of their time to barriers when the
         # CPU is shared (measured: 2 spinning threads decoded 5x slower than 1 on a busy box).
@@ -58,7 +69,7 @@ class LocalLLMServer(ChildServer):
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         began = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rft_runtime.llm.server", "--host", self.host,
+            [sys.executable, "-m", SERVER_MODULE, "--host", self.host,
              "--port", str(self.port)],
             stdout=log, stderr=log, start_new_session=True, env=env,
         )

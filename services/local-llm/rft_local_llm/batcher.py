@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import queue
 
-from rft_runtime.llm.engine import Completion, Decoder, PromptJob, Room, Ticket
+from rft_local_llm.engine import Completion, Decoder, PromptJob, Room, Ticket
 
 
 class DynamicBatcher:

@@ -1,6 +1,6 @@
 """The local default LLM server: SmolLM2 on the CPU behind the OpenAI chat-completions API.
 
-``python -m rft_runtime.llm.server --port 8081`` serves ``/v1/chat/completions``, ``/v1/models``
+``python -m rft_local_llm --port 8081`` serves ``/v1/chat/completions``, ``/v1/models``
 and ``/health`` on loopback. It serves ``n``, temperature, top_p, max_tokens, stop, seed and
 tools (see :mod:`rft_runtime.llm.chat_format`); ``response_format`` is asked for in the prompt,
 not enforced. Use :class:`rft_runtime.llm.local_server.LocalLLMServer` to run it from code.
@@ -23,9 +23,9 @@ from typing import TypeVar
 from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from rft_runtime.llm.batcher import DynamicBatcher
+from rft_local_llm.batcher import DynamicBatcher
+from rft_local_llm.engine import Decoder, PromptJob, Sampling
 from rft_runtime.llm.chat_format import answer_prefix, parse_answer, render_turns
-from rft_runtime.llm.engine import Decoder, PromptJob, Sampling
 from rft_runtime.llm.model_store import ensure_checkpoint
 from rft_runtime.llm.protocol import (
     AssistantMessage,

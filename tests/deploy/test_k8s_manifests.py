@@ -359,11 +359,11 @@ def test_local_overlay_has_no_gpu_and_serves_the_local_model_from_its_own_deploy
     assert settings["RFT_LLM_MODEL"] == LOCAL_MODEL_NAME
     deployment = only(objs, "Deployment", "local-llm")
     c = container(deployment)
-    assert c["command"] == ["python", "-m", "rft_runtime.llm.server",
+    assert c["command"] == ["python", "-m", "rft_local_llm",
                             "--host", "0.0.0.0", "--port", "8000"]
     assert {"name": "http", "containerPort": 8000, "protocol": "TCP"} in c["ports"]
-    runtime = tomllib.loads((REPO / "services" / "runtime" / "pyproject.toml").read_text())
-    assert c["image"] == f"ghcr.io/rft-platform/local-llm:{runtime['project']['version']}"
+    package = tomllib.loads((REPO / "services" / "local-llm" / "pyproject.toml").read_text())
+    assert c["image"] == f"ghcr.io/rft-platform/local-llm:{package['project']['version']}"
     assert c["envFrom"] == [{"configMapRef": {"name": "rft-settings"}}]
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True

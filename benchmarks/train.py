@@ -42,6 +42,7 @@ from training_data import verifiable_slice, write_rows
 from rft_grader.presets import build_preset, grader_config_json
 from rft_schemas import (
     AdapterKind,
+    DryRunReport,
     EvalComparison,
     TrainingEvent,
     TrainingEventKind,
@@ -114,9 +115,10 @@ def start_trl_alone(run: Path, steps: int) -> subprocess.Popen[bytes]:
 
 
 def wait_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
-    for name, process in processes.items():
-        if process.wait() != 0:
-            raise SystemExit(f"{name} failed (exit {process.returncode}); see its log")
+    failed = [f"{name} (exit {process.returncode})" for name, process in processes.items()
+              if process.wait() != 0]
+    if failed:  # a job killed (e.g. by the OOM killer) resumes with --report-only after it
+        raise SystemExit(f"failed: {', '.join(failed)}; see their training.log")
 
 
 def events_of(run: Path) -> list[TrainingEvent]:
@@ -225,6 +227,9 @@ def main() -> None:
     parser.add_argument("--distractors", type=int, default=0,
                         help="tools offered beside the reference call's")
     parser.add_argument("--dryrun-k", type=int, default=8, help="samples per prompt in step H")
+    parser.add_argument("--report-only", action="store_true",
+                        help="report the jobs already in --out (e.g. after resuming one) and "
+                             "measure the overhead")
     parser.add_argument("--trl-alone", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -247,21 +252,18 @@ def main() -> None:
           f"train, {len(valid_rows)} valid; {args.steps} steps of {hp.step_prompts} prompts x "
           f"k={hp.samples_per_prompt}, {hp.max_completion_tokens} tokens, full fine-tune, "
           f"lr {hp.learning_rate}, one CPU thread per job")
-    curated = curate(args.out, train, json.loads(grader_json), k=args.dryrun_k,
-                     max_tokens=hp.max_completion_tokens)
-    raw_run = prepare_run(args.out / "raw", train, valid, grader_json)
-    jobs = {"raw": start_platform(raw_run, hp, "bench-train-raw")}
-    curated_rows = sum(1 for line in curated.read_text().splitlines() if line.strip())
-    curated_run = None
-    if curated_rows >= hp.step_prompts:
-        curated_run = prepare_run(args.out / "curated", curated, valid, grader_json)
-        jobs["curated"] = start_platform(curated_run, hp, "bench-train-curated")
+    raw_run, curated_run = args.out / "raw", args.out / "curated"
+    if args.report_only:
+        report = DryRunReport.model_validate_json(
+            (args.out / "dryrun" / "dry_run_report.json").read_text())
+        pruned = len(report.all_fail_prompt_ids) + len(report.all_pass_prompt_ids)
+        print(f"dry run (step H, k={report.samples_per_prompt}): mean reward "
+              f"{report.stats.mean:.3f}; all-fail {len(report.all_fail_prompt_ids)} of "
+              f"{report.prompts} prompts: curated split keeps {report.prompts - pruned}")
     else:
-        print(f"curated split: {curated_rows} prompts, fewer than one step's "
-              f"{hp.step_prompts}: only the raw job runs")
-    began = time.monotonic()
-    wait_all(jobs)
-    print(f"{' and '.join(jobs)} job(s), side by side: {(time.monotonic() - began) / 60:.1f} min")
+        train_and_curated(args, hp, train, valid, grader_json)
+    if not (curated_run / "results.json").is_file():
+        curated_run = None
     raw_evals = report_job("raw (sanitized only)", raw_run)
     if curated_run is not None:
         curated_evals = report_job("curated (dry-run pruned)", curated_run)
@@ -272,6 +274,29 @@ def main() -> None:
               f"evals every {hp.eval_every_steps} steps on {hp.eval_prompts} prompts x "
               f"{hp.eval_samples_per_prompt})")
 
+    measure_overhead(args, hp, train, valid, grader_json)
+
+
+def train_and_curated(args: argparse.Namespace, hp: TrainingHyperparameters, train: Path,
+                      valid: Path, grader_json: str) -> None:
+    curated = curate(args.out, train, json.loads(grader_json), k=args.dryrun_k,
+                     max_tokens=hp.max_completion_tokens)
+    raw_run = prepare_run(args.out / "raw", train, valid, grader_json)
+    jobs = {"raw": start_platform(raw_run, hp, "bench-train-raw")}
+    curated_rows = sum(1 for line in curated.read_text().splitlines() if line.strip())
+    if curated_rows >= hp.step_prompts:
+        curated_run = prepare_run(args.out / "curated", curated, valid, grader_json)
+        jobs["curated"] = start_platform(curated_run, hp, "bench-train-curated")
+    else:
+        print(f"curated split: {curated_rows} prompts, fewer than one step's "
+              f"{hp.step_prompts}: only the raw job runs")
+    began = time.monotonic()
+    wait_all(jobs)
+    print(f"{' and '.join(jobs)} job(s), side by side: {(time.monotonic() - began) / 60:.1f} min")
+
+
+def measure_overhead(args: argparse.Namespace, hp: TrainingHyperparameters, train: Path,
+                     valid: Path, grader_json: str) -> None:
     short = hp.model_copy(update={"max_steps": args.overhead_steps,
                                   "eval_every_steps": args.overhead_steps + 1,
                                   "final_eval_prompts": 1, "final_eval_samples_per_prompt": 1})

@@ -24,6 +24,7 @@ import httpx
 
 from rft_generator.batch import read_categorized, read_coverage
 from rft_generator.settings import GeneratorSettings
+from rft_runtime.http.auth import auth_headers
 from rft_schemas import CategorizedPrompt, CoverageReport
 from rft_schemas.artifacts import CATEGORIZED_PROMPTS, COVERAGE
 from rft_schemas.names import dataset_dir
@@ -105,9 +106,12 @@ class CategorizerAPI:
         timeout_s: float = 30.0,
         page_size: int = 500,
         transport: httpx.BaseTransport | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """``transport``: another way to reach the API than the network (a test's)."""
+        """``transport``: another way to reach the API than the network (a test's);
+        ``headers``: sent with each request (the API token, :func:`auth_headers`)."""
         self.base_url = base_url.rstrip("/")
+        self.headers = dict(headers or {})
         self.timeout_s = timeout_s
         self.page_size = page_size
         self._transport = transport
@@ -117,7 +121,9 @@ class CategorizerAPI:
         (the categorizer answers 404 until the dataset has a topic hierarchy)."""
         url = f"{self.base_url}/v1/datasets/{dataset}/{what}"
         try:
-            with httpx.Client(timeout=self.timeout_s, transport=self._transport) as client:
+            with httpx.Client(
+                timeout=self.timeout_s, transport=self._transport, headers=self.headers
+            ) as client:
                 response = client.get(url, params=params)
         except httpx.TransportError as error:
             raise CategorizerUnavailable(f"the categorizer at {self.base_url}: {error}") from error
@@ -165,5 +171,9 @@ def _detail(response: httpx.Response) -> str:
 def source_for(settings: GeneratorSettings) -> CategorizedSource:
     """The categorizer's API when ``categorizer_url`` is set; else the files under data_dir."""
     if settings.categorizer_url:
-        return CategorizerAPI(settings.categorizer_url, timeout_s=settings.categorizer_timeout_s)
+        return CategorizerAPI(
+            settings.categorizer_url,
+            timeout_s=settings.categorizer_timeout_s,
+            headers=auth_headers(settings.api_token),  # a categorizer beyond loopback needs it
+        )
     return CategorizedFiles.per_dataset(settings.data_dir, settings.categorized_path)

@@ -89,6 +89,13 @@ class RuntimeSettings(BaseSettings):
     llm_model: str | None = None
 
     http_host: str = "127.0.0.1"
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="the token every HTTP request must carry (Authorization: Bearer) when the "
+        "service listens beyond loopback (http_host not 127.0.0.1/::1/localhost); such a "
+        "service without one refuses every request but its probes and /metrics. Clients of "
+        "other services send it too",
+    )
     http_port: int = Field(default=8000, ge=0, le=65535)
     http_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     http_header_timeout_s: float = Field(

@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from rft_runtime.http.access_log import AccessLog
+from rft_runtime.http.auth import OPEN_PATHS, TokenGate, token_required
 from rft_runtime.http.limits import BodySizeLimit
 from rft_runtime.http.validation_errors import validation_error_response
 from rft_runtime.settings import RuntimeSettings
@@ -42,7 +43,9 @@ def create_app(
     readiness: Mapping[str, ReadinessCheck] | None = None,
     registry: CollectorRegistry = REGISTRY,
     managed: Sequence[Managed] = (),
+    open_paths: Sequence[str] = (),
 ) -> FastAPI:
+    """``open_paths``: served without the API token besides the probes (a login page)."""
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         started: list[Managed] = []
@@ -79,6 +82,11 @@ def create_app(
 
     app.add_middleware(AccessLog)
     app.add_middleware(BodySizeLimit, max_bytes=settings.http_max_body_bytes)
+    if token_required(settings.http_host):
+        # outermost: an unauthenticated request is refused before its body is read
+        app.add_middleware(
+            TokenGate, token=settings.api_token, open_paths={*OPEN_PATHS, *open_paths}
+        )
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field
 
@@ -122,3 +123,35 @@ class SplitManifest(Contract):
         default_factory=dict, description="topic -> prompts from traces (before generation)"
     )
     assignments: dict[str, str] = Field(default_factory=dict, description="prompt id -> split")
+
+
+class SplitRequest(Contract):
+    """``POST /v1/datasets/{dataset}/split`` (the generator): step F's options, as ``rft split``
+    takes them."""
+
+    seed: int = 0
+    valid_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
+    valid_real_only: bool = Field(default=True, description="valid holds only real traces")
+    near_duplicate_cosine: float = Field(
+        default=0.95, ge=0.0, le=1.01,
+        description="a train prompt this close to a valid one is a leak (above 1: no guard)",
+    )
+
+
+class DatasetSplit(Contract):
+    """A dataset's step-F split as the generator stores and serves it: the manifest (the
+    distribution) and the train/valid rows, each an OpenAI RFT row (the grader's item)."""
+
+    dataset: str
+    request: SplitRequest
+    manifest: SplitManifest
+    train_rows: int
+    valid_rows: int
+    synthetic_jobs: list[str] = Field(
+        default_factory=list, description="generation jobs whose accepted prompts are in it"
+    )
+    train: list[dict[str, Any]] | None = Field(
+        default=None, description="the rows; None when asked without rows (?rows=false)"
+    )
+    valid: list[dict[str, Any]] | None = None
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -237,3 +237,28 @@ class GraderValidateResponse(BaseModel):
 
     grader: dict[str, Any]
     issues: list[ValidationIssue] = Field(default_factory=list)
+
+
+class GraderPresetRequest(BaseModel):
+    """``POST /v1/graders:preset``: a dataset's rows (train split lines, the grader's items);
+    the grader answers the preset they call for (step G when no grader is given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[dict[str, Any]] = Field(min_length=1, description="train split rows")
+    preset: str | None = Field(
+        default=None, description="a preset by name; unset = chosen from the rows (tool usage "
+        "when they carry tools, correctness otherwise)",
+    )
+
+
+class GraderPresetResponse(BaseModel):
+    """The preset's ``grader_config.json`` (OpenAI's JSON, no nulls), checked against the
+    rows' item fields: ``issues`` is empty when every field it names is there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: str
+    config: dict[str, Any] = Field(description="grader_config.json as written to disk")
+    dataset_fields: list[str] = Field(description="item fields the rows carry")
+    issues: list[ValidationIssue] = Field(default_factory=list)

@@ -110,6 +110,12 @@ class JobStore:
         )
         return [row[0] for row in rows]
 
+    def jobs_of(self, dataset: str) -> dict[str, JobStatus]:
+        """The dataset's generation jobs (id -> status), oldest first."""
+        rows = self.store.query("SELECT id, request, status FROM jobs ORDER BY created_at, id")
+        return {row[0]: JobStatus(row[2]) for row in rows
+                if GenerationRequest.model_validate_json(row[1]).dataset == dataset}
+
     def record(self, job_id: str, candidates: Sequence[CandidateRecord]) -> None:
         """Write one round's candidates at once; a candidate already stored is left as it is."""
         with self.store.transaction() as tx:

@@ -1,4 +1,5 @@
-"""Assembles the generator service: job store, scheduler, HTTP routes, Kafka stage.
+"""Assembles the generator service: job store, scheduler, HTTP routes (generation jobs and
+step F's split), Kafka stage.
 
 With ``RFT_LLM_BASE_URL`` unset the service starts the local SmolLM2 server for its lifetime.
 """
@@ -11,11 +12,15 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from rft_embedder import EmbedderSettings, load_embedder
 from rft_generator.api import build_router
 from rft_generator.job_store import open_job_store
 from rft_generator.jobs import JobScheduler
 from rft_generator.runner import Publish
 from rft_generator.settings import GeneratorSettings
+from rft_generator.split_batch import TextEmbedder
+from rft_generator.split_service import DatasetSplitter, build_split_router
+from rft_generator.split_store import SplitStore
 from rft_generator.stage import build_stage, prompt_outputs
 from rft_runtime.http.app import (
     Managed,
@@ -94,4 +99,11 @@ def build_service(
         readiness["stage"] = stages_consuming(stages)
     app = create_app(runtime, title="rft generator", readiness=readiness, managed=managed)
     app.include_router(build_router(scheduler))
+
+    def embedder() -> TextEmbedder:  # loaded on the first split (one model per process)
+        return load_embedder(EmbedderSettings(), settings.data_dir)
+
+    splitter = DatasetSplitter(scheduler.source, store, SplitStore(store.store), embedder)
+    app.include_router(build_split_router(splitter))
+    app.state.splitter = splitter
     return app, stages, runtime

@@ -12,9 +12,16 @@ from rft_grader.build import GraderConfigError
 from rft_grader.dryrun.job_runner import DryRunJobs, DryRunRefused
 from rft_grader.judging import JudgeClient
 from rft_grader.openai_endpoints import run_endpoint, validate_endpoint
+from rft_grader.presets import UnusableRows, preset_for_rows
 from rft_grader.red_team import RedTeamReport, red_team_config, red_team_items
 from rft_grader.settings import GraderSettings
-from rft_schemas.grader import GraderRunRequest, GraderRunResponse, GraderValidateResponse
+from rft_schemas.grader import (
+    GraderPresetRequest,
+    GraderPresetResponse,
+    GraderRunRequest,
+    GraderRunResponse,
+    GraderValidateResponse,
+)
 from rft_schemas.rollouts import DryRunJob, DryRunRequest
 
 
@@ -36,6 +43,19 @@ def build_router(jobs: DryRunJobs, judge: JudgeClient | None,
         ``dataset_fields`` (optional) are the item fields templates may name."""
         # Parsing a large python grader's source or formula is CPU work: off the event loop.
         return await asyncio.to_thread(validate_endpoint, grader, dataset_fields)
+
+    @router.post("/graders:preset", response_model=GraderPresetResponse,
+                 responses={422: {"description": "a row is not a prompt, or no such preset"}})
+    async def preset(request: GraderPresetRequest) -> GraderPresetResponse:
+        """Step G when no grader is given: the preset the rows call for (tool usage when they
+        carry tools, correctness otherwise) as grader_config.json, with the issues of its
+        templates against the rows' item fields (none: it fits the rows)."""
+        try:
+            return await asyncio.to_thread(preset_for_rows, request.rows, request.preset)
+        except UnusableRows as error:
+            raise HTTPException(422, str(error)) from None
+        except KeyError as error:
+            raise HTTPException(422, str(error.args[0])) from None
 
     @router.post("/graders:run", response_model=GraderRunResponse)
     async def run(request: GraderRunRequest) -> GraderRunResponse | JSONResponse:

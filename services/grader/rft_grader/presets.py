@@ -18,6 +18,7 @@ from rft_schemas import ToolSpec
 from rft_schemas.artifacts import GRADER_CONFIG
 from rft_schemas.grader import (
     GraderConfig,
+    GraderPresetResponse,
     JudgeMessage,
     MultiGrader,
     PythonGrader,
@@ -121,3 +122,35 @@ def write_grader_config(config: GraderConfig, out_dir: Path) -> Path:
     path = out_dir / GRADER_CONFIG_FILE
     path.write_text(grader_config_json(config))
     return path
+
+
+class UnusableRows(ValueError):
+    """Rows a preset cannot be chosen for: each bad row named by its index."""
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        super().__init__("; ".join(f"rows[{i}]: {why}" for i, why in problems))
+        self.problems = problems
+
+
+def preset_for_rows(rows: Sequence[dict[str, Any]],
+                    name: str | None = None) -> GraderPresetResponse:
+    """Step G for a dataset's train rows (the grader's ``POST /v1/graders:preset``): the preset
+    ``name`` or the one the rows call for (:func:`choose_preset`), as ``grader_config.json``,
+    with the issues of its templates against the rows' item fields."""
+    # Imported here: the dry run's prompt parser and the validator import this module's users.
+    from rft_grader.dryrun.prompts import parse_prompt
+    from rft_grader.validation import validate_grader
+
+    prompts, problems = [], []
+    for index, row in enumerate(rows):
+        try:
+            prompts.append(parse_prompt(row))
+        except ValueError as error:
+            problems.append((index, str(error).splitlines()[0][:200]))
+    if problems:
+        raise UnusableRows(problems)
+    preset = name or choose_preset(prompts)
+    config = json.loads(grader_config_json(build_preset(preset)))
+    fields = sorted({key for p in prompts for key in p.item})
+    return GraderPresetResponse(preset=preset, config=config, dataset_fields=fields,
+                                issues=validate_grader(config, fields))

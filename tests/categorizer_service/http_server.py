@@ -16,8 +16,10 @@ from rft_runtime.settings import RuntimeSettings
 
 
 @asynccontextmanager
-async def served(app: FastAPI, settings: RuntimeSettings) -> AsyncIterator[httpx.AsyncClient]:
-    settings = settings.model_copy(update={"http_port": free_port()})
+async def served(app: FastAPI, settings: RuntimeSettings,
+                 port: int | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """``port``: where to serve (a URL another service was given); unset = a free one."""
+    settings = settings.model_copy(update={"http_port": port or free_port()})
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, [], settings, stop, handle_signals=False))
     base = f"http://127.0.0.1:{settings.http_port}"

@@ -102,7 +102,7 @@ async def test_the_service_split_equals_the_cli_split_of_the_same_records(
     write_categorized(out / "categorized_prompts.jsonl", records)
     (out / "synthetic_prompts.jsonl").write_text(
         "".join(s.model_dump_json() + "\n" for s in synthetic))
-    result, paths = split_files(out / "categorized_prompts.jsonl",
+    _, paths = split_files(out / "categorized_prompts.jsonl",
                                 out / "synthetic_prompts.jsonl", out, embedder, DATASET,
                                 seed=3, valid_fraction=0.2)
     cli_manifest = json.loads(paths["split_manifest.json"].read_text())

@@ -1,4 +1,5 @@
-"""Shared inputs of the trainer gateway's tests: small train/valid rows and a grader they fit."""
+"""Shared inputs of the trainer gateway's tests: small train/valid rows and a grader they fit;
+the journey's tests take the real drone prompts of tests/split."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 import pytest
 
 from rft_schemas import TrainingHyperparameters, TrainingJob
+from tests.split.conftest import categorized, structure_policy
+
+__all__ = ["categorized", "structure_policy"]
 
 EXACT = {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
          "reference": "{{item.reference}}", "operation": "eq"}

@@ -14,9 +14,7 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,23 +24,23 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from rft_runtime.http.params import SQL_BIGINT_MAX
-from rft_runtime.llm.settings import LOCAL_MODEL_NAME
 from rft_schemas import (
     CheckpointInfo,
     DeployRequest,
     DeployResult,
     EvalComparison,
     JobStatus,
-    RowsSource,
     TrainingEvent,
     TrainingJob,
     TrainingJobRequest,
 )
 from rft_trainer_gateway import checkpoints
 from rft_trainer_gateway.job_files import JobFiles
-from rft_trainer_gateway.preparation import grader_name
+from rft_trainer_gateway.submission import new_job, queue_job, total_steps
 from rft_trainer_gateway.supervisor import JobSupervisor
-from rft_trainer_gateway.validation import CheckedRequest, FieldError, check_request
+from rft_trainer_gateway.validation import FieldError
+
+__all__ = ["build_router", "new_job", "total_steps"]
 
 KEEP_ALIVE_S = 15.0  # an SSE comment this often keeps proxies from closing a quiet stream
 
@@ -69,29 +67,6 @@ def refused(errors: list[FieldError]) -> JSONResponse:
     """The runtime's 422 shape (``detail``: errors with ``loc``, ``msg``, ``type``)."""
     return JSONResponse(status_code=422, content={
         "detail": [e.model_dump(mode="json") for e in errors], "errors_total": len(errors)})
-
-
-def total_steps(request: TrainingJobRequest, train_rows: int) -> int:
-    """The worker's count before it reports its own: max_steps, else epochs over the rows."""
-    hp = request.hyperparameters
-    if hp.max_steps is not None:
-        return hp.max_steps
-    return max(1, math.ceil(hp.epochs * train_rows / hp.step_prompts))
-
-
-def new_job(checked: CheckedRequest) -> tuple[TrainingJob, TrainingJobRequest]:
-    """The queued job, and the request as stored: rows inline, as they were validated."""
-    request = checked.request
-    job = TrainingJob(
-        id=f"ftjob-{uuid.uuid4().hex[:24]}", dataset=request.dataset,
-        base_model=request.base_model or LOCAL_MODEL_NAME, backend=request.backend,
-        device=request.device, hyperparameters=request.hyperparameters,
-        train_rows=len(checked.train), valid_rows=len(checked.valid),
-        grader_name=grader_name(request.grader),
-        total_steps=total_steps(request, len(checked.train)))
-    stored = request.model_copy(update={"train": RowsSource(rows=checked.train),
-                                        "valid": RowsSource(rows=checked.valid)})
-    return job, stored
 
 
 def export_dir_error(request: DeployRequest, data_dir: Path) -> FieldError | None:
@@ -129,14 +104,8 @@ def build_router(supervisor: JobSupervisor) -> APIRouter:
     async def create(request: TrainingJobRequest) -> TrainingJob | JSONResponse:
         """Validate everything (rows, grader against the rows' fields, base model, backend),
         then queue the job."""
-        if "backend" not in request.model_fields_set:
-            request = request.model_copy(update={"backend": settings.trainer_backend})
-        checked, errors = await asyncio.to_thread(
-            check_request, request, settings, list(supervisor.backends))
-        if checked is None:
-            return refused(errors)
-        job, stored = new_job(checked)
-        return await supervisor.submit(job, stored)
+        job, errors = await queue_job(supervisor, request)
+        return refused(errors) if job is None else job
 
     @router.get("", response_model=TrainingJobList)
     async def list_jobs(after: str | None = None,

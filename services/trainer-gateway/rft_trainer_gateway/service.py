@@ -1,6 +1,7 @@
 """Assembles the trainer gateway: the job store, the supervisor of training processes, the HTTP
-API, and (with a broker) the producer of ``rft.training.events.v1`` and, where a backend's pods
-publish their own events, the consumer that writes those into their jobs' logs."""
+API, the journeys it drives (F to J through the other services' APIs), and (with a broker) the
+producer of ``rft.training.events.v1`` and, where a backend's pods publish their own events, the
+consumer that writes those into their jobs' logs."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ from rft_trainer_gateway.api import build_router
 from rft_trainer_gateway.backends.base import TrainingBackend
 from rft_trainer_gateway.backends.local import LocalTrlBackend
 from rft_trainer_gateway.event_sink import append_to_job_log, training_events_stage
+from rft_trainer_gateway.journey import JourneyRunner
+from rft_trainer_gateway.journey_api import build_journey_router
+from rft_trainer_gateway.journey_services import JourneyServices, ServiceClient
+from rft_trainer_gateway.journey_store import JourneyStore
 from rft_trainer_gateway.settings import TrainerSettings
 from rft_trainer_gateway.store import JobStore
 from rft_trainer_gateway.supervisor import (
@@ -71,6 +76,14 @@ def store_ready(store: JobStore) -> ReadinessCheck:
     return check
 
 
+def journey_services(settings: TrainerSettings) -> JourneyServices:
+    timeout = settings.trainer_service_timeout_s
+    return JourneyServices(
+        ServiceClient("generator", "RFT_TRAINER_GENERATOR_URL", settings.trainer_generator_url,
+                      timeout),
+        ServiceClient("grader", "RFT_TRAINER_GRADER_URL", settings.trainer_grader_url, timeout))
+
+
 def build_service(
     settings: TrainerSettings | None = None,
     backends: dict[TrainingBackendName, TrainingBackend] | None = None,
@@ -89,6 +102,9 @@ def build_service(
     supervisor = JobSupervisor(store, settings, backends or build_backends(settings), publish,
                                SupervisorMetrics(registry))
     managed.append(supervisor)  # after the producer: re-attaching may publish
+    journeys = JourneyRunner(JourneyStore(store.sql), journey_services(settings), supervisor,
+                             settings.trainer_journey_poll_s)
+    managed.append(journeys)  # after the supervisor: a resumed journey re-attaches to its jobs
     stages: list[KafkaStage[Any]] = []
     if settings.kafka_bootstrap and SELF_PUBLISHING & set(supervisor.backends):
         stages.append(training_events_stage(
@@ -97,5 +113,7 @@ def build_service(
     app = create_app(settings, title="rft trainer gateway", readiness=readiness,
                      managed=managed, registry=registry)
     app.include_router(build_router(supervisor))
+    app.include_router(build_journey_router(journeys))
     app.state.supervisor = supervisor
+    app.state.journeys = journeys
     return app, stages, settings

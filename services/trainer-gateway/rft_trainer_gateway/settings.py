@@ -57,6 +57,22 @@ class TrainerSettings(RuntimeSettings):
                     "RFT_KAFKA_BOOTSTRAP is set",
     )
 
+    trainer_generator_url: str | None = Field(
+        default=None,
+        description="the generator service (http://generator.rft.svc:8000): a journey's step F "
+                    "(POST /v1/datasets/{dataset}/split); unset = journeys refused",
+    )
+    trainer_grader_url: str | None = Field(
+        default=None,
+        description="the grader service (http://grader.rft.svc:8000): a journey's steps G "
+                    "(preset or validation) and H (dry run); unset = journeys refused",
+    )
+    trainer_service_timeout_s: float = Field(
+        default=120.0, gt=0, description="per call of a journey to another service (a split "
+                                         "embeds the dataset's prompts)")
+    trainer_journey_poll_s: float = Field(
+        default=2.0, gt=0, description="how often a journey checks its dry run or training job")
+
     def resolved_job_store(self) -> str:
         return self.trainer_job_store or str(self.data_dir / "trainer" / "jobs.sqlite")
 

@@ -1,0 +1,41 @@
+"""The journey's HTTP API on the trainer gateway.
+
+    POST /v1/datasets/{dataset}/journey   run F to ``until`` (H or J); posted again, goes on
+                                          from the first step not done (409 while it runs)
+    GET  /v1/datasets/{dataset}/journey   each step's status (pending, running, done, failed
+                                          with its reason) and outputs
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, HTTPException
+
+from rft_runtime.http.params import DatasetInPath
+from rft_schemas import Journey, JourneyRequest
+from rft_trainer_gateway.journey import JourneyBusy, JourneyRunner
+
+
+def build_journey_router(runner: JourneyRunner) -> APIRouter:
+    router = APIRouter(prefix="/v1/datasets", tags=["journey"])
+
+    @router.post("/{dataset}/journey", response_model=Journey, status_code=202,
+                 responses={409: {"description": "the journey is running"}})
+    async def start(dataset: DatasetInPath, request: JourneyRequest | None = None) -> Journey:
+        """Run the dataset's journey from F to ``until`` through the services' APIs; follow
+        it with GET."""
+        try:
+            return await runner.submit(dataset, request or JourneyRequest())
+        except JourneyBusy as busy:
+            raise HTTPException(409, str(busy)) from None
+
+    @router.get("/{dataset}/journey", response_model=Journey)
+    async def state(dataset: DatasetInPath) -> Journey:
+        journey = await asyncio.to_thread(runner.store.get, dataset)
+        if journey is None:
+            raise HTTPException(404, f"no journey of dataset {dataset!r}: POST "
+                                     f"/v1/datasets/{dataset}/journey to start one")
+        return journey
+
+    return router

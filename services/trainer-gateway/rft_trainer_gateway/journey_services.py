@@ -1,0 +1,105 @@
+"""The journey's calls to the services that own steps F, G and H: the generator (the split) and
+the grader (the preset, validation, dry runs). Every failure is a :class:`ServiceFailed` naming
+the service, its URL, the call and what it answered: that text is the failed step's reason."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from rft_schemas import (
+    DatasetSplit,
+    DryRunJob,
+    DryRunRequest,
+    GraderPresetResponse,
+    GraderValidateResponse,
+    SplitRequest,
+)
+
+
+class ServiceFailed(RuntimeError):
+    """A service could not be reached, or refused the call."""
+
+
+class ServiceNotConfigured(ServiceFailed):
+    pass
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except json.JSONDecodeError:
+        return response.text[:300]
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    return (detail if isinstance(detail, str) else json.dumps(detail))[:600]
+
+
+class ServiceClient:
+    def __init__(self, name: str, setting: str, base_url: str | None, timeout_s: float,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """``setting``: the environment variable that sets ``base_url`` (said when unset)."""
+        self.name = name
+        self.setting = setting
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.timeout_s = timeout_s
+        self._transport = transport
+
+    async def call(self, method: str, path: str, body: Any = None,
+                   params: dict[str, Any] | None = None,
+                   missing_ok: bool = False) -> Any:
+        """The answer's JSON; None for a 404 when ``missing_ok``."""
+        if self.base_url is None:
+            raise ServiceNotConfigured(f"no {self.name} service configured: set {self.setting}")
+        url = f"{self.base_url}{path}"
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s,
+                                         transport=self._transport) as client:
+                response = await client.request(method, url, json=body, params=params)
+        except httpx.HTTPError as error:
+            raise ServiceFailed(f"the {self.name} at {self.base_url} cannot be reached "
+                                f"({method} {path}): {type(error).__name__}: {error}") from error
+        if response.status_code == 404 and missing_ok:
+            return None
+        if response.status_code >= 400:
+            raise ServiceFailed(f"the {self.name} at {self.base_url} answered "
+                                f"{response.status_code} to {method} {path}: {_detail(response)}")
+        return response.json()
+
+
+class JourneyServices:
+    def __init__(self, generator: ServiceClient, grader: ServiceClient) -> None:
+        self.generator = generator
+        self.grader = grader
+
+    async def split(self, dataset: str, request: SplitRequest) -> DatasetSplit:
+        """Step F: the generator makes and stores the split (answered without rows)."""
+        made = await self.generator.call("POST", f"/v1/datasets/{dataset}/split",
+                                         request.model_dump(mode="json"))
+        return DatasetSplit.model_validate(made)
+
+    async def split_rows(self, dataset: str) -> DatasetSplit:
+        """The stored split with its train and valid rows."""
+        found = await self.generator.call("GET", f"/v1/datasets/{dataset}/split")
+        return DatasetSplit.model_validate(found)
+
+    async def preset(self, rows: list[dict[str, Any]]) -> GraderPresetResponse:
+        answer = await self.grader.call("POST", "/v1/graders:preset", {"rows": rows})
+        return GraderPresetResponse.model_validate(answer)
+
+    async def validate(self, grader: dict[str, Any],
+                       fields: list[str]) -> GraderValidateResponse:
+        answer = await self.grader.call("POST", "/v1/graders:validate",
+                                        {"grader": grader, "dataset_fields": fields})
+        return GraderValidateResponse.model_validate(answer)
+
+    async def submit_dry_run(self, request: DryRunRequest) -> DryRunJob:
+        """The same request again is the same job (the grader derives its id from it)."""
+        answer = await self.grader.call("POST", "/v1/dry-runs",
+                                        request.model_dump(mode="json"))
+        return DryRunJob.model_validate(answer)
+
+    async def dry_run(self, job_id: str) -> DryRunJob | None:
+        answer = await self.grader.call("GET", f"/v1/dry-runs/{job_id}", missing_ok=True)
+        return None if answer is None else DryRunJob.model_validate(answer)

@@ -107,21 +107,37 @@ def up(settings: RuntimeSettings) -> list[StackProcess]:
             env["RFT_LLM_BASE_URL"] = llm.start(START_TIMEOUT_S)
             assert llm.process is not None
             started.append(StackProcess("llm", llm.process.pid, llm.port, _log(logs, "llm")))
+        # Ports first: each service is told where the services it calls listen.
+        ports = {name: free_port() for name in (*SEPARATE_SERVICES, *VECTOR_SERVICES)}
+        env.update(service_urls(ports))
         for name in SEPARATE_SERVICES:
             module = f"rft_{name.replace('-', '_')}"  # trainer-gateway: rft_trainer_gateway
-            started += _start(name, [module], {"RFT_HTTP_PORT": name}, env, logs)
+            started += _start(name, [module], {"RFT_HTTP_PORT": name}, env, logs, ports)
         if settings.qdrant_url:
             for name in VECTOR_SERVICES:
-                started += _start(name, [f"rft_{name}"], {"RFT_HTTP_PORT": name}, env, logs)
+                started += _start(name, [f"rft_{name}"], {"RFT_HTTP_PORT": name}, env, logs,
+                                  ports)
         else:
-            ports = {f"RFT_COLOCATED_{n.upper()}_PORT": n for n in VECTOR_SERVICES}
-            started += _start("vector-services", ["rft_cli.colocated"], ports, env, logs)
+            variables = {f"RFT_COLOCATED_{n.upper()}_PORT": n for n in VECTOR_SERVICES}
+            started += _start("vector-services", ["rft_cli.colocated"], variables, env, logs,
+                              ports)
     except Exception:
         stop_processes(started)
         raise
     finally:
         state_path(settings).write_text(json.dumps([asdict(p) for p in started], indent=2))
     return started
+
+
+def service_urls(ports: dict[str, int]) -> dict[str, str]:
+    """The URLs services call each other at: the generator reads the categorizer's records;
+    the trainer gateway's journeys call the generator (step F) and the grader (G, H)."""
+    def url(name: str) -> str:
+        return f"http://127.0.0.1:{ports[name]}"
+
+    return {"RFT_GENERATOR_CATEGORIZER_URL": url("categorizer"),
+            "RFT_TRAINER_GENERATOR_URL": url("generator"),
+            "RFT_TRAINER_GRADER_URL": url("grader")}
 
 
 def _log(logs: Path, name: str) -> str:
@@ -134,9 +150,10 @@ def _start(
     port_variables: dict[str, str],
     env: dict[str, str],
     logs: Path,
+    ports: dict[str, int],
 ) -> list[StackProcess]:
-    """Start one process serving one or more services; wait until each answers /healthz."""
-    ports = {service: free_port() for service in port_variables.values()}
+    """Start one process serving one or more services on their ``ports``; wait until each
+    answers /healthz."""
     child_env = {**env, **{var: str(ports[svc]) for var, svc in port_variables.items()}}
     child_env["RFT_SERVICE_NAME"] = process_name
     with open(_log(logs, process_name), "ab") as out:
@@ -144,8 +161,8 @@ def _start(
             [sys.executable, "-m", *module],
             stdout=out, stderr=out, env=child_env, start_new_session=True,
         )
-    entries = [StackProcess(svc, process.pid, port, _log(logs, process_name))
-               for svc, port in ports.items()]
+    entries = [StackProcess(svc, process.pid, ports[svc], _log(logs, process_name))
+               for svc in port_variables.values()]
     for entry in entries:
         wait_healthy(f"http://127.0.0.1:{entry.port}/healthz", START_TIMEOUT_S, process)
     return entries

@@ -38,9 +38,12 @@ def _detail(response: httpx.Response) -> str:
 
 class ServiceClient:
     def __init__(self, name: str, setting: str, base_url: str | None, timeout_s: float,
+                 headers: dict[str, str] | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        """``setting``: the environment variable that sets ``base_url`` (said when unset)."""
+        """``setting``: the environment variable that sets ``base_url`` (said when unset);
+        ``headers``: sent with each call (the API token, ``auth_headers``)."""
         self.name = name
+        self.headers = dict(headers or {})
         self.setting = setting
         self.base_url = base_url.rstrip("/") if base_url else None
         self.timeout_s = timeout_s
@@ -54,7 +57,7 @@ class ServiceClient:
             raise ServiceNotConfigured(f"no {self.name} service configured: set {self.setting}")
         url = f"{self.base_url}{path}"
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s,
+            async with httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers,
                                          transport=self._transport) as client:
                 response = await client.request(method, url, json=body, params=params)
         except httpx.HTTPError as error:

@@ -20,6 +20,7 @@ from rft_runtime.http.app import (
     stages_consuming,
     tcp_reachable,
 )
+from rft_runtime.http.auth import auth_headers
 from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
 from rft_schemas import TrainingBackendName, TrainingEvent
@@ -78,10 +79,12 @@ def store_ready(store: JobStore) -> ReadinessCheck:
 
 def journey_services(settings: TrainerSettings) -> JourneyServices:
     timeout = settings.trainer_service_timeout_s
+    headers = auth_headers(settings.api_token)  # a service beyond loopback asks for the token
     return JourneyServices(
         ServiceClient("generator", "RFT_TRAINER_GENERATOR_URL", settings.trainer_generator_url,
-                      timeout),
-        ServiceClient("grader", "RFT_TRAINER_GRADER_URL", settings.trainer_grader_url, timeout))
+                      timeout, headers),
+        ServiceClient("grader", "RFT_TRAINER_GRADER_URL", settings.trainer_grader_url, timeout,
+                      headers))
 
 
 def build_service(

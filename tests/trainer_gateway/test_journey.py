@@ -41,7 +41,7 @@ TINY_TRAINING = {"max_steps": 3, "prompts_per_step": 2, "samples_per_prompt": 2,
 
 def journey_body(until: str, **options: Any) -> dict[str, Any]:
     return {"until": until, "split": {"seed": 1}, "grader": CALLS_ALIKE,
-            "dry_run": {"prompt_count": 2, "samples_per_prompt": 2, "max_tokens": 8},
+            "dry_run": {"prompt_count": 1, "samples_per_prompt": 2, "max_tokens": 8},
             **options}
 
 
@@ -140,7 +140,7 @@ async def test_a_failing_service_names_its_step_and_the_journey_posted_again_rea
     assert resplit["created_at"] == split["created_at"]
     assert by_step["G"]["grader"]["name"] == "calls_alike"
     assert by_step["G"]["grader"]["source"] == "request"
-    assert (dry_run["done"], dry_run["total"]) == (4, 4)  # N=2 prompts x k=2 samples
+    assert (dry_run["done"], dry_run["total"]) == (2, 2)  # N=1 prompt x k=2 samples
     assert dry_run["verdict"] == report["verdict"] and dry_run["reasons"] == report["reasons"]
     assert dry_run["mean"] == report["stats"]["mean"]
     assert [by_step[s]["status"] for s in "IJ"] == ["pending", "pending"]  # until H

@@ -33,8 +33,7 @@ from rft_grader.llm_judge import LLMJudge
 from rft_grader.openai_endpoints import judge_models, run_endpoint, validate_endpoint
 from rft_grader.presets import (
     build_preset,
-    choose_preset,
-    grader_config_json,
+    preset_for_rows,
     write_grader_config,
 )
 from rft_grader.red_team import RedTeamReport, red_team_config, red_team_items
@@ -306,17 +305,15 @@ def grader_step(context: JourneyContext) -> None:
     tools, correctness otherwise), written as grader_config.json."""
     split = _train_split(context)
     prompts, _ = load_prompts(split)
-    preset = choose_preset(prompts)
-    preset_config = build_preset(preset)
-    config = json.loads(grader_config_json(preset_config))
-    # The preset's templates must name fields the split's rows carry, or every sample would
-    # score as a template error.
-    fields = sorted({key for p in prompts for key in p.item})
-    issues = validate_endpoint(config, fields).issues
-    if issues:
-        problems = "; ".join(f"{i.path}: {i.message}" for i in issues)
+    # The grader service's step G (POST /v1/graders:preset): the preset the rows call for,
+    # with the issues of its templates against the fields the rows carry (a field they lack
+    # would score every sample as a template error).
+    chosen = preset_for_rows([p.item for p in prompts])
+    preset, config = chosen.preset, chosen.config
+    if chosen.issues:
+        problems = "; ".join(f"{i.path}: {i.message}" for i in chosen.issues)
         raise RuntimeError(f"the {preset} preset does not fit {split.name}: {problems}")
-    path = write_grader_config(preset_config, context.out_dir)
+    path = write_grader_config(build_preset(preset), context.out_dir)
     context.console.print(f"Preset: {preset.replace('_', ' ')} (chosen from the data)")
     for line in PRESET_DIMENSIONS[preset]:
         context.console.print(f"  • {line}")

@@ -29,6 +29,11 @@ $(STAMP): $(INSTALL_INPUTS)
 	# itself unavailable.
 	$(BIN)/python -m rft_grader.wordnet_data install || \
 		echo "warning: WordNet not installed; the grader's meteor metric stays unavailable" >&2
+	# Debian's Chromium for the console's browser tests (tests/console), driven by Playwright
+	# through executable_path: Playwright's own browser download is not reachable. Without root
+	# or apt the install goes on and those tests skip, saying why.
+	test -x /usr/bin/chromium || apt-get install -y -q chromium || \
+		echo "warning: chromium not installed; the console's browser tests will skip" >&2
 	touch $(STAMP)
 
 # The local default model is a 135M model on the CPU: the demo keeps the LLM steps small (at most
@@ -58,7 +63,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy schemas/rft_schemas services/runtime/rft_runtime services/local-llm/rft_local_llm \
-		services/sanitizer/rft_sanitizer
+		services/sanitizer/rft_sanitizer services/console/rft_console
 
 contracts: $(STAMP)
 	$(BIN)/python -m rft_schemas.export --check

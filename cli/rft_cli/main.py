@@ -130,6 +130,9 @@ def up() -> None:
     broker = next((p for p in processes if p.name == "broker"), None)
     if broker:
         console.print(f"RFT_KAFKA_BOOTSTRAP=127.0.0.1:{broker.port}")
+    web = next((p for p in processes if p.name == "console"), None)
+    if web:
+        console.print(f"console: open http://127.0.0.1:{web.port}/ in a browser")
 
 
 @app.command()

@@ -121,6 +121,10 @@ def up(settings: RuntimeSettings) -> list[StackProcess]:
             variables = {f"RFT_COLOCATED_{n.upper()}_PORT": n for n in VECTOR_SERVICES}
             started += _start("vector-services", ["rft_cli.colocated"], variables, env, logs,
                               ports)
+        # The web console last: it calls every service above, at the URLs console_urls gives.
+        ports["console"] = free_port()
+        started += _start("console", ["rft_console"], {"RFT_HTTP_PORT": "console"},
+                          {**env, **console_urls(ports)}, logs, ports)
     except Exception:
         stop_processes(started)
         raise
@@ -138,6 +142,14 @@ def service_urls(ports: dict[str, int]) -> dict[str, str]:
     return {"RFT_GENERATOR_CATEGORIZER_URL": url("categorizer"),
             "RFT_TRAINER_GENERATOR_URL": url("generator"),
             "RFT_TRAINER_GRADER_URL": url("grader")}
+
+
+def console_urls(ports: dict[str, int]) -> dict[str, str]:
+    """Where the console (rft_console.settings) finds each service it calls."""
+    names = {"sanitizer": "sanitizer", "categorizer": "categorizer", "generator": "generator",
+             "grader": "grader", "gateway": "trainer-gateway"}
+    return {f"RFT_CONSOLE_{key.upper()}_URL": f"http://127.0.0.1:{ports[name]}"
+            for key, name in names.items()}
 
 
 def _log(logs: Path, name: str) -> str:

@@ -44,8 +44,10 @@ def create_app(
     registry: CollectorRegistry = REGISTRY,
     managed: Sequence[Managed] = (),
     open_paths: Sequence[str] = (),
+    login_path: str | None = None,
 ) -> FastAPI:
-    """``open_paths``: served without the API token besides the probes (a login page)."""
+    """``open_paths``: served without the API token besides the probes (a login page);
+    ``login_path``: where the token gate sends a browser without the token."""
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         started: list[Managed] = []
@@ -85,7 +87,8 @@ def create_app(
     if token_required(settings.http_host):
         # outermost: an unauthenticated request is refused before its body is read
         app.add_middleware(
-            TokenGate, token=settings.api_token, open_paths={*OPEN_PATHS, *open_paths}
+            TokenGate, token=settings.api_token, open_paths={*OPEN_PATHS, *open_paths},
+            login_path=login_path,
         )
     return app
 

@@ -72,10 +72,14 @@ class TokenGate:
         *,
         token: SecretStr | None,
         open_paths: Collection[str] = OPEN_PATHS,
+        login_path: str | None = None,
     ) -> None:
+        """``login_path``: where a browser's page request without the token is sent (303)
+        instead of a 401 (the console's sign-in form)."""
         self.app = app
         self.token = token
         self.open_paths = frozenset(open_paths)
+        self.login_path = login_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in self.open_paths:
@@ -83,6 +87,14 @@ class TokenGate:
             return
         if token_matches(presented_token(scope.get("headers", [])), self.token):
             await self.app(scope, receive, send)
+            return
+        if self.login_path and _wants_page(scope):
+            await send({
+                "type": "http.response.start",
+                "status": 303,
+                "headers": [(b"location", self.login_path.encode()), (b"content-length", b"0")],
+            })
+            await send({"type": "http.response.body", "body": b""})
             return
         detail = (
             "this service listens beyond loopback and has no RFT_API_TOKEN set: it serves "
@@ -101,6 +113,16 @@ class TokenGate:
             ],
         })
         await send({"type": "http.response.body", "body": body})
+
+
+def _wants_page(scope: Scope) -> bool:
+    """A browser navigating (GET, HTML accepted), not a script or an htmx request."""
+    headers = dict(scope.get("headers", []))
+    return (
+        scope.get("method") == "GET"
+        and b"text/html" in headers.get(b"accept", b"")
+        and b"hx-request" not in headers
+    )
 
 
 def auth_headers(token: SecretStr | None) -> dict[str, str]:

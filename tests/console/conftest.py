@@ -1,0 +1,138 @@
+"""The console's test fixtures: the services it calls, served in this event loop over real HTTP
+on tiny real data, the console in front of them, and a real headless Chromium (Debian's, driven
+by Playwright; skipped with the reason when either is missing)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rft_categorizer.service import build_service as build_categorizer
+from rft_categorizer.settings import CategorizerSettings
+from rft_console.service import build_app
+from rft_console.settings import ConsoleSettings
+from rft_embedder import Embedder, EmbedderSettings, embed_prompts
+from rft_runtime.vectorstore.edge import EdgeVectorStore
+from rft_sanitizer.service import build_service as build_sanitizer
+from rft_sanitizer.settings import SanitizerSettings
+from rft_schemas.traces import SanitizedPrompt
+from tests.categorizer_service.fixtures import (  # noqa: F401 - fixtures
+    as_dataset,
+    drone_prompts,
+    drone_sanitized,
+    embedder,
+    model_dir,
+)
+from tests.categorizer_service.http_server import served
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags for a sandboxed CI box: no GPU, nothing fetched by the browser on its own.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+DATASET = "drone-console"
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where each screen's screenshot is kept (printed, so a CI job can collect it)."""
+    path = tmp_path_factory.getbasetemp() / "console-artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    print(f"\nconsole screenshots: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    if not CHROMIUM.is_file():  # noqa: ASYNC240 - one stat, before any test
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+    playwright_api = pytest.importorskip("playwright.async_api", reason="pip install playwright")
+    async with playwright_api.async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture(scope="session")
+async def sanitizer_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    settings = SanitizerSettings(
+        service_name="sanitizer", data_dir=tmp_path_factory.mktemp("sanitizer"), log_json=False
+    )
+    app, _, runtime = build_sanitizer(settings)
+    async with served(app, runtime) as client:
+        yield str(client.base_url)
+
+
+@pytest.fixture(scope="session")
+async def categorizer_url(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: Embedder,  # noqa: F811 - the fixture
+    drone_prompts: list[SanitizedPrompt],  # noqa: F811 - the fixture
+) -> AsyncIterator[str]:
+    """The categorizer with the drone prompts embedded under DATASET and handed to it: in the
+    stack the embedder's and the categorizer's Kafka stages do this after the sanitizer; no
+    broker in this test. They wait uncategorized until the console gives a hierarchy."""
+    data_dir = tmp_path_factory.mktemp("categorizer")
+    store = EdgeVectorStore(data_dir / "qdrant")
+    app, _, runtime = build_categorizer(
+        # a strict review threshold: the tiny sample leaves a review queue for step C
+        CategorizerSettings(service_name="categorizer", data_dir=data_dir, log_json=False,
+                            categorize_review_below=0.9),
+        store=store, embedder=embedder,
+    )
+    embedded = embed_prompts(
+        as_dataset(drone_prompts, DATASET), embedder, store, EmbedderSettings()
+    )
+    assert app.state.topics.categorize_embedded(embedded.embedded) == []  # no hierarchy yet
+    async with served(app, runtime) as client:
+        yield str(client.base_url)
+
+
+@pytest.fixture(scope="session")
+async def console_url(
+    tmp_path_factory: pytest.TempPathFactory, sanitizer_url: str, categorizer_url: str
+) -> AsyncIterator[str]:
+    settings = ConsoleSettings(
+        service_name="console", data_dir=tmp_path_factory.mktemp("console"), log_json=False,
+        sanitizer_url=sanitizer_url, categorizer_url=categorizer_url, dataset=DATASET,
+    )
+    async with served(build_app(settings), settings) as client:
+        yield str(client.base_url).rstrip("/")
+
+
+class ConsoleErrors:
+    """Every error the page logs or throws (a test ends asserting there were none)."""
+
+    def __init__(self, page: Any) -> None:
+        self.messages: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.messages.append(f"pageerror: {error}"))
+        page.on("response", self._response)
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.messages.append(f"HTTP {response.status}: {response.url}")
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.messages.append(f"console: {message.text}")
+
+
+@pytest.fixture
+async def page(browser: Any) -> AsyncIterator[tuple[Any, ConsoleErrors]]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = await context.new_page()
+    opened.set_default_timeout(30_000)
+    errors = ConsoleErrors(opened)
+    try:
+        yield opened, errors
+    finally:
+        await context.close()

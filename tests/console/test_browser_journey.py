@@ -1,0 +1,166 @@
+"""The console in a real headless Chromium: steps A-D through the console's own controls on
+the sample data, a screenshot of each screen, no error in the browser console, and the forms
+driven by the keyboard alone where it matters (the topic edit, the coverage target)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.categorizer_service.fixtures import DRONE_TOPICS
+from tests.console.conftest import DATASET, ConsoleErrors
+
+DRONE = Path(__file__).resolve().parents[2] / "examples" / "data" / "drone_training.jsonl"
+
+
+async def shot(page: Any, artifacts: Path, name: str) -> None:
+    await page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+def hostile_traces(path: Path) -> Path:
+    """Records a trace system may well export: markup and terminal escapes in the text, one
+    line that is not JSON (its raw ESC byte kept), one without a user turn, a duplicate."""
+    drone_line = DRONE.read_text().splitlines()[0]
+    lines = [
+        "{not json <script>window.__pwned = 1</script> \x1b[31mred\x1b[0m",
+        json.dumps({"messages": [{"role": "assistant", "content":
+            '<img src=x onerror="window.__pwned = 2"><script>window.__pwned = 3</script>'
+            "\x1b]8;;http://evil\x07link"}]}),
+        drone_line,
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def test_steps_a_to_d_in_the_browser(
+    page: tuple[Any, ConsoleErrors], console_url: str, artifacts: Path, tmp_path: Path
+) -> None:
+    tab, errors = page
+    from playwright.async_api import expect
+
+    # Home: the journey's steps for the dataset.
+    await tab.goto(f"{console_url}/")
+    await expect(tab.get_by_role("heading", name="The journey")).to_be_visible()
+    await shot(tab, artifacts, "0-home")
+
+    # A: upload the sample traces; the report counts them and breaks rejections down by reason.
+    await tab.get_by_role("link", name="A · Sanitize").first.click()
+    await expect(tab.get_by_text("No traces sanitized")).to_be_visible()
+    await tab.get_by_label(re.compile("Trace file")).set_input_files(str(DRONE))
+    await tab.get_by_role("button", name="Upload and sanitize").click()
+    await expect(tab.get_by_text("Uploaded drone_training.jsonl")).to_be_visible()
+    report = tab.locator("table.report")
+    await expect(report).to_contain_text("Input: 103 raw traces")
+    await expect(report.locator("tr.ok")).to_contain_text("Valid structure")
+    # A second upload with hostile records: rejected by reason, shown as text, never run.
+    await tab.get_by_label(re.compile("Trace file")).set_input_files(
+        str(hostile_traces(tmp_path / "hostile.jsonl"))
+    )
+    await tab.get_by_role("button", name="Upload and sanitize").click()
+    await expect(tab.get_by_text("Uploaded hostile.jsonl: 3 records in")).to_be_visible()
+    await expect(report).to_contain_text("Input: 106 raw traces")
+    reasons = await report.locator("tr.bad th").all_inner_texts()
+    assert {"✗ invalid_json", "✗ duplicate"} <= set(reasons), reasons
+    await report.get_by_role("row", name=re.compile("invalid_json")).get_by_role(
+        "button", name="View rejected").click()
+    rejected = tab.locator("#rejected")
+    await expect(rejected.get_by_role("heading", name="Rejected records: invalid_json"))\
+        .to_be_visible()
+    excerpt = await rejected.locator("pre.excerpt").first.inner_text()
+    assert "<script>window.__pwned = 1</script>" in excerpt  # shown, as text
+    assert "\\x1b[31mred" in excerpt and "\x1b" not in excerpt  # the escape made visible
+    await tab.get_by_role("button", name="View all rejected").click()
+    await expect(rejected.get_by_role("heading", name="Rejected records")).to_be_visible()
+    await expect(rejected).to_contain_text('<img src=x onerror=')
+    assert await rejected.locator("script, img").count() == 0
+    assert await tab.evaluate("window.__pwned") is None
+    await shot(tab, artifacts, "A-sanitize")
+
+    # B: a hand-written hierarchy, then edits: add (keyboard only), rename, describe, move,
+    # delete; each is a new version.
+    await tab.get_by_role("link", name="Next: topics →").click()
+    await expect(tab.get_by_text("No topic hierarchy")).to_be_visible()
+    await tab.get_by_label("topic_hierarchy.json").fill(json.dumps(DRONE_TOPICS))
+    await tab.get_by_role("button", name="Save hierarchy").click()
+    note = tab.get_by_text(re.compile(r"Your hierarchy: version 1"))
+    await expect(note).to_be_visible()
+    categorized = int(re.findall(r"(\d+) prompts categorized", await note.inner_text())[0])
+    assert categorized > 50, await note.inner_text()
+    tree = tab.get_by_role("list", name="Topic tree")
+    await expect(tree).to_contain_text("takeoff_and_landing")
+
+    # Add by keyboard: the first option of Action is "add", top level is the default topic.
+    await tab.get_by_label("Action").focus()
+    await tab.keyboard.press("Tab")  # Topic (parent): top level
+    await tab.keyboard.press("Tab")
+    await tab.keyboard.type("flight_modes")
+    await tab.keyboard.press("Tab")
+    await tab.keyboard.type("autopilot, follow me, obstacle avoidance")
+    await tab.keyboard.press("Tab")
+    await tab.keyboard.type("Turn on the autopilot\nActivate the follow me mode")
+    await tab.keyboard.press("Tab")  # New parent
+    await tab.keyboard.press("Tab")  # Apply
+    await tab.keyboard.press("Enter")
+    await expect(tab.get_by_text(re.compile(r"Add done: version 2"))).to_be_visible()
+    await expect(tree).to_contain_text("flight_modes")
+
+    async def edit(op: str, topic: str, **fields: str) -> None:
+        await tab.get_by_label("Action").select_option(op)
+        await tab.get_by_label("Topic (for add: its parent)").select_option(topic)
+        if "name" in fields:
+            await tab.get_by_label("Name (add, rename)").fill(fields["name"])
+        if "description" in fields:
+            await tab.get_by_label("Description (add, describe)").fill(fields["description"])
+        if "parent" in fields:
+            await tab.get_by_label("New parent (move)").select_option(fields["parent"])
+        await tab.get_by_role("button", name="Apply").click()
+
+    await edit("rename", "flight_modes", name="autonomy")
+    await expect(tab.get_by_text(re.compile(r"Rename done: version 3"))).to_be_visible()
+    await edit("describe", "autonomy", description="autopilot and follow-me modes")
+    await expect(tab.get_by_text(re.compile(r"Describe done: version 4"))).to_be_visible()
+    await expect(tree).to_contain_text("autopilot and follow-me modes")
+    await edit("move", "autonomy", parent="flight")
+    await expect(tab.get_by_text(re.compile(r"Move done: version 5"))).to_be_visible()
+    await edit("delete", "flight/autonomy")
+    await expect(tab.get_by_text(re.compile(r"Delete done: version 6"))).to_be_visible()
+    await expect(tree).not_to_contain_text("autonomy")
+    # An earlier version, read only.
+    await tab.get_by_label("Version").select_option("2")
+    await tab.get_by_role("button", name="View").click()
+    await expect(tab.get_by_text("an earlier version, read only")).to_be_visible()
+    await expect(tab.get_by_role("list", name="Topic tree")).to_contain_text("flight_modes")
+    await shot(tab, artifacts, "B-topics")
+
+    # C: the review queue; accept one, reassign another.
+    await tab.goto(f"{console_url}/d/{DATASET}/review")
+    rows = tab.locator("table.review tbody tr")
+    queued = await rows.count()
+    assert queued >= 2, "the drone prompts leave some for review against DRONE_TOPICS"
+    await rows.nth(0).get_by_role("button", name="Accept").click()
+    await expect(rows.nth(0)).to_contain_text("✓ manual")
+    await rows.nth(1).get_by_label("Reassign to").select_option("camera")
+    await rows.nth(1).get_by_role("button", name="Reassign").click()
+    await expect(rows.nth(1)).to_contain_text("✓ manual: camera")
+    await shot(tab, artifacts, "C-review")
+    await tab.reload()
+    assert await tab.locator("table.review tbody tr").count() == queued - 2
+
+    # D: coverage, with the chart drawn by Chart.js, and a total target set by keyboard.
+    await tab.get_by_role("link", name="Next: coverage →").click()
+    await expect(tab.locator("table.coverage")).to_contain_text("flight/movement")
+    await expect(tab.locator("#coverage-chart[data-drawn='1']")).to_have_count(1)
+    labels = await tab.evaluate(
+        "document.getElementById('coverage-chart')._chart.data.labels"
+    )
+    assert {"flight/movement", "camera", "lights", "other"} <= set(labels)  # every leaf
+    await tab.get_by_label("Total target").focus()
+    await tab.keyboard.type("400")
+    await tab.keyboard.press("Enter")
+    await expect(tab).to_have_url(re.compile(r"total_target=400"))
+    await expect(tab.locator("table.coverage tr.gap").first).to_be_visible()
+    await shot(tab, artifacts, "D-coverage")
+
+    assert errors.messages == []

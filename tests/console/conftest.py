@@ -4,11 +4,14 @@ by Playwright; skipped with the reason when either is missing)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from rft_categorizer.service import build_service as build_categorizer
 from rft_categorizer.settings import CategorizerSettings
@@ -19,6 +22,8 @@ from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_sanitizer.service import build_service as build_sanitizer
 from rft_sanitizer.settings import SanitizerSettings
 from rft_schemas.traces import SanitizedPrompt
+from rft_trainer_gateway.service import build_service as build_gateway
+from rft_trainer_gateway.settings import TrainerSettings
 from tests.categorizer_service.fixtures import (  # noqa: F401 - fixtures
     as_dataset,
     drone_prompts,
@@ -96,16 +101,47 @@ async def categorizer_url(
         yield str(client.base_url)
 
 
+@asynccontextmanager
+async def console_for(data_dir: Path, **urls: str) -> AsyncIterator[str]:
+    """The console in front of the services at ``urls`` (``sanitizer_url=...``)."""
+    settings = ConsoleSettings(
+        service_name="console", data_dir=data_dir, log_json=False, dataset=DATASET, **urls
+    )
+    async with served(build_app(settings), settings) as client:
+        yield str(client.base_url).rstrip("/")
+
+
 @pytest.fixture(scope="session")
 async def console_url(
     tmp_path_factory: pytest.TempPathFactory, sanitizer_url: str, categorizer_url: str
 ) -> AsyncIterator[str]:
-    settings = ConsoleSettings(
-        service_name="console", data_dir=tmp_path_factory.mktemp("console"), log_json=False,
-        sanitizer_url=sanitizer_url, categorizer_url=categorizer_url, dataset=DATASET,
+    async with console_for(tmp_path_factory.mktemp("console"), sanitizer_url=sanitizer_url,
+                           categorizer_url=categorizer_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The trainer gateway with the stand-in worker (tests/trainer_gateway/standin_worker.py):
+    the real supervisor, store and event stream; steps of 0.3 s instead of a model's."""
+    os.environ["STANDIN_STEP_S"] = "0.3"  # read by the worker process the gateway starts
+    settings = TrainerSettings(
+        service_name="trainer-gateway", data_dir=tmp_path_factory.mktemp("gateway"),
+        kafka_bootstrap=None, log_json=False,
+        trainer_worker_module="tests.trainer_gateway.standin_worker",
+        trainer_poll_interval_s=0.1, trainer_cancel_grace_s=20,
     )
-    async with served(build_app(settings), settings) as client:
+    app, _, runtime = build_gateway(settings, registry=CollectorRegistry())
+    async with served(app, runtime) as client:
         yield str(client.base_url).rstrip("/")
+
+
+@pytest.fixture(scope="session")
+async def training_console_url(
+    tmp_path_factory: pytest.TempPathFactory, gateway_url: str
+) -> AsyncIterator[str]:
+    async with console_for(tmp_path_factory.mktemp("console-i"), gateway_url=gateway_url) as url:
+        yield url
 
 
 class ConsoleErrors:

@@ -49,8 +49,8 @@ STEPS: tuple[Step, ...] = (
     Step("F", "Split", None),
     Step("G", "Grader", None),
     Step("H", "Dry run", None),
-    Step("I", "Train", None),
-    Step("J", "Results", None),
+    Step("I", "Train", "train"),
+    Step("J", "Results", "train"),  # a job's results: from its row in I
 )
 
 

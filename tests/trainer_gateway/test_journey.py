@@ -84,11 +84,11 @@ async def gateway(root: Path, generator_url: str, grader_url: str
         yield client
 
 
-async def journey_until(client: httpx.AsyncClient, done: Any,
-                        timeout_s: float = 120) -> dict[str, Any]:
+async def journey_until(client: httpx.AsyncClient, done: Any, timeout_s: float = 120,
+                        dataset: str = DATASET) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
-        answer = await client.get(f"/v1/datasets/{DATASET}/journey")
+        answer = await client.get(f"/v1/datasets/{dataset}/journey")
         assert answer.status_code == 200, answer.text
         journey: dict[str, Any] = answer.json()
         if done(journey):
@@ -113,6 +113,15 @@ async def test_a_failing_service_names_its_step_and_the_journey_posted_again_rea
     async with generator(tmp_path / "generator", categorized) as gen, \
             gateway(tmp_path / "gateway", str(gen.base_url), grader_url) as gw:
         assert (await gw.get(f"/v1/datasets/{DATASET}/journey")).status_code == 404
+        wrong = await gw.post(f"/v1/datasets/{DATASET}/journey", json={"until": "K"})
+        assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["body", "until"]
+        # A dataset the generator does not have: step F fails with the generator's answer.
+        await gw.post("/v1/datasets/bank/journey", json=journey_body("H"))
+        bank = await journey_until(gw, ended, dataset="bank")
+        assert bank["status"] == "failed" and steps(bank)["F"]["status"] == "failed"
+        assert steps(bank)["F"]["reason"].startswith(
+            f"the generator at {str(gen.base_url).rstrip('/')} answered 409 to POST "
+            "/v1/datasets/bank/split: no categorized prompts for dataset 'bank'")
         posted = await gw.post(f"/v1/datasets/{DATASET}/journey", json=journey_body("H"))
         assert posted.status_code == 202, posted.text
         failed = await journey_until(gw, ended)

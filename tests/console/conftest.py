@@ -18,6 +18,9 @@ from rft_categorizer.settings import CategorizerSettings
 from rft_console.service import build_app
 from rft_console.settings import ConsoleSettings
 from rft_embedder import Embedder, EmbedderSettings, embed_prompts
+from rft_generator.service import build_service as build_generator
+from rft_generator.settings import GeneratorSettings
+from rft_runtime.llm import LLMSettings
 from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_sanitizer.service import build_service as build_sanitizer
 from rft_sanitizer.settings import SanitizerSettings
@@ -77,15 +80,17 @@ async def sanitizer_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
 
 
 @pytest.fixture(scope="session")
-async def categorizer_url(
+async def vector_services(
     tmp_path_factory: pytest.TempPathFactory,
     embedder: Embedder,  # noqa: F811 - the fixture
     drone_prompts: list[SanitizedPrompt],  # noqa: F811 - the fixture
-) -> AsyncIterator[str]:
-    """The categorizer with the drone prompts embedded under DATASET and handed to it: in the
-    stack the embedder's and the categorizer's Kafka stages do this after the sanitizer; no
-    broker in this test. They wait uncategorized until the console gives a hierarchy."""
-    data_dir = tmp_path_factory.mktemp("categorizer")
+) -> AsyncIterator[dict[str, str]]:
+    """The categorizer and the generator on one Qdrant Edge dir (as `rft up` colocates them),
+    the generator reading the categorizer's API. The drone prompts are embedded under DATASET
+    and handed to the categorizer: in the stack the embedder's and the categorizer's Kafka
+    stages do this after the sanitizer; no broker in this test. They wait uncategorized until
+    the console gives a hierarchy."""
+    data_dir = tmp_path_factory.mktemp("vectors")
     store = EdgeVectorStore(data_dir / "qdrant")
     app, _, runtime = build_categorizer(
         # a strict review threshold: the tiny sample leaves a review queue for step C
@@ -97,8 +102,19 @@ async def categorizer_url(
         as_dataset(drone_prompts, DATASET), embedder, store, EmbedderSettings()
     )
     assert app.state.topics.categorize_embedded(embedded.embedded) == []  # no hierarchy yet
-    async with served(app, runtime) as client:
-        yield str(client.base_url)
+    async with served(app, runtime) as categorizer:
+        categorizer_url = str(categorizer.base_url).rstrip("/")
+        generator_app, _, generator_runtime = build_generator(
+            GeneratorSettings(service_name="generator", data_dir=data_dir, log_json=False,
+                              categorizer_url=categorizer_url),
+            # step E is not driven here: an endpoint that is never called, instead of the
+            # local model server the generator would start for its lifetime
+            LLMSettings(base_url="http://127.0.0.1:9/v1"),
+            vector_store=store,
+        )
+        async with served(generator_app, generator_runtime) as generator:
+            yield {"categorizer_url": categorizer_url,
+                   "generator_url": str(generator.base_url).rstrip("/")}
 
 
 @asynccontextmanager
@@ -113,10 +129,11 @@ async def console_for(data_dir: Path, **urls: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def console_url(
-    tmp_path_factory: pytest.TempPathFactory, sanitizer_url: str, categorizer_url: str
+    tmp_path_factory: pytest.TempPathFactory, sanitizer_url: str,
+    vector_services: dict[str, str],
 ) -> AsyncIterator[str]:
     async with console_for(tmp_path_factory.mktemp("console"), sanitizer_url=sanitizer_url,
-                           categorizer_url=categorizer_url) as url:
+                           **vector_services) as url:
         yield url
 
 

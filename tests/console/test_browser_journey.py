@@ -1,4 +1,4 @@
-"""The console in a real headless Chromium: steps A-D through the console's own controls on
+"""The console in a real headless Chromium: steps A-D and F through the console's own controls on
 the sample data, a screenshot of each screen, no error in the browser console, and the forms
 driven by the keyboard alone where it matters (the topic edit, the coverage target)."""
 
@@ -34,7 +34,7 @@ def hostile_traces(path: Path) -> Path:
     return path
 
 
-async def test_steps_a_to_d_in_the_browser(
+async def test_steps_a_to_d_and_f_in_the_browser(
     page: tuple[Any, ConsoleErrors], console_url: str, artifacts: Path, tmp_path: Path
 ) -> None:
     tab, errors = page
@@ -162,5 +162,15 @@ async def test_steps_a_to_d_in_the_browser(
     await expect(tab).to_have_url(re.compile(r"total_target=400"))
     await expect(tab.locator("table.coverage tr.gap").first).to_be_visible()
     await shot(tab, artifacts, "D-coverage")
+
+    # F: split the categorized prompts; the distribution before and after, train/valid.
+    await tab.get_by_role("link", name="F · Split").click()
+    await expect(tab.get_by_text("No split of")).to_be_visible()
+    await tab.get_by_label("Valid fraction").fill("0.2")
+    await tab.get_by_role("button", name="Split").click()
+    await expect(tab.get_by_text(re.compile(r"Split: \d+ train / \d+ valid rows"))).to_be_visible()
+    await expect(tab.locator("table.split")).to_contain_text("flight/movement")
+    await expect(tab.locator("#split-chart[data-drawn='1']")).to_have_count(1)
+    await shot(tab, artifacts, "F-split")
 
     assert errors.messages == []

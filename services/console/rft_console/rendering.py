@@ -46,7 +46,7 @@ STEPS: tuple[Step, ...] = (
     Step("C", "Review", "review"),
     Step("D", "Coverage", "coverage"),
     Step("E", "Generate", None),
-    Step("F", "Split", None),
+    Step("F", "Split", "split"),
     Step("G", "Grader", None),
     Step("H", "Dry run", None),
     Step("I", "Train", "train"),

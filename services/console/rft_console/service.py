@@ -8,7 +8,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from rft_console.rendering import STATIC, Pages, is_htmx
-from rft_console.screens import coverage, results, review, sanitize, topics, training
+from rft_console.screens import (
+    coverage,
+    results,
+    review,
+    sanitize,
+    split,
+    topics,
+    training,
+)
 from rft_console.screens.context import Console
 from rft_console.security import SecurityHeaders
 from rft_console.settings import ConsoleSettings
@@ -62,6 +70,6 @@ def build_app(settings: ConsoleSettings, upstream: Upstream | None = None) -> Fa
                             secure=request.url.scheme == "https")
         return response
 
-    for screen in (sanitize, topics, review, coverage, training, results):
+    for screen in (sanitize, topics, review, coverage, split, training, results):
         app.include_router(screen.router(console))
     return app

@@ -14,7 +14,7 @@ function drawCharts(root) {
 }
 
 document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
-document.addEventListener("htmx:afterSettle", function (event) { drawCharts(event.target); });
+document.addEventListener("htmx:afterSettle", function () { drawCharts(document); });
 document.addEventListener("click", function (event) {
   var button = event.target.closest("[data-dismiss='alert']");
   if (button) {

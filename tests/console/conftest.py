@@ -20,6 +20,8 @@ from rft_console.settings import ConsoleSettings
 from rft_embedder import Embedder, EmbedderSettings, embed_prompts
 from rft_generator.service import build_service as build_generator
 from rft_generator.settings import GeneratorSettings
+from rft_grader.dryrun.settings import DryRunSettings as GraderServiceSettings
+from rft_grader.service import build_service as build_grader
 from rft_runtime.llm import LLMSettings
 from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_sanitizer.service import build_service as build_sanitizer
@@ -117,6 +119,17 @@ async def vector_services(
                    "generator_url": str(generator.base_url).rstrip("/")}
 
 
+@pytest.fixture(scope="session")
+async def grader_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The grader service; its LLM endpoint is never called here (no dry run, no judge)."""
+    settings = GraderServiceSettings(
+        service_name="grader", data_dir=tmp_path_factory.mktemp("grader"), log_json=False
+    )
+    app, _, runtime = build_grader(settings, LLMSettings(base_url="http://127.0.0.1:9/v1"))
+    async with served(app, runtime) as client:
+        yield str(client.base_url).rstrip("/")
+
+
 @asynccontextmanager
 async def console_for(data_dir: Path, **urls: str) -> AsyncIterator[str]:
     """The console in front of the services at ``urls`` (``sanitizer_url=...``)."""
@@ -130,10 +143,10 @@ async def console_for(data_dir: Path, **urls: str) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def console_url(
     tmp_path_factory: pytest.TempPathFactory, sanitizer_url: str,
-    vector_services: dict[str, str],
+    vector_services: dict[str, str], grader_url: str,
 ) -> AsyncIterator[str]:
     async with console_for(tmp_path_factory.mktemp("console"), sanitizer_url=sanitizer_url,
-                           **vector_services) as url:
+                           grader_url=grader_url, **vector_services) as url:
         yield url
 
 

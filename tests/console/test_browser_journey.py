@@ -1,4 +1,4 @@
-"""The console in a real headless Chromium: steps A-D and F through the console's own controls on
+"""The console in a real headless Chromium: steps A-D, F and G through the console's own controls on
 the sample data, a screenshot of each screen, no error in the browser console, and the forms
 driven by the keyboard alone where it matters (the topic edit, the coverage target)."""
 
@@ -34,7 +34,7 @@ def hostile_traces(path: Path) -> Path:
     return path
 
 
-async def test_steps_a_to_d_and_f_in_the_browser(
+async def test_steps_a_to_g_in_the_browser(
     page: tuple[Any, ConsoleErrors], console_url: str, artifacts: Path, tmp_path: Path
 ) -> None:
     tab, errors = page
@@ -172,5 +172,25 @@ async def test_steps_a_to_d_and_f_in_the_browser(
     await expect(tab.locator("table.split")).to_contain_text("flight/movement")
     await expect(tab.locator("#split-chart[data-drawn='1']")).to_have_count(1)
     await shot(tab, artifacts, "F-split")
+
+    # G: the preset the grader chose for the split's rows, validated, previewed on real rows
+    # (their reference answers), red-teamed; a broken edit is answered with its issue.
+    await tab.get_by_role("link", name="G · Grader").click()
+    await expect(tab.get_by_text(re.compile("Preset for these rows: tool_usage"))).to_be_visible()
+    editor = tab.get_by_label("Grader (OpenAI grader JSON)")
+    await tab.get_by_role("button", name="Validate").click()
+    await expect(tab.locator("#grader-outcome")).to_contain_text("✓ Valid")
+    await tab.get_by_role("button", name="Preview on real rows").click()
+    await expect(tab.locator("table.preview tbody tr")).to_have_count(3)
+    await tab.get_by_role("button", name="Red team").click()
+    await expect(tab.locator("table.red-team tbody tr").first).to_be_visible(timeout=60_000)
+    await shot(tab, artifacts, "G-grader")
+    original = await editor.input_value()
+    await editor.fill(json.dumps({"type": "string_check", "name": "g", "operation": "eq",
+                                  "input": "{{sample.output_text}}",
+                                  "reference": "{{item.no_such_field}}"}))
+    await tab.get_by_role("button", name="Validate").click()
+    await expect(tab.locator("#grader-outcome")).to_contain_text("no_such_field")
+    assert original
 
     assert errors.messages == []

@@ -47,7 +47,7 @@ STEPS: tuple[Step, ...] = (
     Step("D", "Coverage", "coverage"),
     Step("E", "Generate", None),
     Step("F", "Split", "split"),
-    Step("G", "Grader", None),
+    Step("G", "Grader", "grader"),
     Step("H", "Dry run", None),
     Step("I", "Train", "train"),
     Step("J", "Results", "train"),  # a job's results: from its row in I

@@ -65,6 +65,9 @@ HTTP_PORT = 8000
 PLATFORM_IMAGES = "ghcr.io/rft-platform/"
 LOCAL_LLM = "local-llm"
 LOCAL_LLM_COMMAND = ["python", "-m", "rft_local_llm"]
+# A service on every interface serves nobody without the platform's API token
+# (rft_runtime.http.auth): each one's RFT_API_TOKEN comes from this Secret, never a literal.
+API_TOKEN_SECRET = "rft-api-token"
 # Pod volume sources a container can write to (emptyDir, a claim, a generic ephemeral volume).
 WRITABLE_VOLUMES = ("emptyDir", "persistentVolumeClaim", "ephemeral")
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
@@ -495,6 +498,24 @@ def command_problems(obj: Manifest) -> list[str]:
     return problems
 
 
+def api_token_problems(obj: Manifest) -> list[str]:
+    """Every platform HTTP service (a Deployment; the local model server excepted: it is not a
+    runtime app) reads RFT_API_TOKEN from the rft-api-token Secret: without it, a pod listening
+    on 0.0.0.0 refuses every request, and a literal token would sit in the manifests."""
+    if obj.get("kind") != "Deployment" or obj["metadata"]["name"] == LOCAL_LLM:
+        return []
+    problems: list[str] = []
+    for container in platform_containers(obj):
+        where = f"{name_of(obj)}: container {container['name']}"
+        token = next((e for e in container.get("env", []) if e["name"] == "RFT_API_TOKEN"), None)
+        ref = ((token or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+        if ref.get("name") != API_TOKEN_SECRET or ref.get("optional", False):
+            problems.append(f"{where}: RFT_API_TOKEN is not read from the Secret "
+                            f"{API_TOKEN_SECRET} (required): the service listens on every "
+                            "interface and would refuse every request")
+    return problems
+
+
 def cache_problems(obj: Manifest) -> list[str]:
     """Each platform container's cache root ($XDG_CACHE_HOME, per rft_runtime.llm.settings.
     default_cache_dir) is an absolute path on a writable volume it mounts."""
@@ -586,7 +607,7 @@ def platform_problems(objs: list[Manifest]) -> list[str]:
     if local_llm is not None:
         problems += local_llm_problems(local_llm, config)
     for obj in objs:
-        problems += command_problems(obj) + cache_problems(obj)
+        problems += command_problems(obj) + cache_problems(obj) + api_token_problems(obj)
     return problems
 
 

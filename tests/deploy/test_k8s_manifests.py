@@ -164,6 +164,31 @@ def test_each_stage_pod_is_scraped_by_prometheus_on_metrics(overlay: str) -> Non
         assert annotations["prometheus.io/path"] == "/metrics"
 
 
+def test_every_service_reads_the_api_token_from_its_secret(overlay: str) -> None:
+    # In a pod a service listens on 0.0.0.0, where the runtime serves only token holders.
+    for service in (*k8s.STAGES, *k8s.GATEWAYS, "sandbox-workers"):
+        env = container(only(rendered(overlay), "Deployment", service))["env"]
+        token = next(e for e in env if e["name"] == "RFT_API_TOKEN")
+        assert token == {"name": "RFT_API_TOKEN", "valueFrom": {
+            "secretKeyRef": {"name": "rft-api-token", "key": "token"}}}
+
+
+def test_platform_check_flags_a_service_without_the_api_token_or_with_a_literal() -> None:
+    objs = copy.deepcopy(rendered("base"))
+    grader = k8s.find(objs, "Deployment", "grader")
+    sandbox = k8s.find(objs, "Deployment", "sandbox-workers")
+    assert grader is not None and sandbox is not None
+    grader_env = container(grader)["env"]
+    grader_env[:] = [e for e in grader_env if e["name"] != "RFT_API_TOKEN"]
+    sandbox_env = container(sandbox)["env"]
+    sandbox_env[:] = [e for e in sandbox_env if e["name"] != "RFT_API_TOKEN"]
+    sandbox_env.append({"name": "RFT_API_TOKEN", "value": "hunter2"})
+    problems = [p for p in k8s.check(objs) if "RFT_API_TOKEN" in p]
+    assert len(problems) == 2
+    assert any(p.startswith("Deployment/grader") for p in problems)
+    assert any(p.startswith("Deployment/sandbox-workers") for p in problems)
+
+
 def test_each_stage_runs_its_module_as_non_root_with_settings_and_resources(overlay: str) -> None:
     for service in k8s.STAGES:
         deployment = only(rendered(overlay), "Deployment", service)

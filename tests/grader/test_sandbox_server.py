@@ -4,11 +4,17 @@ python graders through it (RFT_GRADER_SANDBOX_URL)."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from rft_grader.graders.python_code import PythonCode
 from rft_grader.sample import Sample
@@ -88,6 +94,41 @@ def test_the_services_error_flags_become_the_samples(service: TestClient) -> Non
     result = asyncio.run(grader(Sample("Paris"), {}))
     assert result.reward == 0.0 and result.errors.python_grader_runtime_error
     assert "KeyError" in (result.errors.python_grader_runtime_error_details or "")
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """The app behind a real HTTP server on a free loopback port (the client is plain httpx)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_in_a_pod_the_service_grades_only_for_the_holder_of_the_api_token() -> None:
+    # A pod listens on every interface, so the service demands RFT_API_TOKEN; the grader sends
+    # the same setting (build_grader passes settings.api_token).
+    settings = GraderSettings(service_name="sandbox-workers", grader_sandbox_workers=1,
+                              grader_sandbox_wall_time_s=2.0, http_host="0.0.0.0",
+                              api_token=SecretStr("pod-token"))
+    config = PythonGrader(type="python", name="p", source=EXACT)
+    with serving(build_app(settings)) as url:
+        holder = PythonCode(config, remote=RemoteSandbox(url, 10, token=SecretStr("pod-token")))
+        stranger = PythonCode(config, remote=RemoteSandbox(url, 10))
+        graded = asyncio.run(holder(Sample("Paris"), {"answer": "Paris"}))
+        refused = asyncio.run(stranger(Sample("Paris"), {"answer": "Paris"}))
+        holder.close()
+        stranger.close()
+    assert graded.reward == 1.0 and not graded.errors.any()
+    assert refused.reward == 0.0 and refused.errors.python_grader_server_error
+    assert any("401" in detail for detail in refused.error_details)
 
 
 def test_an_unreachable_service_is_a_server_error_for_the_sample() -> None:

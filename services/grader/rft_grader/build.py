@@ -104,7 +104,8 @@ def _build(config: Any, judge: JudgeClient | None, embedder: Embedder | None,
         remote = None
         if settings.grader_sandbox_url:
             remote = RemoteSandbox(settings.grader_sandbox_url,
-                                   settings.grader_sandbox_wall_time_s + 30)
+                                   settings.grader_sandbox_wall_time_s + 30,
+                                   token=settings.api_token)
         return PythonCode(config, sandbox_limits(settings), remote)
     assert isinstance(config, MultiGrader)
     subs = {key: _build(sub, judge, embedder, settings) for key, sub in config.graders.items()}

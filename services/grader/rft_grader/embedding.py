@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from rft_grader.judging import Embedder
 from rft_grader.settings import GraderSettings
+from rft_runtime.http.auth import auth_headers
 
 
 class EmbedderUnavailable(RuntimeError):
@@ -23,9 +25,11 @@ class EmbedderUnavailable(RuntimeError):
 class HttpEmbedder:
     """``encode`` through the embedder service (called from a worker thread)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 30.0,
+                 token: SecretStr | None = None) -> None:
         self.url = base_url.rstrip("/") + "/v1/embed"
-        self._client = httpx.Client(timeout=timeout_s)
+        # beyond loopback the embedder serves nobody without the platform's API token
+        self._client = httpx.Client(timeout=timeout_s, headers=auth_headers(token))
 
     def encode(self, texts: list[str]) -> list[list[float]]:
         try:
@@ -58,14 +62,14 @@ class LocalEmbedder:
 def configured_embedder(settings: GraderSettings) -> Embedder | None:
     """The service by URL, else the in-process model where the embedder package is installed,
     else None (a cosine grader then reports itself unavailable, sample by sample)."""
-    return _configured(settings.grader_embedder_url, settings.data_dir)
+    return _configured(settings.grader_embedder_url, settings.data_dir, settings.api_token)
 
 
 @cache
-def _configured(url: str | None, data_dir: Path) -> Embedder | None:
+def _configured(url: str | None, data_dir: Path, token: SecretStr | None) -> Embedder | None:
     # One per process and place: a model load or a connection pool is not per grader.
     if url:
-        return HttpEmbedder(url)
+        return HttpEmbedder(url, token=token)
     try:
         import rft_embedder  # noqa: F401
     except ModuleNotFoundError:

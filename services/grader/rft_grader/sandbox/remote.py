@@ -9,10 +9,11 @@ service that cannot be reached, or answers anything but a run response, is the s
 from __future__ import annotations
 
 import httpx
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from rft_grader.graders.base import Graded, Item, Outcome
 from rft_grader.sample import Sample
+from rft_runtime.http.auth import auth_headers
 from rft_schemas.grader import GraderRunRequest, GraderRunResponse, PythonGrader
 
 
@@ -20,15 +21,18 @@ class RemoteSandbox:
     """Grades through the service, from a worker thread (one blocking call per sample)."""
 
     def __init__(self, base_url: str, timeout_s: float,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | None = None, token: SecretStr | None = None) -> None:
         self.url = base_url.rstrip("/") + "/v1/graders:run"
+        # the sandbox service listens beyond loopback in a pod: it answers only the token's holder
         self._client = client or httpx.Client(timeout=timeout_s)
+        self._headers = auth_headers(token)
 
     def grade(self, out: Outcome, config: PythonGrader, sample: Sample, item: Item) -> Graded:
         request = GraderRunRequest(grader=config, item=item, model_sample=sample.output_text,
                                    output_tools=list(sample.output_tools))
         try:
-            answer = self._client.post(self.url, json=request.model_dump(mode="json"))
+            answer = self._client.post(self.url, json=request.model_dump(mode="json"),
+                                       headers=self._headers)
             answer.raise_for_status()
             response = GraderRunResponse.model_validate(answer.json())
         except (httpx.HTTPError, ValueError, ValidationError) as exc:

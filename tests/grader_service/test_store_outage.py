@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from rft_grader.dryrun.job_runner import DryRunJobs
+from rft_grader.dryrun.durable_jobs import DryRunJobs
 from rft_grader.dryrun.rollouts import GraderCache
 from rft_grader.dryrun.settings import DryRunSettings
 from rft_grader.jobs import JobSpec, JobStore

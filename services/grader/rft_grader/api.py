@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import JSONResponse
 
 from rft_grader.build import GraderConfigError
-from rft_grader.dryrun.job_runner import DryRunJobs, DryRunRefused
+from rft_grader.dryrun.durable_jobs import DryRunJobs, DryRunRefused
 from rft_grader.judging import JudgeClient
 from rft_grader.openai_endpoints import run_endpoint, validate_endpoint
 from rft_grader.presets import UnusableRows, preset_for_rows

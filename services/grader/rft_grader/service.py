@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from rft_grader.api import build_router
-from rft_grader.dryrun.job_runner import DryRunJobs, Publish
+from rft_grader.dryrun.durable_jobs import DryRunJobs, Publish
 from rft_grader.dryrun.rollouts import GraderCache
 from rft_grader.dryrun.settings import DryRunSettings
 from rft_grader.jobs import JobStore

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from rft_grader.dryrun.job_runner import DryRunJobs
+from rft_grader.dryrun.durable_jobs import DryRunJobs
 from rft_grader.dryrun.rollouts import GraderCache, failed_score, rollout_and_score
 from rft_grader.jobs import JobStore
 from rft_grader.kafka_stages import JOBS, JOBS_GROUP, WORKER_GROUP, WORKERS

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rft_grader.dryrun.core import Progress, prune_split, run_dry_run, write_outputs
 from rft_grader.dryrun.prompts import BadLine, DryRunPrompt, load_prompts
 from rft_grader.dryrun.rollouts import GraderCache
-from rft_grader.dryrun.runner import Progress, prune_split, run_dry_run, write_outputs
 from rft_grader.dryrun.settings import DryRunSettings
 from rft_grader.llm_judge import LLMJudge
 from rft_grader.presets import (

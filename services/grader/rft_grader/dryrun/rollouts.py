@@ -1,6 +1,8 @@
 """Rollout requests with stable ids, one rollout through the LLM client, and its score.
 
-The batch runner, the streaming grader workers and the in-process job runner all call
+The dry run's three drivers, ``core.run_dry_run`` (one process: `rft dryrun`, `rft run`), the
+grader's Kafka stage (streaming workers) and ``durable_jobs.DryRunJobs`` (the service's jobs,
+in its process when there is no broker), all call
 :func:`rollout_and_score`, so a dry run scores the same whichever path ran it.
 """
 

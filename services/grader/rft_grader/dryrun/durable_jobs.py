@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from rft_grader.dryrun.core import job_id_for, write_outputs
 from rft_grader.dryrun.diagnosis import Thresholds, build_report
 from rft_grader.dryrun.prompts import DryRunPrompt, parse_prompt, stratified_sample
 from rft_grader.dryrun.rollouts import (
@@ -22,7 +23,6 @@ from rft_grader.dryrun.rollouts import (
     rollout_and_score,
     rollout_requests,
 )
-from rft_grader.dryrun.runner import job_id_for, write_outputs
 from rft_grader.dryrun.settings import DryRunSettings
 from rft_grader.jobs import JobSpec, JobStore
 from rft_grader.validation import validate_grader

@@ -1,5 +1,6 @@
-"""The dry run in one process (`rft dryrun`, `rft run`): sample, roll out concurrently, score,
-report; and the files it leaves: dry_run_report.json, dry_run.png, a pruned train split."""
+"""The dry run's core, in one process (`rft dryrun`, `rft run`): sample, roll out concurrently,
+score, report; and the files it leaves: dry_run_report.json, dry_run.png, a pruned train split.
+The service's durable jobs (``durable_jobs``) use its job id and writers."""
 
 from __future__ import annotations
 

@@ -27,14 +27,13 @@ from rft_generator import (
     GeneratorSettings,
     JobStore,
     open_job_store,
-    read_categorized,
-    read_coverage,
+    recommended_targets,
     render_generation_screen,
     run_generation,
-    targets_from_coverage,
 )
 from rft_generator.pool import prompt_vectors
 from rft_generator.prompting import LOCAL_MAX_TOKENS, SERVED_MAX_TOKENS, default_max_tokens
+from rft_generator.sources import CategorizedFiles
 from rft_generator.split_batch import split_files
 from rft_generator.split_screen import render_split_screen
 from rft_generator.topic_check import TopicChecker
@@ -76,7 +75,8 @@ async def _run_with_screen(
     request: GenerationRequest, out_dir: Path, runtime: RuntimeSettings, show: Console,
     targets_note: str,
 ) -> GenerationResult:
-    categorized = read_categorized(CATEGORIZED_PROMPTS.path(out_dir))
+    # the reader the service uses without a categorizer URL, on this one output directory
+    categorized = CategorizedFiles.in_directory(out_dir).categorized(request.dataset)
     settings = GeneratorSettings(data_dir=runtime.data_dir)
     store: JobStore = open_job_store(settings.resolved_job_store_url())
     vector_store = open_vector_store(runtime)
@@ -139,11 +139,12 @@ def generate_in(
         if not coverage.is_file():
             raise FileNotFoundError(f"no --target given and no {coverage} (step D) to take "
                                     "the recommendation from")
-        targets = targets_from_coverage(read_coverage(coverage))
-        note = "coverage's recommendation"
         cap = GeneratorSettings().max_new_per_topic
+        # the service's default (JobScheduler), from the same reader
+        targets = recommended_targets(
+            CategorizedFiles.in_directory(out_dir).coverage(dataset), cap)
+        note = "coverage's recommendation"
         if cap is not None:
-            targets = {topic: min(count, cap) for topic, count in targets.items()}
             note += f", at most {cap} per topic (RFT_GENERATOR_MAX_NEW_PER_TOPIC)"
     seed = int(options.pop("seed", 0))  # type: ignore[call-overload]
     if options.get("max_tokens") is None:  # by backend: the local model, or an endpoint

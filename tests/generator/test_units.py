@@ -218,6 +218,12 @@ def test_a_job_without_targets_takes_step_ds_recommendation(tmp_path: Path) -> N
     assert scheduler._targets(request) == {"drone/camera": 3, "drone/lights": 1}
     with pytest.raises(DatasetNotReady, match="no coverage report"):
         scheduler._targets(GenerationRequest(id="elsewhere", dataset="bank"))
+    # a CPU budget caps each topic, as `rft generate` caps it (one function for both)
+    capped = JobScheduler(
+        scheduler.store, vector_store=lambda: None, llm=LLMSettings,
+        settings=GeneratorSettings(data_dir=tmp_path, max_new_per_topic=2),
+    )
+    assert capped._targets(request) == {"drone/camera": 2, "drone/lights": 1}
 
 
 def test_max_tokens_default_by_backend() -> None:

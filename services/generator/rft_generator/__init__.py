@@ -19,7 +19,7 @@ from rft_generator.batch import (
 )
 from rft_generator.job_store import CandidateRecord, JobStore, JobStoreError, open_job_store
 from rft_generator.output import write_synthetic_prompts
-from rft_generator.pool import TopicPool, build_pools, targets_from_coverage
+from rft_generator.pool import TopicPool, build_pools, recommended_targets, targets_from_coverage
 from rft_generator.runner import GenerationRunner, RunTimings, candidate_id
 from rft_generator.sampling import mmr_select
 from rft_generator.settings import GeneratorSettings
@@ -36,6 +36,6 @@ __all__ = [
     "GeneratorSettings", "JobStore",
     "JobStoreError", "PrototypeTopicChecker", "RunTimings", "ScoringTopicChecker", "TopicChecker",
     "TopicPool", "build_pools", "candidate_id", "mmr_select", "open_job_store", "read_categorized",
-    "read_coverage", "render_generation_screen", "run_generation", "structure_policy",
-    "targets_from_coverage", "write_synthetic_prompts",
+    "read_coverage", "recommended_targets", "render_generation_screen", "run_generation",
+    "structure_policy", "targets_from_coverage", "write_synthetic_prompts",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from rft_generator.batch import run_generation
 from rft_generator.job_store import JobStore
-from rft_generator.pool import targets_from_coverage
+from rft_generator.pool import recommended_targets
 from rft_generator.runner import Publish
 from rft_generator.settings import GeneratorSettings
 from rft_generator.sources import (
@@ -59,14 +59,15 @@ class JobScheduler:
         return self.source.categorized(dataset)
 
     def _targets(self, request: GenerationRequest) -> dict[str, int]:
-        """The request's targets, else coverage's recommendation for the dataset's gaps."""
+        """The request's targets, else coverage's recommendation for the dataset's gaps (capped
+        per topic by ``max_new_per_topic``)."""
         if request.targets is not None:
             return dict(request.targets)
         try:
             report = self.source.coverage(request.dataset)
         except DatasetNotReady as error:
             raise DatasetNotReady(f"no targets given and {error}") from None
-        return targets_from_coverage(report)
+        return recommended_targets(report, self.settings.max_new_per_topic)
 
     async def submit(self, request: GenerationRequest) -> GenerationJob:
         """Store the job durably (idempotent by id) and start it; answers its current state.

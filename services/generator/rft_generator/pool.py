@@ -51,6 +51,15 @@ def targets_from_coverage(report: CoverageReport) -> dict[str, int]:
     }
 
 
+def recommended_targets(report: CoverageReport, cap: int | None) -> dict[str, int]:
+    """A job's default targets, for the CLI and the service alike: coverage's recommendation,
+    at most ``cap`` new prompts per topic (``RFT_GENERATOR_MAX_NEW_PER_TOPIC``) when set."""
+    targets = targets_from_coverage(report)
+    if cap is None:
+        return targets
+    return {topic: min(count, cap) for topic, count in targets.items()}
+
+
 def prompt_vectors(
     prompts: Sequence[SanitizedPrompt],
     collection: VectorCollection,

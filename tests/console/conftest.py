@@ -23,6 +23,7 @@ from rft_generator.settings import GeneratorSettings
 from rft_grader.dryrun.settings import DryRunSettings as GraderServiceSettings
 from rft_grader.service import build_service as build_grader
 from rft_runtime.llm import LLMSettings
+from rft_runtime.llm.local_server import LocalLLMServer
 from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_sanitizer.service import build_service as build_sanitizer
 from rft_sanitizer.settings import SanitizerSettings
@@ -128,6 +129,22 @@ async def grader_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     app, _, runtime = build_grader(settings, LLMSettings(base_url="http://127.0.0.1:9/v1"))
     async with served(app, runtime) as client:
         yield str(client.base_url).rstrip("/")
+
+
+@pytest.fixture(scope="session")
+async def dry_run_console_url(
+    tmp_path_factory: pytest.TempPathFactory, local_llm: LocalLLMServer,
+    vector_services: dict[str, str],
+) -> AsyncIterator[str]:
+    """A console whose grader has a real model to roll out with: the local SmolLM2 server."""
+    settings = GraderServiceSettings(
+        service_name="grader", data_dir=tmp_path_factory.mktemp("grader-h"), log_json=False
+    )
+    app, _, runtime = build_grader(settings, LLMSettings(base_url=local_llm.base_url))
+    async with served(app, runtime) as grader, console_for(tmp_path_factory.mktemp("console-h"),
+                           grader_url=str(grader.base_url).rstrip("/"),
+                           generator_url=vector_services["generator_url"]) as url:
+        yield url
 
 
 @asynccontextmanager

@@ -181,7 +181,7 @@ async def test_steps_a_to_g_in_the_browser(
     await tab.get_by_role("button", name="Validate").click()
     await expect(tab.locator("#grader-outcome")).to_contain_text("✓ Valid")
     await tab.get_by_role("button", name="Preview on real rows").click()
-    await expect(tab.locator("table.preview tbody tr")).to_have_count(3)
+    await expect(tab.locator("table.preview tbody tr")).to_have_count(3, timeout=60_000)
     await tab.get_by_role("button", name="Red team").click()
     await expect(tab.locator("table.red-team tbody tr").first).to_be_visible(timeout=60_000)
     await shot(tab, artifacts, "G-grader")
@@ -193,4 +193,30 @@ async def test_steps_a_to_g_in_the_browser(
     await expect(tab.locator("#grader-outcome")).to_contain_text("no_such_field")
     assert original
 
+    assert errors.messages == []
+
+
+async def test_step_h_dry_run_in_the_browser(
+    page: tuple[Any, ConsoleErrors], dry_run_console_url: str, artifacts: Path
+) -> None:
+    """On the split the test above made: the base model (the local SmolLM2) answers one prompt
+    twice, the preset grader scores them, and the report shows histogram and verdict."""
+    tab, errors = page
+    from playwright.async_api import expect
+
+    await tab.goto(f"{dry_run_console_url}/d/{DATASET}/dryrun")
+    await tab.get_by_label("Prompts (N)").fill("1")
+    await tab.get_by_label("Max tokens per answer").fill("8")
+    await tab.get_by_label("Tool choice").select_option("required")
+    await tab.get_by_role("button", name="Run dry run").click()
+    for _ in range(120):  # the report, by the page's own refresh link
+        if await tab.locator(".verdict").count():
+            break
+        await tab.wait_for_timeout(1000)
+        await tab.get_by_role("link", name="Refresh").click()
+        await tab.wait_for_load_state()
+    await expect(tab.locator(".verdict")).to_contain_text(re.compile("GO|NO-GO"))
+    await expect(tab.locator("#histogram-chart[data-drawn='1']")).to_have_count(1)
+    await expect(tab.locator("table.samples tbody tr")).to_have_count(2)
+    await shot(tab, artifacts, "H-dry-run")
     assert errors.messages == []

@@ -48,7 +48,7 @@ STEPS: tuple[Step, ...] = (
     Step("E", "Generate", None),
     Step("F", "Split", "split"),
     Step("G", "Grader", "grader"),
-    Step("H", "Dry run", None),
+    Step("H", "Dry run", "dryrun"),
     Step("I", "Train", "train"),
     Step("J", "Results", "train"),  # a job's results: from its row in I
 )

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from rft_console.rendering import STATIC, Pages, is_htmx
 from rft_console.screens import (
     coverage,
+    dryrun,
     grader,
     results,
     review,
@@ -71,6 +72,8 @@ def build_app(settings: ConsoleSettings, upstream: Upstream | None = None) -> Fa
                             secure=request.url.scheme == "https")
         return response
 
-    for screen in (sanitize, topics, review, coverage, split, grader, training, results):
+    for screen in (
+        sanitize, topics, review, coverage, split, grader, dryrun, training, results
+    ):
         app.include_router(screen.router(console))
     return app

@@ -120,8 +120,12 @@ def test_up_starts_broker_llm_and_every_service_and_down_stops_them(tmp_path):
         ports = {p["name"]: p["port"] for p in processes}
         assert set(ports) == {
             "broker", "broker-storage", "llm", "sanitizer", "grader", "embedder", "categorizer",
-            "generator", "trainer-gateway",
+            "generator", "trainer-gateway", "console",
         }
+        # the console, told where every service listens, and its URL printed
+        assert f"console: open http://127.0.0.1:{ports['console']}/" in started.stdout
+        home = httpx.get(f"http://127.0.0.1:{ports['console']}/", timeout=10)
+        assert home.status_code == 200 and "not configured" not in home.text
         for name in ("sanitizer", "grader", "embedder", "categorizer", "generator",
                      "trainer-gateway"):
             health = httpx.get(f"http://127.0.0.1:{ports[name]}/healthz", timeout=10)

@@ -71,8 +71,17 @@ contracts: $(STAMP)
 manifests: $(STAMP)
 	$(BIN)/python deploy/k8s/validate.py
 
+# Two pytest-xdist workers (CI has 2 cores): many tests wait on child processes (services, the
+# broker, the local LLM, rft subprocesses) rather than compute. --dist loadgroup here means
+# tests/conftest.py's scheduler: each module's tests on one worker, and the real trainings
+# (REAL_TRAINING_TESTS) one after another on one worker, first: two full fine-tunes side by side
+# have been OOM-killed on 24 GiB. --no-loadscope-reorder keeps that order.
+# PYTEST_WORKERS=0 runs the suite serially, in one process.
+PYTEST_WORKERS ?= 2
+
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q --durations=25 -n $(PYTEST_WORKERS) --dist loadgroup \
+		--no-loadscope-reorder
 
 test: lint typecheck contracts manifests pytest
 

@@ -201,7 +201,15 @@ class CategorizeRunner:
     ) -> DiscoveredTopics:
         """Step B: cluster the stored vectors of ``prompts`` (``texts``: what was embedded for
         each) into a named two-level tree, not yet saved. Names come from ``labeler`` when it
-        answers, else from the prompts' tools and domains, keyphrases or keywords."""
+        answers, else from the prompts' tools and domains, keyphrases or keywords.
+
+        The prompts are taken in the order of their ids, not as given: clustering depends on
+        its input's order, and `rft run` gives a file's order while the service gives the
+        order the stream delivered (interleaved across partitions)."""
+        order = sorted(range(len(prompts)), key=lambda i: prompts[i].id)
+        prompts = [prompts[i] for i in order]
+        point_ids = [point_ids[i] for i in order]
+        texts = [texts[i] for i in order]
         vectors = self.vectors(dataset, point_ids)
         return await discover_topics(
             dataset,

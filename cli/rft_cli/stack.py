@@ -181,22 +181,32 @@ def _start(
 
 
 def stop_processes(processes: list[StackProcess], timeout_s: float = 30.0) -> None:
-    # Services first (they finish and commit their batch), then the broker, its storage last.
-    # Colocated services share a pid: it is stopped once.
-    last = ("broker-storage", "broker", "llm")
-    stopped: set[int] = set()
-    for process in sorted(processes, key=lambda p: tuple(p.name == name for name in last)):
-        if process.pid in stopped or not alive(process.pid):
-            continue
-        stopped.add(process.pid)
-        os.kill(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while alive(process.pid) and time.monotonic() < deadline:
-            _reap(process.pid)
-            time.sleep(0.1)
-        if alive(process.pid):
-            os.kill(process.pid, signal.SIGKILL)
-            _reap(process.pid)
+    # The services first, all at once (each finishes and commits its batch), then the LLM, the
+    # broker, its storage last. Colocated services share a pid: it is stopped once.
+    last = ("llm", "broker", "broker-storage")
+    _stop({p.pid for p in processes if p.name not in last}, timeout_s)
+    for name in last:
+        _stop({p.pid for p in processes if p.name == name}, timeout_s)
+
+
+def _stop(pids: set[int], timeout_s: float) -> None:
+    """SIGTERM to each, SIGKILL to those still running after ``timeout_s``."""
+    running = {pid for pid in pids if alive(pid)}
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for pid in running:
+            _reap(pid)
+        running = {pid for pid in running if alive(pid)}
+        if not running:
+            return
+        time.sleep(0.1)
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _reap(pid)
 
 
 def _reap(pid: int) -> None:

@@ -87,6 +87,7 @@ async def vector_services(
     tmp_path_factory: pytest.TempPathFactory,
     embedder: Embedder,  # noqa: F811 - the fixture
     drone_prompts: list[SanitizedPrompt],  # noqa: F811 - the fixture
+    local_llm: LocalLLMServer,
 ) -> AsyncIterator[dict[str, str]]:
     """The categorizer and the generator on one Qdrant Edge dir (as `rft up` colocates them),
     the generator reading the categorizer's API. The drone prompts are embedded under DATASET
@@ -110,9 +111,7 @@ async def vector_services(
         generator_app, _, generator_runtime = build_generator(
             GeneratorSettings(service_name="generator", data_dir=data_dir, log_json=False,
                               categorizer_url=categorizer_url),
-            # step E is not driven here: an endpoint that is never called, instead of the
-            # local model server the generator would start for its lifetime
-            LLMSettings(base_url="http://127.0.0.1:9/v1"),
+            LLMSettings(base_url=local_llm.base_url),  # step E writes with the local model
             vector_store=store,
         )
         async with served(generator_app, generator_runtime) as generator:

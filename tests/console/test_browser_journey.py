@@ -1,4 +1,4 @@
-"""The console in a real headless Chromium: steps A-D, F and G through the console's own controls on
+"""The console in a real headless Chromium: steps A-G through the console's own controls on
 the sample data, a screenshot of each screen, no error in the browser console, and the forms
 driven by the keyboard alone where it matters (the topic edit, the coverage target)."""
 
@@ -162,6 +162,26 @@ async def test_steps_a_to_g_in_the_browser(
     await expect(tab).to_have_url(re.compile(r"total_target=400"))
     await expect(tab.locator("table.coverage tr.gap").first).to_be_visible()
     await shot(tab, artifacts, "D-coverage")
+
+    # E: one new prompt for one topic, written by the local model and validated; the job's
+    # progress per topic, by the page's refresh link.
+    await tab.get_by_role("link", name="E · Generate").click()
+    targets = tab.locator("input[name^='target:']")
+    for index in range(await targets.count()):
+        await targets.nth(index).fill("0")
+    await tab.locator("input[name='target:camera']").fill("1")
+    await tab.get_by_label("Max tokens per prompt").fill("48")
+    await tab.get_by_label("Candidates per request").fill("2")
+    await tab.get_by_role("button", name="Generate").click()
+    for _ in range(180):
+        if await tab.locator("#generation-status").inner_text() not in ("queued", "running"):
+            break
+        await tab.wait_for_timeout(1000)
+        await tab.get_by_role("link", name="Refresh").click()
+        await tab.wait_for_load_state()
+    await expect(tab.locator("#generation-status")).to_have_text("succeeded")
+    await expect(tab.get_by_role("heading", name="camera")).to_be_visible()
+    await shot(tab, artifacts, "E-generate")
 
     # F: split the categorized prompts; the distribution before and after, train/valid.
     await tab.get_by_role("link", name="F · Split").click()

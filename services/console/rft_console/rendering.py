@@ -45,7 +45,7 @@ STEPS: tuple[Step, ...] = (
     Step("B", "Topics", "topics"),
     Step("C", "Review", "review"),
     Step("D", "Coverage", "coverage"),
-    Step("E", "Generate", None),
+    Step("E", "Generate", "generate"),
     Step("F", "Split", "split"),
     Step("G", "Grader", "grader"),
     Step("H", "Dry run", "dryrun"),

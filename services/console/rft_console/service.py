@@ -11,6 +11,7 @@ from rft_console.rendering import STATIC, Pages, is_htmx
 from rft_console.screens import (
     coverage,
     dryrun,
+    generate,
     grader,
     results,
     review,
@@ -73,7 +74,8 @@ def build_app(settings: ConsoleSettings, upstream: Upstream | None = None) -> Fa
         return response
 
     for screen in (
-        sanitize, topics, review, coverage, split, grader, dryrun, training, results
+        sanitize, topics, review, coverage, generate, split, grader, dryrun, training,
+        results,
     ):
         app.include_router(screen.router(console))
     return app

@@ -54,9 +54,12 @@ def test_run_goes_from_traces_through_training_to_results(tmp_path):
     result = rft(
         "run", str(DATA / "toy_chat_fine_tuning.jsonl"), "--out", str(out),
         data_dir=tmp_path / "state", timeout=1800,
-        # CPU budgets for the local 135M model, as `make demo` sets them
-        RFT_GENERATOR_MAX_NEW_PER_TOPIC="1", RFT_DRYRUN_PROMPTS="4", RFT_DRYRUN_MAX_TOKENS="16",
-        RFT_GRADER_RED_TEAM_ITEMS="2", RFT_GRADER_CONSISTENCY_RUNS="2",
+        # CPU budgets for the local 135M model, smaller than `make demo`'s: each LLM call costs
+        # seconds on 2 cores. A 2-prompt dry run of k=2 samples still has prompts to compare;
+        # the red team builds every exploit kind from its 1 row (each a judge call, the verbose
+        # one over 6,000 characters); the judge's spread is still measured over 2 runs.
+        RFT_GENERATOR_MAX_NEW_PER_TOPIC="1", RFT_DRYRUN_PROMPTS="2", RFT_DRYRUN_MAX_TOKENS="16",
+        RFT_GRADER_RED_TEAM_ITEMS="1", RFT_GRADER_CONSISTENCY_RUNS="2",
         # a 2-step training of 1 prompt x 2 samples of 8 tokens
         RFT_TRAIN_MAX_STEPS="2", RFT_TRAIN_PROMPTS_PER_STEP="1", RFT_TRAIN_SAMPLES_PER_PROMPT="2",
         RFT_TRAIN_MAX_COMPLETION_TOKENS="8", RFT_TRAIN_EVAL_EVERY_STEPS="2",

@@ -26,6 +26,7 @@ REAL_TRAINING_TESTS = (
     "tests/training/test_train_cli.py",
     "tests/training/test_cancel.py",
     "tests/trainer_gateway/test_real_worker.py",
+    "tests/e2e/test_cluster_journey.py",  # the journey's step I trains the real model
 )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from rft_categorizer.api import LabelerFactory, Publish, build_router
+from rft_categorizer.api import LabelerFactory, build_router
 from rft_categorizer.hierarchy_store import HierarchyStore
 from rft_categorizer.labeling import TopicLabeler
 from rft_categorizer.llm_labeler import LLMTopicLabeler
@@ -17,16 +17,9 @@ from rft_categorizer.settings import CategorizerSettings
 from rft_categorizer.stage import build_stage
 from rft_categorizer.topic_service import TopicService
 from rft_embedder import Embedder, EmbedderSettings, load_embedder
-from rft_runtime.http.app import (
-    Managed,
-    ReadinessCheck,
-    create_app,
-    stages_consuming,
-    tcp_reachable,
-)
-from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.llm import LLMClient, LLMSettings
+from rft_runtime.shell import ServiceShell
 from rft_runtime.vectorstore import VectorStore, open_vector_store
 from rft_runtime.vectorstore.readiness import vector_store_ready
 
@@ -64,29 +57,18 @@ def build_service(
         RecordStore(settings.record_store_target()),
     )
 
-    stages: list[KafkaStage[Any]] = []
-    readiness: dict[str, ReadinessCheck] = {"vectorstore": vector_store_ready(store)}
-    managed: list[Managed] = []
-    publish: Publish | None = None
-    if settings.kafka_bootstrap:
+    shell = ServiceShell(settings, "rft categorizer")
+    shell.ready_when("vectorstore", vector_store_ready(store))
+    llm = llm or LLMSettings()
+    if shell.streaming:
         judge = None
-        llm = llm or LLMSettings()
         if settings.categorize_llm_second_opinion and llm.base_url:
             client = LLMClient(llm)
-            managed.append(client)
+            shell.manage(client)
             judge = LLMTopicLabeler(client)
-        stage = build_stage(settings, topics, judge)
-        stages.append(stage)
-        readiness["kafka"] = tcp_reachable(settings.kafka_bootstrap)
+        shell.consume(build_stage(settings, topics, judge))
+    publish = shell.publisher()  # re-categorized records after an edit
 
-        readiness["stage"] = stages_consuming([stage])
-        producer = ManagedProducer(settings)
-        managed.append(producer)
-        publish = producer.send_all
-
-    app = create_app(settings, title="rft categorizer", readiness=readiness, managed=managed)
-    app.include_router(
-        build_router(topics, settings, publish, configured_labeler(llm or LLMSettings()))
-    )
+    app = shell.app(build_router(topics, settings, publish, configured_labeler(llm)))
     app.state.topics = topics
-    return app, stages, settings
+    return app, shell.stages, settings

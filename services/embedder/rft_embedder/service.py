@@ -10,9 +10,9 @@ from rft_embedder.api import build_router
 from rft_embedder.models import Embedder, load_embedder
 from rft_embedder.settings import EmbedderSettings
 from rft_embedder.stage import build_stage
-from rft_runtime.http.app import ReadinessCheck, create_app, stages_consuming, tcp_reachable
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.settings import RuntimeSettings
+from rft_runtime.shell import ServiceShell
 from rft_runtime.vectorstore import VectorStore, open_vector_store
 from rft_runtime.vectorstore.readiness import vector_store_ready
 
@@ -31,21 +31,13 @@ def build_service(
     embedder = embedder or load_embedder(settings, runtime.data_dir)
     store = store or open_vector_store(runtime)
 
-    stages: list[KafkaStage[Any]] = []
-    readiness: dict[str, ReadinessCheck] = {"vectorstore": vector_store_ready(store)}
-    if runtime.kafka_bootstrap:
-        stage = build_stage(runtime, embedder, store, settings)
-        stages.append(stage)
-        readiness["kafka"] = tcp_reachable(runtime.kafka_bootstrap)
-
-        readiness["stage"] = stages_consuming([stage])
+    shell = ServiceShell(runtime, "rft embedder")
+    shell.ready_when("vectorstore", vector_store_ready(store))
+    if shell.streaming:
+        shell.consume(build_stage(runtime, embedder, store, settings))
 
     # The embed route's own body limit, under the runtime's (which the whole app applies).
     body_limit = min(runtime.http_max_body_bytes, settings.http_max_request_bytes)
-    app = create_app(
-        runtime.model_copy(update={"http_max_body_bytes": body_limit}),
-        title="rft embedder",
-        readiness=readiness,
-    )
-    app.include_router(build_router(embedder, settings))
-    return app, stages, runtime
+    app = shell.app(build_router(embedder, settings),
+                    settings=runtime.model_copy(update={"http_max_body_bytes": body_limit}))
+    return app, shell.stages, runtime

@@ -22,17 +22,10 @@ from rft_generator.split_batch import TextEmbedder
 from rft_generator.split_service import DatasetSplitter, build_split_router
 from rft_generator.split_store import SplitStore
 from rft_generator.stage import build_stage, prompt_outputs
-from rft_runtime.http.app import (
-    Managed,
-    ReadinessCheck,
-    create_app,
-    stages_consuming,
-    tcp_reachable,
-)
-from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.llm import LLMSettings, LocalLLMServer
 from rft_runtime.settings import RuntimeSettings
+from rft_runtime.shell import ServiceShell
 from rft_runtime.vectorstore import VectorStore, open_vector_store
 from rft_schemas import SanitizedPrompt
 
@@ -75,35 +68,28 @@ def build_service(
             vector_stores.append(open_vector_store(runtime))
         return vector_stores[0]
 
-    managed: list[Managed] = [endpoint]
-    readiness: dict[str, ReadinessCheck] = {}
+    shell = ServiceShell(runtime, "rft generator")
+    shell.manage(endpoint)
     publish: Publish | None = None
-    producer: ManagedProducer | None = None
-    if runtime.kafka_bootstrap:
-        producer = ManagedProducer(runtime)
-        managed.append(producer)
-        readiness["kafka"] = tcp_reachable(runtime.kafka_bootstrap)
-        started = producer
+    producer = shell.publisher()  # accepted synthetic prompts, on to the embedder
+    if producer is not None:
+        send_all = producer
 
         async def send(prompts: Sequence[SanitizedPrompt]) -> None:
-            await started.send_all(prompt_outputs(prompts))
+            await send_all(prompt_outputs(prompts))
 
         publish = send
     scheduler = JobScheduler(
         store, shared_vector_store, lambda: endpoint.settings, settings, publish
     )
-    managed.append(scheduler)  # after the endpoint and producer: resumed jobs need both
-    stages: list[KafkaStage[Any]] = []
-    if runtime.kafka_bootstrap:
-        stages.append(build_stage(runtime, scheduler))
-        readiness["stage"] = stages_consuming(stages)
-    app = create_app(runtime, title="rft generator", readiness=readiness, managed=managed)
-    app.include_router(build_router(scheduler))
+    shell.manage(scheduler)  # after the endpoint and producer: resumed jobs need both
+    if shell.streaming:
+        shell.consume(build_stage(runtime, scheduler))
 
     def embedder() -> TextEmbedder:  # loaded on the first split (one model per process)
         return load_embedder(EmbedderSettings(), settings.data_dir)
 
     splitter = DatasetSplitter(scheduler.source, store, SplitStore(store.store), embedder)
-    app.include_router(build_split_router(splitter))
+    app = shell.app(build_router(scheduler), build_split_router(splitter))
     app.state.splitter = splitter
-    return app, stages, runtime
+    return app, shell.stages, runtime

@@ -8,22 +8,15 @@ from typing import Any
 from fastapi import FastAPI
 
 from rft_grader.api import build_router
-from rft_grader.dryrun.durable_jobs import DryRunJobs, Publish
+from rft_grader.dryrun.durable_jobs import DryRunJobs
 from rft_grader.dryrun.rollouts import GraderCache
 from rft_grader.dryrun.settings import DryRunSettings
 from rft_grader.jobs import JobStore
 from rft_grader.llm_judge import LLMJudge
 from rft_grader.stage import build_jobs_stage, build_worker_stage
-from rft_runtime.http.app import (
-    Managed,
-    ReadinessCheck,
-    create_app,
-    stages_consuming,
-    tcp_reachable,
-)
-from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.llm import LLMClient, LLMSettings
+from rft_runtime.shell import ServiceShell
 
 
 def build_service(
@@ -38,22 +31,14 @@ def build_service(
     store = JobStore(settings.resolved_dryrun_job_store())
     graders = GraderCache(judge=judge, settings=settings)
 
-    stages: list[KafkaStage[Any]] = []
-    readiness: dict[str, ReadinessCheck] = {}
-    managed: list[Managed] = [client]
-    publish: Publish | None = None
-    if settings.kafka_bootstrap:
-        producer = ManagedProducer(settings)
-        managed.append(producer)
-        publish = producer.send_all
-        readiness["kafka"] = tcp_reachable(settings.kafka_bootstrap)
+    shell = ServiceShell(settings, "rft grader")
+    shell.manage(client)
+    publish = shell.publisher()  # rollout requests to the workers
     jobs = DryRunJobs(store, settings, client, graders, publish,
                       settings.data_dir / "grader" / "dry-runs")
-    if settings.kafka_bootstrap:
-        stages = [build_worker_stage(settings, client, graders, store),
-                  build_jobs_stage(settings, jobs)]
-        readiness["stages"] = stages_consuming(stages)
-    managed.append(jobs)  # after the producer: resuming may publish
-    app = create_app(settings, title="rft grader", readiness=readiness, managed=managed)
-    app.include_router(build_router(jobs, judge, settings))
-    return app, stages, settings
+    if shell.streaming:
+        shell.consume(build_worker_stage(settings, client, graders, store),
+                      build_jobs_stage(settings, jobs))
+    shell.manage(jobs)  # after the producer: resuming may publish
+    app = shell.app(build_router(jobs, judge, settings))
+    return app, shell.stages, settings

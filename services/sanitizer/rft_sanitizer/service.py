@@ -6,17 +6,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from rft_runtime.http.app import (
-    Managed,
-    ReadinessCheck,
-    create_app,
-    stages_consuming,
-    tcp_reachable,
-)
-from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.settings import RuntimeSettings
-from rft_sanitizer.api import Publish, build_router
+from rft_runtime.shell import ServiceShell
+from rft_sanitizer.api import build_router
 from rft_sanitizer.core import Policy
 from rft_sanitizer.dedup import open_dedup_store
 from rft_sanitizer.outcome_store import OutcomeStore
@@ -40,26 +33,15 @@ def build_service(
     policy = sanitizer.policy
     store = OutcomeStore(settings.resolved_outcome_store(), policy.bound, policy.closing.name)
 
-    stages: list[KafkaStage[Any]] = []
-    readiness: dict[str, ReadinessCheck] = {}
-    managed: list[Managed] = []
-    publish: Publish | None = None
-    if runtime.kafka_bootstrap:
-        stage = build_stage(runtime, sanitizer, store, default_dataset=settings.dataset)
-        stages.append(stage)
-        readiness["kafka"] = tcp_reachable(runtime.kafka_bootstrap)
-
-        readiness["stage"] = stages_consuming([stage])
-        producer = ManagedProducer(runtime)
-        managed.append(producer)
-        publish = producer.send_all
-
-    app = create_app(runtime, title="rft sanitizer", readiness=readiness, managed=managed)
+    shell = ServiceShell(runtime, "rft sanitizer")
+    if shell.streaming:
+        shell.consume(build_stage(runtime, sanitizer, store, default_dataset=settings.dataset))
+    publish = shell.publisher()  # uploads are published to the raw topic
     uploads = Uploads(
         settings.data_dir / "sanitizer" / "uploads",
         settings.upload_max_age_s,
         settings.upload_max_per_dataset,
     )
     uploads.prune()  # what expired while the service was down
-    app.include_router(build_router(sanitizer, store, settings, uploads, publish))
-    return app, stages, runtime
+    app = shell.app(build_router(sanitizer, store, settings, uploads, publish))
+    return app, shell.stages, runtime

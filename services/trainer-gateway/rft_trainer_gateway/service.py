@@ -13,16 +13,10 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from rft_runtime.http.app import (
-    Managed,
-    ReadinessCheck,
-    create_app,
-    stages_consuming,
-    tcp_reachable,
-)
+from rft_runtime.http.app import ReadinessCheck
 from rft_runtime.http.auth import auth_headers
-from rft_runtime.kafka.producing import ManagedProducer
 from rft_runtime.kafka.stage import KafkaStage
+from rft_runtime.shell import ServiceShell
 from rft_schemas import TrainingBackendName, TrainingEvent
 from rft_trainer_gateway.api import build_router
 from rft_trainer_gateway.backends.base import TrainingBackend
@@ -94,29 +88,19 @@ def build_service(
 ) -> tuple[FastAPI, list[KafkaStage[Any]], TrainerSettings]:
     settings = settings or TrainerSettings(service_name="trainer-gateway")
     store = JobStore(settings.resolved_job_store())
-    readiness: dict[str, ReadinessCheck] = {"job_store": store_ready(store)}
-    managed: list[Managed] = []
-    publish: Publish | None = None
-    if settings.kafka_bootstrap and settings.trainer_publish_events:
-        producer = ManagedProducer(settings)
-        managed.append(producer)
-        publish = producer.send_all
-        readiness["kafka"] = tcp_reachable(settings.kafka_bootstrap)
+    shell = ServiceShell(settings, "rft trainer gateway")
+    shell.ready_when("job_store", store_ready(store))
+    publish: Publish | None = shell.publisher() if settings.trainer_publish_events else None
     supervisor = JobSupervisor(store, settings, backends or build_backends(settings), publish,
                                SupervisorMetrics(registry))
-    managed.append(supervisor)  # after the producer: re-attaching may publish
+    shell.manage(supervisor)  # after the producer: re-attaching may publish
     journeys = JourneyRunner(JourneyStore(store.sql), journey_services(settings), supervisor,
                              settings.trainer_journey_poll_s)
-    managed.append(journeys)  # after the supervisor: a resumed journey re-attaches to its jobs
-    stages: list[KafkaStage[Any]] = []
-    if settings.kafka_bootstrap and SELF_PUBLISHING & set(supervisor.backends):
-        stages.append(training_events_stage(
+    shell.manage(journeys)  # after the supervisor: a resumed journey re-attaches to its jobs
+    if shell.streaming and SELF_PUBLISHING & set(supervisor.backends):
+        shell.consume(training_events_stage(
             settings, self_published_events_sink(store, supervisor.jobs_dir), registry=registry))
-        readiness["stages"] = stages_consuming(stages)
-    app = create_app(settings, title="rft trainer gateway", readiness=readiness,
-                     managed=managed, registry=registry)
-    app.include_router(build_router(supervisor))
-    app.include_router(build_journey_router(journeys))
+    app = shell.app(build_router(supervisor), build_journey_router(journeys), registry=registry)
     app.state.supervisor = supervisor
     app.state.journeys = journeys
-    return app, stages, settings
+    return app, shell.stages, settings

@@ -58,6 +58,8 @@ STAGES = ("sanitizer", "embedder", "categorizer", "generator", "grader")
 # Services that consume no topic: one replica each, no ScaledObject. The trainer gateway owns
 # its jobs' training processes and files, so a second replica must not take them over.
 GATEWAYS = ("trainer-gateway",)
+# Stateless web front ends: no topic, no volume, rolled like any web service (any replica count).
+WEB_SERVICES = ("console",)
 SETTINGS_CONFIGMAP = "rft-settings"
 HTTP_PORT = 8000
 # The platform's own images (services/Dockerfile, docker-bake.json): they set XDG_CACHE_HOME,
@@ -319,9 +321,12 @@ def _port_number(container: Manifest, port: Any) -> Any:
     return port
 
 
-def stage_problems(deployment: Manifest, scaled: bool = True) -> list[str]:
+def stage_problems(deployment: Manifest, scaled: bool = True, single: bool | None = None
+                   ) -> list[str]:
     """A service's Deployment as every platform service needs it; ``scaled``: a stage whose
-    replicas a ScaledObject owns (a gateway runs exactly one, and is replaced, not rolled)."""
+    replicas a ScaledObject owns; ``single`` (default: not scaled): a gateway, which runs
+    exactly one and is replaced, not rolled."""
+    single = not scaled if single is None else single
     name = deployment["metadata"]["name"]
     problems: list[str] = []
     pod = deployment["spec"]["template"]
@@ -357,7 +362,7 @@ def stage_problems(deployment: Manifest, scaled: bool = True) -> list[str]:
         problems.append(f"Deployment/{name}: env does not come from {SETTINGS_CONFIGMAP}")
     if scaled and "replicas" in deployment["spec"]:
         problems.append(f"Deployment/{name}: sets replicas, which its ScaledObject owns")
-    if not scaled:
+    if single:
         if deployment["spec"].get("replicas") != 1:
             problems.append(f"Deployment/{name}: replicas is not 1")
         if deployment["spec"].get("strategy", {}).get("type") != "Recreate":
@@ -595,6 +600,14 @@ def platform_problems(objs: list[Manifest]) -> list[str]:
             problems.append(f"no Service/{service}")
         if find(objs, "ScaledObject", service) is not None:
             problems.append(f"ScaledObject/{service}: a gateway consumes no topic to scale on")
+    for service in WEB_SERVICES:
+        deployment = find(objs, "Deployment", service)
+        if deployment is None:
+            problems.append(f"no Deployment/{service}")
+            continue
+        problems += stage_problems(deployment, scaled=False, single=False)
+        if find(objs, "Service", service) is None:
+            problems.append(f"no Service/{service}")
     if not config.get("RFT_LLM_BASE_URL"):
         problems.append(
             f"{SETTINGS_CONFIGMAP}: no RFT_LLM_BASE_URL; the stage images carry no local model "

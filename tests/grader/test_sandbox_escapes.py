@@ -32,7 +32,17 @@ from rft_grader.sandbox.client import SandboxLimits, SandboxOutcome, SandboxWork
 from tests.grader.sandbox_kernel import KERNEL, REQUIRES_SANDBOX_KERNEL
 
 pytestmark = REQUIRES_SANDBOX_KERNEL
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: tests the uid switch")
+
+
+@pytest.fixture
+def as_root() -> None:
+    # The uid switch can only be tested by root (CI runs as root): elsewhere this fails rather
+    # than skips, so a run that never tested it cannot pass.
+    if os.geteuid() != 0:
+        pytest.fail("needs root: tests the sandbox's uid switch", pytrace=False)
+
+
+needs_root = pytest.mark.usefixtures("as_root")
 
 # socket is loaded before the worker confines itself: with the interpreter under /root (pyenv
 # here) the sandbox uid could not import it afterwards, and the attempts below would stop at

@@ -12,9 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rft_categorizer.service import build_service as build_categorizer
-from rft_categorizer.settings import CategorizerSettings
-from rft_embedder import Embedder, EmbedderSettings, embed_prompts
+from rft_embedder import Embedder
 from rft_generator.job_store import open_job_store
 from rft_generator.jobs import JobScheduler
 from rft_generator.pool import targets_from_coverage
@@ -25,11 +23,11 @@ from rft_generator.stage import build_stage
 from rft_runtime.kafka.stage import Inbound, TransientError
 from rft_runtime.llm import LLMSettings
 from rft_runtime.settings import RuntimeSettings
-from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_schemas import CategorizedPrompt, CoverageReport, GenerationRequest
 from rft_schemas.kafka_topics import GENERATION_REQUESTS
 from tests.categorizer_service.fixtures import DRONE_TOPICS
 from tests.categorizer_service.http_server import served
+from tests.generator.categorizer_service import categorizer_holding
 
 DATASET = "drone-cluster"
 CLI_FILES = ("categorized_prompts.jsonl", "coverage.json")
@@ -49,18 +47,10 @@ async def test_the_generator_service_plans_the_gaps_of_a_dataset_the_categorizer
     tmp_path: Path, embedder: Embedder, categorized: list[CategorizedPrompt],
     monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
 ) -> None:
-    # A job loads the embedder from its settings: the same cached ONNX export as the fixture's.
-    monkeypatch.setenv("RFT_EMBEDDER_BACKEND", "onnx")
-    monkeypatch.setenv("RFT_EMBEDDER_ONNX_CACHE_DIR", str(request.config.cache.mkdir("rft-onnx")))
-    qdrant = EdgeVectorStore(tmp_path / "qdrant")
-    categorizer_settings = CategorizerSettings(data_dir=tmp_path / "categorizer", log_json=False)
-    categorizer_app, _, _ = build_categorizer(categorizer_settings, store=qdrant,
-                                              embedder=embedder)
-    topics = categorizer_app.state.topics
-    # Steps A-C as the stream runs them: embedded prompts reach the categorizer's stage.
-    prompts = [c.prompt.model_copy(update={"dataset": DATASET}) for c in categorized]
-    embedded = embed_prompts(prompts, embedder, qdrant, EmbedderSettings()).embedded
-    await asyncio.to_thread(topics.categorize_embedded, embedded)
+    holding = await categorizer_holding(DATASET, tmp_path, embedder, categorized, monkeypatch,
+                                        request)
+    categorizer_app, categorizer_settings = holding.app, holding.settings
+    qdrant, topics = holding.qdrant, holding.topics
     try:
         async with served(categorizer_app, categorizer_settings) as categorizer:
             assert (await categorizer.get(f"/v1/datasets/{DATASET}/categorized")).status_code \
@@ -76,7 +66,7 @@ async def test_the_generator_service_plans_the_gaps_of_a_dataset_the_categorizer
             api = CategorizerAPI(str(categorizer.base_url), page_size=7)
             read = await asyncio.to_thread(api.categorized, DATASET)
             stored = await asyncio.to_thread(topics.records.categorized, DATASET)
-            assert read == stored and len(read) == len(prompts) > 7
+            assert read == stored and len(read) == len(categorized) > 7
 
             settings = GeneratorSettings(
                 data_dir=tmp_path / "generator", categorizer_url=str(categorizer.base_url),

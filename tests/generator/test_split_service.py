@@ -13,15 +13,12 @@ import httpx
 import pytest
 
 from rft_categorizer.categorized_file import write_categorized
-from rft_categorizer.service import build_service as build_categorizer
-from rft_categorizer.settings import CategorizerSettings
-from rft_embedder import Embedder, EmbedderSettings, embed_prompts
+from rft_embedder import Embedder
 from rft_generator.job_store import CandidateRecord
 from rft_generator.service import build_service as build_generator
 from rft_generator.settings import GeneratorSettings
 from rft_generator.split_batch import split_files
 from rft_runtime.llm import LLMSettings
-from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_schemas import (
     CategorizedPrompt,
     GenerationRequest,
@@ -32,6 +29,7 @@ from rft_schemas import (
 )
 from tests.categorizer_service.fixtures import DRONE_TOPICS
 from tests.categorizer_service.http_server import served
+from tests.generator.categorizer_service import categorizer_holding
 
 DATASET = "drone-split"
 DEAD_LLM = LLMSettings(base_url="http://127.0.0.1:9/v1")
@@ -56,16 +54,10 @@ async def test_the_service_split_equals_the_cli_split_of_the_same_records(
     tmp_path: Path, embedder: Embedder, categorized: list[CategorizedPrompt],
     monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
 ) -> None:
-    monkeypatch.setenv("RFT_EMBEDDER_BACKEND", "onnx")
-    monkeypatch.setenv("RFT_EMBEDDER_ONNX_CACHE_DIR", str(request.config.cache.mkdir("rft-onnx")))
-    qdrant = EdgeVectorStore(tmp_path / "qdrant")
-    categorizer_settings = CategorizerSettings(data_dir=tmp_path / "categorizer", log_json=False)
-    categorizer_app, _, _ = build_categorizer(categorizer_settings, store=qdrant,
-                                              embedder=embedder)
-    topics = categorizer_app.state.topics
-    prompts = [c.prompt.model_copy(update={"dataset": DATASET}) for c in categorized]
-    embedded = embed_prompts(prompts, embedder, qdrant, EmbedderSettings()).embedded
-    await asyncio.to_thread(topics.categorize_embedded, embedded)
+    holding = await categorizer_holding(DATASET, tmp_path, embedder, categorized, monkeypatch,
+                                        request)
+    categorizer_app, categorizer_settings = holding.app, holding.settings
+    qdrant, topics = holding.qdrant, holding.topics
     settings = GeneratorSettings(data_dir=tmp_path / "generator", log_json=False)
     try:
         async with served(categorizer_app, categorizer_settings) as categorizer:
@@ -112,7 +104,7 @@ async def test_the_service_split_equals_the_cli_split_of_the_same_records(
     assert served_split["valid"] == [json.loads(x) for x in
                                      paths["rft_prompts.valid.jsonl"].read_text().splitlines()]
     assert served_split["synthetic_jobs"] == ["gen-1"]
-    assert served_split["train_rows"] + served_split["valid_rows"] == len(prompts) + 2
+    assert served_split["train_rows"] + served_split["valid_rows"] == len(categorized) + 2
     assert {"syn-0", "syn-1"} <= {row["id"] for row in served_split["train"]}
     assert summary["train"] is None and summary["manifest"] == cli_manifest
 

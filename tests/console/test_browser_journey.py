@@ -164,7 +164,7 @@ async def test_steps_a_to_g_in_the_browser(
     await shot(tab, artifacts, "D-coverage")
 
     # E: one new prompt for one topic, written by the local model and validated; the job's
-    # progress per topic, by the page's refresh link.
+    # progress per topic arrives by its event stream while the page stays put.
     await tab.get_by_role("link", name="E · Generate").click()
     targets = tab.locator("input[name^='target:']")
     for index in range(await targets.count()):
@@ -173,12 +173,10 @@ async def test_steps_a_to_g_in_the_browser(
     await tab.get_by_label("Max tokens per prompt").fill("48")
     await tab.get_by_label("Candidates per request").fill("2")
     await tab.get_by_role("button", name="Generate").click()
-    for _ in range(180):
-        if await tab.locator("#generation-status").inner_text() not in ("queued", "running"):
-            break
-        await tab.wait_for_timeout(1000)
-        await tab.get_by_role("link", name="Refresh").click()
-        await tab.wait_for_load_state()
+    await expect(tab).to_have_url(re.compile(r"/generate/[^/]+$"))
+    job_page = tab.url
+    await expect(tab.locator("#generation[data-finished='1']")).to_have_count(1, timeout=180_000)
+    assert tab.url == job_page  # updated in place, not reloaded
     await expect(tab.locator("#generation-status")).to_have_text("succeeded")
     await expect(tab.get_by_role("heading", name="camera")).to_be_visible()
     await shot(tab, artifacts, "E-generate")
@@ -229,12 +227,8 @@ async def test_step_h_dry_run_in_the_browser(
     await tab.get_by_label("Max tokens per answer").fill("8")
     await tab.get_by_label("Tool choice").select_option("required")
     await tab.get_by_role("button", name="Run dry run").click()
-    for _ in range(120):  # the report, by the page's own refresh link
-        if await tab.locator(".verdict").count():
-            break
-        await tab.wait_for_timeout(1000)
-        await tab.get_by_role("link", name="Refresh").click()
-        await tab.wait_for_load_state()
+    # The progress, then the report, arrive by the dry run's event stream.
+    await expect(tab.locator("#dry-run[data-finished='1']")).to_have_count(1, timeout=120_000)
     await expect(tab.locator(".verdict")).to_contain_text(re.compile("GO|NO-GO"))
     await expect(tab.locator("#histogram-chart[data-drawn='1']")).to_have_count(1)
     await expect(tab.locator("table.samples tbody tr")).to_have_count(2)

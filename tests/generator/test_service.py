@@ -17,6 +17,7 @@ from rft_runtime.kafka.broker import LocalBroker
 from rft_runtime.llm import LocalLLMServer
 from rft_schemas import CategorizedPrompt, GenerationRequest, SanitizedPrompt, SyntheticPrompt
 from rft_schemas.kafka_topics import GENERATION_REQUESTS, SANITIZED_PROMPTS
+from tests.integration.event_stream import follow
 from tests.integration.kafka_io import produce, read_topic
 from tests.integration.service_process import ServiceProcess
 
@@ -76,9 +77,13 @@ async def test_service_killed_mid_job_resumes_on_restart_without_writing_a_promp
             service = GeneratorProcess(env)
             await service.start()  # resumes the running job by itself
             job_url = f"{service.url}/v1/generation-jobs/svc-1"
-            while (state := await job_state(client, job_url))["job"]["status"] == "running":
-                assert asyncio.get_running_loop().time() < deadline + 240, state
-                await asyncio.sleep(0.5)
+            # Followed to its end by the job's event stream: the progress, then the final state.
+            *progress, final = await follow(client, f"{job_url}/events", 480)
+            state = await job_state(client, job_url)
+            assert {e.event for e in progress} <= {"progress"} and final.event == "done"
+            assert json.loads(final.data) == state
+            generated = [json.loads(e.data)["topics"][0]["generated"] for e in progress]
+            assert generated == sorted(generated) and generated[0] < 3
             assert state["job"]["status"] == "succeeded", state["job"]["error"]
             assert state["topics"][0]["generated"] == 3
             assert "drone/camera:" in state["screen"]

@@ -16,6 +16,7 @@ import pytest
 from rft_sanitizer import SanitizerSettings, sanitize_files
 from rft_schemas.kafka_topics import ROLLOUTS_SCORED
 from tests.dryrun.verdict_rules import assert_verdict_follows_the_table
+from tests.integration.event_stream import follow
 from tests.integration.kafka_io import read_topic
 from tests.integration.service_process import ServiceProcess
 
@@ -168,9 +169,17 @@ async def test_http_api_validates_runs_graders_and_runs_a_dry_run_in_process(
                 "dataset": "d", "prompts": drone_records, "grader": SIMILARITY,
                 "prompt_count": 2, "samples_per_prompt": 2, "max_tokens": 8})
             assert created.status_code == 202, created.text
-            done = await wait_done(client, created.json()["id"], 120)
+            events = await follow(client, f"/v1/dry-runs/{created.json()['id']}/events", 120)
+            done = (await client.get(f"/v1/dry-runs/{created.json()['id']}")).json()
+            assert (await client.get("/v1/dry-runs/dr-nope/events")).status_code == 404
     finally:
         assert service.stop() == 0
     assert done["total"] == done["done"] == 4
     assert_verdict_follows_the_table(done["report"])
     assert len(done["report"]["samples"]) == 4
+    # The event stream: the progress as rollouts were scored, then the report, then its end.
+    *progress, final = events
+    assert {e.event for e in progress} <= {"progress"} and final.event == "done"
+    scored = [json.loads(e.data)["done"] for e in progress]
+    assert scored == sorted(set(scored))  # each change once, never backwards
+    assert json.loads(final.data) == done

@@ -84,6 +84,10 @@ class Pages:
         html = self.env.get_template(template).render(request=request, **context)
         return HTMLResponse(html, status_code=status_code, headers=headers)
 
+    def fragment(self, template: str, **context: Any) -> str:
+        """A part of a page (no layout), as a live update sends it."""
+        return self.env.get_template(template).render(**context)
+
 
 def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"

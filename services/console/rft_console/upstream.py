@@ -14,6 +14,9 @@ import httpx
 from rft_console.settings import ConsoleSettings
 from rft_runtime.http.auth import auth_headers
 
+# A stream stays open as long as the work it follows; only connecting is bounded.
+STREAM_TIMEOUT = httpx.Timeout(None, connect=10.0)
+
 Service = Literal["sanitizer", "categorizer", "generator", "grader", "gateway"]
 
 
@@ -86,6 +89,24 @@ class Upstream:
                 response.status_code,
             )
         return response.json()
+
+    async def open_stream(
+        self, service: Service, path: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """A service's event stream, opened (status 200) and not yet read; close it after."""
+        request = self.client.build_request("GET", self.url(service, path), headers=headers,
+                                            timeout=STREAM_TIMEOUT)
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.TransportError as error:
+            raise UpstreamError(service, f"the {service} did not answer: {error!r}") from error
+        if response.status_code != 200:
+            await response.aread()
+            await response.aclose()
+            raise UpstreamError(service, f"the {service} answered {response.status_code} to "
+                                         f"GET {path}: {detail_of(response)}",
+                                response.status_code)
+        return response
 
 
 def detail_of(response: httpx.Response) -> str:

@@ -1,4 +1,5 @@
-"""The grader's HTTP API: OpenAI's validate and run endpoints, and durable dry runs."""
+"""The grader's HTTP API: OpenAI's validate and run endpoints, and durable dry runs (followed as
+a snapshot or as server-sent events)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from rft_grader.build import GraderConfigError
 from rft_grader.dryrun.durable_jobs import DryRunJobs, DryRunRefused
@@ -15,6 +16,7 @@ from rft_grader.openai_endpoints import run_endpoint, validate_endpoint
 from rft_grader.presets import UnusableRows, preset_for_rows
 from rft_grader.red_team import RedTeamReport, red_team_config, red_team_items
 from rft_grader.settings import GraderSettings
+from rft_runtime.http.sse import event_stream, snapshot_events
 from rft_schemas.grader import (
     GraderPresetRequest,
     GraderPresetResponse,
@@ -22,7 +24,7 @@ from rft_schemas.grader import (
     GraderRunResponse,
     GraderValidateResponse,
 )
-from rft_schemas.rollouts import DryRunJob, DryRunRequest
+from rft_schemas.rollouts import DryRunJob, DryRunRequest, DryRunStatus
 
 
 def issues_response(status: int, message: str, issues: list[Any]) -> JSONResponse:
@@ -94,5 +96,16 @@ def build_router(jobs: DryRunJobs, judge: JudgeClient | None,
         if job is None:
             raise HTTPException(404, f"no dry run {job_id}")
         return job
+
+    @router.get("/dry-runs/{job_id}/events", response_class=StreamingResponse,
+                responses={200: {"content": {"text/event-stream": {}}}})
+    async def dry_run_events(job_id: str) -> StreamingResponse:
+        """Server-sent events: ``progress`` (a ``DryRunJob``) now and as rollouts are scored,
+        ``done`` with the report; then the stream ends."""
+        await get_dry_run(job_id)
+        return event_stream(snapshot_events(
+            lambda: asyncio.to_thread(jobs.store.get, job_id),
+            lambda job: job.status == DryRunStatus.DONE,
+        ))
 
     return router

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from rft_runtime.http.params import SQL_BIGINT_MAX
+from rft_runtime.http.sse import KEEP_ALIVE_S, event_stream, sse_message
 from rft_schemas import (
     CheckpointInfo,
     DeployRequest,
@@ -41,8 +42,6 @@ from rft_trainer_gateway.supervisor import JobSupervisor
 from rft_trainer_gateway.validation import FieldError
 
 __all__ = ["build_router", "new_job", "total_steps"]
-
-KEEP_ALIVE_S = 15.0  # an SSE comment this often keeps proxies from closing a quiet stream
 
 
 class TrainingJobList(BaseModel):
@@ -79,7 +78,7 @@ def export_dir_error(request: DeployRequest, data_dir: Path) -> FieldError | Non
 
 
 def sse(event: TrainingEvent) -> str:
-    return f"id: {event.seq}\nevent: {event.kind.value}\ndata: {event.model_dump_json()}\n\n"
+    return sse_message(event.model_dump_json(), event.kind.value, event.seq)
 
 
 def build_router(supervisor: JobSupervisor) -> APIRouter:
@@ -143,9 +142,7 @@ def build_router(supervisor: JobSupervisor) -> APIRouter:
                 raise HTTPException(400, "Last-Event-ID must be an event's seq") from None
             if start > SQL_BIGINT_MAX:  # past what the store's integers hold: nothing after it
                 raise HTTPException(400, "Last-Event-ID is past any event's seq")
-        return StreamingResponse(stream_events(job_id, start), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache",
-                                          "X-Accel-Buffering": "no"})
+        return event_stream(stream_events(job_id, start))
 
     async def stream_events(job_id: str, after: int) -> AsyncIterator[str]:
         quiet_since = time.monotonic()

@@ -2,10 +2,10 @@
 chooses for them (or a grader pasted from G), then the report: histogram, statistics, the
 GO/NO-GO verdict with its reasons, by topic, samples.
 
-Grader API: ``POST /v1/dry-runs``, ``GET /v1/dry-runs/{id}``, ``POST /v1/graders:preset``;
-rows from the generator's split; the gateway's journey (when one ran H) names its dry run.
-A running dry run is shown as far as it got, with a refresh link: the grader publishes no event
-stream for dry runs yet, and the console does not poll.
+Grader API: ``POST /v1/dry-runs``, ``GET /v1/dry-runs/{id}`` and its ``/events`` (a running
+dry run's page updates from them until the report replaces it: rft_console.live),
+``POST /v1/graders:preset``; rows from the generator's split; the gateway's journey (when one
+ran H) names its dry run.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from rft_console.live import rendered_events
 from rft_console.screens.context import Console, Dataset
 from rft_console.screens.grader import parse_grader
 from rft_console.upstream import UpstreamError
@@ -80,16 +81,24 @@ def router(console: Console) -> APIRouter:
         job = DryRunJob.model_validate(await up.call("grader", "POST", "/v1/dry-runs", json=body))
         return RedirectResponse(f"/d/{dataset}/dryrun/{job.id}", status_code=303)
 
+    def report_context(dataset: str, job: DryRunJob) -> dict[str, Any]:
+        report = job.report
+        return {"dataset": dataset, "job": job, "report": report,
+                "chart": histogram_chart(report) if report and report.histogram else None}
+
     @api.get("/d/{dataset}/dryrun/{job_id}", response_class=HTMLResponse)
     async def job(request: Request, dataset: Dataset, job_id: str) -> Response:
         found = DryRunJob.model_validate(
             await up.call("grader", "GET", f"/v1/dry-runs/{job_id}")
         )
-        report = found.report
-        return pages.render(
-            request, "dryrun.html", title=f"H · Dry run {job_id}", dataset=dataset,
-            current="dryrun", job=found, report=report,
-            chart=histogram_chart(report) if report and report.histogram else None,
+        return pages.render(request, "dryrun.html", title=f"H · Dry run {job_id}",
+                            current="dryrun", **report_context(dataset, found))
+
+    @api.get("/d/{dataset}/dryrun/{job_id}/events")
+    async def events(dataset: Dataset, job_id: str) -> Response:
+        return await rendered_events(
+            up, pages, "grader", f"/v1/dry-runs/{job_id}/events", "dryrun_body.html",
+            lambda data: report_context(dataset, DryRunJob.model_validate(data)),
         )
 
     return api

@@ -1,9 +1,9 @@
 """Step E: generate prompts for the topics below their target, and a job's progress per topic
 (target, generated, validation pass rate, failures by reason, previews).
 
-Generator API: ``POST /v1/generation-jobs``, ``GET /v1/generation-jobs/{id}``; the gaps are the
-categorizer's coverage. A running job is shown as far as it got, with a refresh link: the
-generator publishes no event stream for jobs yet, and the console does not poll.
+Generator API: ``POST /v1/generation-jobs``, ``GET /v1/generation-jobs/{id}`` and its
+``/events`` (a running job's page updates from them: rft_console.live); the gaps are the
+categorizer's coverage.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from rft_console.live import rendered_events
 from rft_console.screens.context import Console, Dataset
 from rft_schemas.topics import CoverageReport
 
@@ -64,5 +65,12 @@ def router(console: Console) -> APIRouter:
         found = await up.call("generator", "GET", f"/v1/generation-jobs/{job_id}")
         return pages.render(request, "generate.html", title=f"E · Generation {job_id}",
                             dataset=dataset, current="generate", out=found)
+
+    @api.get("/d/{dataset}/generate/{job_id}/events")
+    async def events(dataset: Dataset, job_id: str) -> Response:
+        return await rendered_events(
+            up, pages, "generator", f"/v1/generation-jobs/{job_id}/events",
+            "generate_progress.html", lambda out: {"dataset": dataset, "out": out},
+        )
 
     return api

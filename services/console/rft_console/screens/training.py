@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response
 
 from rft_console.screens.context import Console, Dataset
-from rft_console.upstream import UpstreamError, detail_of
+from rft_runtime.http.sse import event_stream
 from rft_schemas.training import TrainingJob
-
-# The relay waits as long as the job runs; only connecting is bounded.
-STREAM_TIMEOUT = httpx.Timeout(None, connect=10.0)
 
 
 def router(console: Console) -> APIRouter:
@@ -68,19 +64,7 @@ def router(console: Console) -> APIRouter:
         headers = {}
         if last := request.headers.get("Last-Event-ID"):
             headers["Last-Event-ID"] = last
-        outgoing = up.client.build_request(
-            "GET", up.url("gateway", f"/v1/training-jobs/{job_id}/events"), headers=headers,
-            timeout=STREAM_TIMEOUT,
-        )
-        try:
-            upstream = await up.client.send(outgoing, stream=True)
-        except httpx.TransportError as error:
-            raise UpstreamError("gateway", f"the gateway did not answer: {error!r}") from error
-        if upstream.status_code != 200:
-            await upstream.aread()
-            await upstream.aclose()
-            raise UpstreamError("gateway", f"the gateway answered {upstream.status_code}: "
-                                           f"{detail_of(upstream)}", upstream.status_code)
+        upstream = await up.open_stream("gateway", f"/v1/training-jobs/{job_id}/events", headers)
 
         async def relay() -> AsyncIterator[bytes]:
             try:
@@ -89,7 +73,6 @@ def router(console: Console) -> APIRouter:
             finally:
                 await upstream.aclose()  # the browser left, or the job ended
 
-        return StreamingResponse(relay(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return event_stream(relay())
 
     return api

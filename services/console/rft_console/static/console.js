@@ -106,3 +106,25 @@ function startLive(root) {
 }
 
 document.addEventListener("DOMContentLoaded", function () { startLive(document); });
+
+// Steps E and H: the console re-renders the job's part of the page at each change
+// (rft_console.live); the last event carries the final state and ends the stream.
+function startFragments(root) {
+  root.querySelectorAll("[data-live]").forEach(function (section) {
+    if (section.dataset.started) return;
+    section.dataset.started = "1";
+    var source = new EventSource(section.dataset.live);
+    function swap(message) {
+      section.innerHTML = message.data;  // the console's autoescaped template, never trace markup
+      drawCharts(section);
+    }
+    source.addEventListener("progress", swap);
+    source.addEventListener("done", function (message) {
+      source.close();  // the stream ends with the job: do not let EventSource reconnect
+      swap(message);
+      section.dataset.finished = "1";
+    });
+  });
+}
+
+document.addEventListener("DOMContentLoaded", function () { startFragments(document); });

@@ -38,13 +38,10 @@ $(STAMP): $(INSTALL_INPUTS)
 	touch $(STAMP)
 
 # The local default model is a 135M model on the CPU: the demo keeps the LLM steps small (at most
-# 2 new prompts per thin topic, an 8-prompt dry run of 8 requests at a time, a 4-row red team);
-# the traces' prompts run to thousands of tokens, so a rollout may wait minutes on 2 cores.
-# Unset these for full-size runs against a real endpoint.
+# 2 new prompts per thin topic, a 4-row red team; the dry run sizes itself for the local model:
+# 8 prompts x 2, 32 tokens, 8 at a time); the traces' prompts run to thousands of tokens, so a
+# rollout may wait minutes on 2 cores. Unset these for full-size runs against a real endpoint.
 demo: export RFT_GENERATOR_MAX_NEW_PER_TOPIC ?= 2
-demo: export RFT_DRYRUN_PROMPTS ?= 8
-demo: export RFT_DRYRUN_MAX_TOKENS ?= 32
-demo: export RFT_DRYRUN_CONCURRENCY ?= 8
 demo: export RFT_LLM_TIMEOUT_S ?= 900
 demo: export RFT_GRADER_RED_TEAM_ITEMS ?= 4
 # Step I on the CPU: the demo's traces render to ~1,200-token prompts (16 tool specs), so it

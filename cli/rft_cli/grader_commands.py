@@ -240,9 +240,12 @@ def dryrun(
         "--grader", help="grader_config.json; default: the preset the data calls for")] = None,
     out: Annotated[Path, typer.Option("--out", help="where the report and chart go")] = Path(
         "out"),
-    n: Annotated[int, typer.Option("-n", min=1, help="prompts, stratified by topic")] = 200,
+    n: Annotated[int | None, typer.Option(
+        "-n", min=1, help="prompts, stratified by topic; default by backend: 200 on an endpoint, "
+                          "8 on the local CPU model")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="samples per prompt")] = 2,
-    max_tokens: Annotated[int | None, typer.Option(min=1, help="per rollout")] = None,
+    max_tokens: Annotated[int | None, typer.Option(
+        min=1, help="per rollout; default by backend: 256, or 32 locally")] = None,
     prune: Annotated[bool, typer.Option(
         help="also write the split without its all-pass and all-fail prompts")] = False,
 ) -> None:
@@ -255,10 +258,13 @@ def dryrun(
         if issues:
             _print_issues(issues)
             raise typer.Exit(1)
-    update: dict[str, Any] = {"dryrun_prompts": n, "dryrun_samples_per_prompt": k}
+    update: dict[str, Any] = {"dryrun_samples_per_prompt": k}
+    if n is not None:
+        update["dryrun_prompts"] = n
     if max_tokens is not None:
         update["dryrun_max_tokens"] = max_tokens
     settings = DryRunSettings().model_copy(update=update)
+    _print_size(console, settings)
     with record_progress(console, "Rolling out and scoring") as advance:
         try:
             outcome = dry_run_files(prompts, out, settings, grader=config, prune=prune,
@@ -266,6 +272,12 @@ def dryrun(
         except ValueError as error:
             raise typer.BadParameter(str(error)) from None
     _print_outcome(console, outcome)
+
+
+def _print_size(target: Console, settings: DryRunSettings) -> None:
+    """The run's size, and that it follows the backend when it does: a default must fit."""
+    size = settings.size(LLMSettings())
+    target.print(f"Dry run: {size.describe()}.", markup=False, highlight=False)
 
 
 def _print_outcome(target: Console, outcome: Any) -> None:
@@ -333,6 +345,7 @@ def dry_run_step(context: JourneyContext) -> None:
     config_path = context.artifacts.get(GRADER_CONFIG.name)
     grader = load_grader(config_path) if config_path is not None else None
     settings = DryRunSettings(data_dir=context.settings.data_dir)
+    _print_size(context.console, settings)
     with record_progress(context.console, "Rolling out and scoring") as advance:
         outcome = dry_run_files(split, context.out_dir, settings, grader=grader,
                                 dataset=context.dataset, progress=advance)

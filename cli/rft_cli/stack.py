@@ -105,6 +105,7 @@ def up(settings: RuntimeSettings) -> list[StackProcess]:
         if not settings.llm_base_url:
             llm = LocalLLMServer(log_path=logs / "llm.log")
             env["RFT_LLM_BASE_URL"] = llm.start(START_TIMEOUT_S)
+            env["RFT_LLM_BACKEND"] = "local"  # every service sizes its defaults for the CPU
             assert llm.process is not None
             started.append(StackProcess("llm", llm.process.pid, llm.port, _log(logs, "llm")))
         # Ports first: each service is told where the services it calls listen.

@@ -32,7 +32,10 @@ def _now() -> datetime:
 class DryRunOptions(Contract):
     """Step H's size (the grader's ``POST /v1/dry-runs`` fields)."""
 
-    prompt_count: int = Field(default=200, ge=1, description="N, stratified by topic")
+    prompt_count: int | None = Field(
+        default=None, ge=1, description="N, stratified by topic; unset = the grader's default "
+        "for its model backend (200 on an endpoint, 8 on the local CPU model)",
+    )
     samples_per_prompt: int = Field(default=2, ge=1, description="k")
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)

@@ -117,7 +117,10 @@ class DryRunRequest(Contract):
                     "SanitizedPrompt records"
     )
     grader: dict[str, Any] = Field(description="grader_config.json, or one grader (OpenAI JSON)")
-    prompt_count: int = Field(default=200, ge=1, description="N, sampled stratified by topic")
+    prompt_count: int | None = Field(
+        default=None, ge=1, description="N, sampled stratified by topic; unset = the grader's "
+        "default for its model backend (200 on an endpoint, 8 on the local CPU model)",
+    )
     samples_per_prompt: int = Field(default=2, ge=1, description="k")
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)

@@ -230,3 +230,7 @@ def test_max_tokens_default_by_backend() -> None:
     assert SERVED_MAX_TOKENS == 256 and LOCAL_MAX_TOKENS == 64
     assert default_max_tokens(LLMSettings(base_url=None)) == LOCAL_MAX_TOKENS
     assert default_max_tokens(LLMSettings(base_url="http://llm:8000/v1")) == SERVED_MAX_TOKENS
+    # `rft up` starts the local server and says so: its URL is set, the model is still local
+    local_server = LLMSettings(base_url="http://127.0.0.1:8001/v1", backend="local")
+    assert default_max_tokens(local_server) == LOCAL_MAX_TOKENS
+    assert default_max_tokens(LLMSettings().pointed_at_local("http://127.0.0.1:9/v1")) == 64

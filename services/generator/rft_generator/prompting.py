@@ -25,7 +25,7 @@ SERVED_MAX_TOKENS: int = GenerationRequest.model_fields["max_tokens"].default
 """Tokens per candidate on a served endpoint: the contract's default (256), what the service
 and every API caller get. A model that follows SYSTEM stops far sooner."""
 LOCAL_MAX_TOKENS = 64
-"""Tokens per candidate on the local SmolLM2-135M (RFT_LLM_BASE_URL unset): on a CPU each
+"""Tokens per candidate on the local SmolLM2-135M (LLMSettings.runs_local_model): on a CPU each
 token costs, the small model rambles past "one or two sentences", and ``parse_request`` keeps
 the text up to the last full sentence of a cut answer; the local model gets more attempts per
 prompt instead."""
@@ -33,7 +33,7 @@ prompt instead."""
 
 def default_max_tokens(llm: LLMSettings | None = None) -> int:
     """The ``max_tokens`` a generation request gets when its caller names none: by backend."""
-    return SERVED_MAX_TOKENS if (llm or LLMSettings()).base_url else LOCAL_MAX_TOKENS
+    return LOCAL_MAX_TOKENS if (llm or LLMSettings()).runs_local_model else SERVED_MAX_TOKENS
 
 
 _REFUSAL = re.compile(

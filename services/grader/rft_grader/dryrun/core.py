@@ -71,15 +71,16 @@ async def score_requests(client: LLMClient, graders: GraderCache,
 async def run_dry_run(prompts: list[DryRunPrompt], grader: dict[str, Any], client: LLMClient,
                       settings: DryRunSettings, *, dataset: str, graders: GraderCache,
                       progress: Progress | None = None) -> DryRunReport:
-    chosen = stratified_sample(prompts, settings.dryrun_prompts, settings.dryrun_seed)
+    size = settings.size(client.settings)
+    settings = settings.sized(client.settings)  # the job's id names the answer length used
+    chosen = stratified_sample(prompts, size.prompts, settings.dryrun_seed)
     k = settings.dryrun_samples_per_prompt
     job_id = job_id_for(dataset, chosen, grader, k, client.model, settings)
     requests = rollout_requests(job_id, chosen, k=k, model=client.model, grader=grader,
-                                max_tokens=settings.dryrun_max_tokens,
+                                max_tokens=size.max_tokens,
                                 temperature=settings.dryrun_temperature, seed=settings.dryrun_seed,
                                 tool_choice=settings.dryrun_tool_choice)
-    scores = await score_requests(client, graders, requests, settings.dryrun_concurrency,
-                                  progress)
+    scores = await score_requests(client, graders, requests, size.concurrency, progress)
     return build_report(job_id=job_id, dataset=dataset, model=client.model,
                         grader_name=grader_name(grader), samples_per_prompt=k, scores=scores,
                         bins=settings.dryrun_histogram_bins, thresholds=thresholds(settings))

@@ -77,9 +77,10 @@ class DryRunJobs:
         if issues:
             raise DryRunRefused("invalid grader", issues)
         prompts = parse_request_prompts(request)
-        chosen = stratified_sample(prompts, request.prompt_count, request.seed)
+        size = self.settings.size(self.client.settings)  # what the request leaves unset
+        chosen = stratified_sample(prompts, request.prompt_count or size.prompts, request.seed)
         model = request.model or self.client.model
-        max_tokens = request.max_tokens or self.settings.dryrun_max_tokens
+        max_tokens = request.max_tokens or size.max_tokens
         temperature = (self.settings.dryrun_temperature if request.temperature is None
                        else request.temperature)
         tool_choice = request.tool_choice or self.settings.dryrun_tool_choice
@@ -118,7 +119,7 @@ class DryRunJobs:
             task.add_done_callback(self._tasks.discard)
 
     async def _run_here(self, requests: list[RolloutRequest]) -> None:
-        limit = asyncio.Semaphore(self.settings.dryrun_concurrency)
+        limit = asyncio.Semaphore(self.settings.size(self.client.settings).concurrency)
 
         async def one(request: RolloutRequest) -> None:
             async with limit:

@@ -137,4 +137,4 @@ def llm_endpoint(settings: LLMSettings | None = None, log_path: Path | None = No
         yield settings
         return
     with LocalLLMServer(settings, log_path=log_path) as server:
-        yield settings.model_copy(update={"base_url": server.base_url})
+        yield settings.pointed_at_local(server.base_url)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,12 @@ class LLMSettings(BaseSettings):
     base_url: str | None = Field(
         default=None,
         description="OpenAI-compatible endpoint ending in /v1; unset = the local SmolLM2 server",
+    )
+    backend: Literal["local", "endpoint"] | None = Field(
+        default=None,
+        description="what serves base_url: 'local' = the SmolLM2 server on the CPU (`rft up` "
+        "sets this), 'endpoint' = a served model (vLLM); unset = local when base_url is unset. "
+        "Defaults that cost a model call per item (dry-run size, answer lengths) follow it",
     )
     api_key: SecretStr | None = Field(default=None, description="sent as a Bearer token")
     model: str = Field(default=LOCAL_MODEL_NAME, description="the served model name")
@@ -63,6 +70,15 @@ class LLMSettings(BaseSettings):
         description="where the local server records the models deployed to it (name -> dir) "
         "and reloads them from on start; unset = cache_dir/served_models.json",
     )
+
+    @property
+    def runs_local_model(self) -> bool:
+        """The calls go to the local CPU server, where each token costs: defaults shrink."""
+        return self.backend == "local" if self.backend else not self.base_url
+
+    def pointed_at_local(self, base_url: str) -> LLMSettings:
+        """These settings, aimed at a local server just started at ``base_url``."""
+        return self.model_copy(update={"base_url": base_url, "backend": "local"})
 
     def deployed_models_file(self) -> Path:
         return self.local_deployed_models or self.cache_dir / "served_models.json"

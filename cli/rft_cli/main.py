@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import shlex
 import signal
 import tempfile
 from pathlib import Path
@@ -12,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rft_cli import generate_commands, grader_commands, stack, topics_commands, train_commands
+from rft_cli import submit as submitting
 from rft_cli.journey import run_journey
 from rft_cli.journey_context import JourneyContext
 from rft_cli.steps import sanitize_step
@@ -61,6 +64,22 @@ def run(
     for name, path in context.artifacts.items():
         table.add_row(name, str(path))
     console.print(table)
+    console.print(inert_text(browse_hint(inputs, context.dataset, out, until)))
+
+
+def browse_hint(inputs: list[Path], dataset: str, out: Path, until: str) -> str:
+    """How to see this journey in the web console: the services run it again on the same
+    traces and the run's own topics, and the console shows what their stores hold."""
+    files = " ".join(shlex.quote(str(p)) for p in inputs)
+    topics = out / "topic_hierarchy.json"
+    stop = "D" if until <= "E" else "H" if until <= "H" else "J"  # the stops submit has
+    return (
+        "To see this journey in the web console: `rft up` (it prints the console's URL), then "
+        f"`rft submit {files} --dataset {shlex.quote(dataset)}"
+        + (f" --topics {shlex.quote(str(topics))}" if topics.is_file() else "")
+        + f" --until {stop}`: the services run the steps on the same traces"
+        + (" and this run's topics" if topics.is_file() else "") + "."
+    )
 
 
 @app.command()
@@ -133,6 +152,37 @@ def up() -> None:
     web = next((p for p in processes if p.name == "console"), None)
     if web:
         console.print(f"console: open http://127.0.0.1:{web.port}/ in a browser")
+
+
+@app.command()
+def submit(
+    inputs: Annotated[list[Path], typer.Argument(help="trace files: JSONL, JSON array or object")],
+    dataset: Annotated[str, typer.Option(help="the dataset the traces join")],
+    until: Annotated[str, typer.Option(help="stop after D, H or J")] = "J",
+    topics: Annotated[Path | None, typer.Option(
+        help="a topic_hierarchy.json (e.g. an `rft run`'s) instead of discovery")] = None,
+    wait: Annotated[float, typer.Option(
+        min=1, help="seconds to wait for the stream to embed and categorize")] = 1800,
+) -> None:
+    """Run the journey through the services of the stack `rft up` started, so the web console
+    shows every step: traces to the sanitizer, topics in the categorizer, F to J by the
+    trainer gateway."""
+    until = until.upper()
+    if until not in ("D", "H", "J"):
+        raise typer.BadParameter("--until takes D, H or J")
+    _check_inputs(inputs)
+    if topics is not None and not topics.is_file():
+        raise typer.BadParameter(f"no such topics file: {topics}")
+    settings = RuntimeSettings()
+    try:
+        running = submitting.Stack.running(settings)
+        final = asyncio.run(submitting.submit(settings, inputs, dataset, until, topics, wait,
+                                              lambda line: console.print(inert_text(line))))
+    except submitting.SubmitError as error:
+        fail(str(error))
+    console.print(submitting.console_hint(running.console_url, dataset))
+    if final is not None and final.status.value == "failed":
+        raise typer.Exit(1)
 
 
 @app.command()

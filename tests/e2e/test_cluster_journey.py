@@ -40,7 +40,8 @@ from rft_categorizer.categorized_file import read_categorized
 from rft_categorizer.kafka_stages import CATEGORIZER
 from rft_embedder.kafka_stages import EMBEDDER
 from rft_grader.presets import preset_for_rows
-from rft_runtime.kafka.declaration import StageDeclaration
+from rft_runtime.kafka.backlog import wait_caught_up
+from rft_runtime.settings import RuntimeSettings
 from rft_sanitizer.kafka_stages import SANITIZER
 from rft_sanitizer.stage import DATASET_HEADER
 from rft_schemas.generation import SplitManifest
@@ -252,33 +253,6 @@ async def keys_on(bootstrap: str, topic: str) -> Counter[str]:
     return (await read_all(bootstrap, topic))[0]
 
 
-async def lag(bootstrap: str, stage: StageDeclaration) -> dict[int, int]:
-    """Per partition of the stage's source topic: records its group has not committed."""
-    _, ends = await read_all(bootstrap, stage.source.name)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=stage.group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        return {
-            partition: end - (await consumer.committed(
-                TopicPartition(stage.source.name, partition)) or 0)
-            for partition, end in ends.items()
-        }
-    finally:
-        await consumer.stop()
-
-
-async def wait_caught_up(bootstrap: str, stages: list[StageDeclaration], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        behind = {s.name: await lag(bootstrap, s) for s in stages}
-        if not any(n for partitions in behind.values() for n in partitions.values()):
-            return
-        assert time.monotonic() < deadline, f"not caught up within {timeout_s}s: {behind}"
-        await asyncio.sleep(0.5)
-
-
 # ---- the stream, with a stage killed mid-way ------------------------------------------------
 
 @dataclass
@@ -331,7 +305,8 @@ def streamed(stack: Stack) -> Streamed:
             await asyncio.sleep(0.2)
         restart = await asyncio.to_thread(restart_after_sigkill, stack, KILLED)
         await produce_traces(stack.bootstrap, second)
-        await wait_caught_up(stack.bootstrap, [SANITIZER, EMBEDDER, CATEGORIZER], 300)
+        await wait_caught_up(RuntimeSettings(kafka_bootstrap=stack.bootstrap),
+                             [SANITIZER, EMBEDDER, CATEGORIZER], 300)
         return Streamed(embedded, expected["prompts"], restart)
 
     return asyncio.run(run())
@@ -518,3 +493,25 @@ def test_the_journey_splits_and_grades_as_rft_run_does(stack: Stack, journey: di
     grader = steps["G"]["grader"]
     assert (grader["source"], grader["preset"], grader["config"]) == (
         "preset", chosen.preset, chosen.config)
+
+
+def test_rft_submit_runs_a_file_through_the_stacks_services(stack: Stack, journey: dict):
+    """Last in the module: its records join the topics the tests above count. Through D, as
+    a user does before choosing to train: the sanitizer's counts, every prompt categorized by
+    the stream before the topics are chosen, the console's URL for the dataset."""
+    sample = stack.state.parent / "submitted.jsonl"
+    sample.write_bytes(b"\n".join(stack.lines[:20]) + b"\n")
+    ran = subprocess.run([*RFT, "submit", str(sample), "--dataset", "submitted", "--until", "D"],
+                         env=rft_env(stack.state), cwd=REPO, capture_output=True, text=True,
+                         timeout=600)
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    report = httpx.get(f"{stack.url('sanitizer')}/v1/datasets/submitted/sanitize-report",
+                       timeout=30).json()
+    assert f"A  submitted.jsonl: 20 records, {report['prompts']} prompts kept" in ran.stdout
+    categorized = httpx.get(f"{stack.url('categorizer')}/v1/datasets/submitted/categorized",
+                            params={"limit": 1000}, timeout=30).json()["items"]
+    assert len(categorized) == report["prompts"] == 20
+    assert f"C  {report['prompts']} prompts categorized" in ran.stdout
+    assert "D  coverage:" in ran.stdout
+    assert (f"Open the console on this dataset: {stack.url('console')}/d/submitted/sanitize"
+            in ran.stdout)

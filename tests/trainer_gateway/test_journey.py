@@ -8,6 +8,7 @@ doing a finished step again and re-attaches to its training job."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from rft_schemas import CategorizedPrompt
 from rft_trainer_gateway.service import build_service as build_gateway
 from rft_trainer_gateway.settings import TrainerSettings
 from tests.categorizer_service.http_server import served
+from tests.integration.event_stream import follow
 
 DATASET = "drone"
 STANDIN = "tests.trainer_gateway.standin_worker"
@@ -113,6 +115,7 @@ async def test_a_failing_service_names_its_step_and_the_journey_posted_again_rea
     async with generator(tmp_path / "generator", categorized) as gen, \
             gateway(tmp_path / "gateway", str(gen.base_url), grader_url) as gw:
         assert (await gw.get(f"/v1/datasets/{DATASET}/journey")).status_code == 404
+        assert (await gw.get(f"/v1/datasets/{DATASET}/journey/events")).status_code == 404
         wrong = await gw.post(f"/v1/datasets/{DATASET}/journey", json={"until": "K"})
         assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["body", "until"]
         # A dataset the generator does not have: step F fails with the generator's answer.
@@ -138,7 +141,11 @@ async def test_a_failing_service_names_its_step_and_the_journey_posted_again_rea
         async with grader(tmp_path / "grader", local_llm, grader_port) as grade:
             again = await gw.post(f"/v1/datasets/{DATASET}/journey", json=journey_body("H"))
             assert again.status_code == 202, again.text
-            done = await journey_until(gw, ended)
+            # followed by its event stream this time: each change, then the final state
+            *changes, final = await follow(gw, f"/v1/datasets/{DATASET}/journey/events", 180)
+            done = (await gw.get(f"/v1/datasets/{DATASET}/journey")).json()
+            assert {e.event for e in changes} <= {"progress"} and final.event == "done"
+            assert json.loads(final.data) == done
             assert done["status"] == "done", done
             by_step = steps(done)
             dry_run = by_step["H"]["dry_run"]

@@ -4,6 +4,8 @@
                                           from the first step not done (409 while it runs)
     GET  /v1/datasets/{dataset}/journey   each step's status (pending, running, done, failed
                                           with its reason) and outputs
+    GET  /v1/datasets/{dataset}/journey/events  the same as server-sent events: ``progress``
+                                          at each change, ``done`` when it has ended
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import StreamingResponse
 
 from rft_runtime.http.params import DatasetInPath
-from rft_schemas import Journey, JourneyRequest
+from rft_runtime.http.sse import event_stream, snapshot_events
+from rft_schemas import Journey, JourneyRequest, JourneyStatus
 from rft_trainer_gateway.journey import JourneyBusy, JourneyRunner
 
 
@@ -37,5 +41,15 @@ def build_journey_router(runner: JourneyRunner) -> APIRouter:
             raise HTTPException(404, f"no journey of dataset {dataset!r}: POST "
                                      f"/v1/datasets/{dataset}/journey to start one")
         return journey
+
+    @router.get("/{dataset}/journey/events", response_class=StreamingResponse,
+                responses={200: {"content": {"text/event-stream": {}}}})
+    async def events(dataset: DatasetInPath) -> StreamingResponse:
+        await state(dataset)  # 404 before the stream starts
+        return event_stream(snapshot_events(
+            lambda: asyncio.to_thread(runner.store.get, dataset),
+            lambda journey: journey.status is not JourneyStatus.RUNNING,
+            interval_s=1.0,
+        ))
 
     return router

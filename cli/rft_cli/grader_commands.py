@@ -277,7 +277,7 @@ def dryrun(
 def _print_size(target: Console, settings: DryRunSettings) -> None:
     """The run's size, and that it follows the backend when it does: a default must fit."""
     size = settings.size(LLMSettings())
-    target.print(f"Dry run: {size.describe()}.", markup=False, highlight=False)
+    target.print(f"Dry run: {size.describe()}.", markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_outcome(target: Console, outcome: Any) -> None:

@@ -64,7 +64,7 @@ def run(
     for name, path in context.artifacts.items():
         table.add_row(name, str(path))
     console.print(table)
-    console.print(inert_text(browse_hint(inputs, context.dataset, out, until)))
+    console.print(inert_text(browse_hint(inputs, context.dataset, out, until)), soft_wrap=True)
 
 
 def browse_hint(inputs: list[Path], dataset: str, out: Path, until: str) -> str:
@@ -177,12 +177,16 @@ def submit(
     try:
         running = submitting.Stack.running(settings)
         final = asyncio.run(submitting.submit(settings, inputs, dataset, until, topics, wait,
-                                              lambda line: console.print(inert_text(line))))
+                                              _say))
     except submitting.SubmitError as error:
         fail(str(error))
-    console.print(submitting.console_hint(running.console_url, dataset))
+    console.print(submitting.console_hint(running.console_url, dataset), soft_wrap=True)
     if final is not None and final.status.value == "failed":
         raise typer.Exit(1)
+
+
+def _say(line: str) -> None:
+    console.print(inert_text(line), soft_wrap=True)  # a line a user may copy stays one line
 
 
 @app.command()

@@ -80,6 +80,8 @@ def test_run_goes_from_traces_through_training_to_results(tmp_path):
     report = json.loads((out / "dry_run_report.json").read_text())
     assert_verdict_follows_the_table(report)
     assert f"[{report['verdict']}]" in result.stdout
+    assert ("Dry run: 2 prompts, answers of up to 16 tokens, 8 at a time: sized for the local "
+            "model on the CPU.") in result.stdout  # the concurrency was left to the backend
     events = [json.loads(line) for line in (out / "training_events.jsonl").open()]
     assert [e["step"] for e in events if e["kind"] == "step"] == [1, 2]
     assert events[-1]["status"] == "succeeded"
@@ -88,6 +90,9 @@ def test_run_goes_from_traces_through_training_to_results(tmp_path):
     for artifact in ("reward_curves.png", "comparison.png", "checkpoints/checkpoint-2"):
         assert (out / artifact).exists(), artifact
     assert "Step J: Results and deploy" in result.stdout and "Deploy gate" in result.stdout
+    # how to see the same journey in the web console, on this run's own topics
+    assert (f"`rft submit {DATA / 'toy_chat_fine_tuning.jsonl'} --dataset out --topics "
+            f"{out / 'topic_hierarchy.json'} --until J`") in result.stdout
 
 
 def test_rejected_pages_through_one_reason(tmp_path):

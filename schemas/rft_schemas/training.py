@@ -154,6 +154,15 @@ class TrainingJobRequest(Contract):
     suffix: str | None = Field(default=None, description="goes into the tuned model's name")
 
 
+class TrainingBudget(Contract):
+    """``GET /v1/training-budget``: the hyperparameters a job gets by default on a device, and
+    why (a default must fit the machine it runs on)."""
+
+    device: Literal["cpu", "cuda"]
+    hyperparameters: TrainingHyperparameters
+    reason: str
+
+
 class TrainingJob(Contract):
     id: str
     dataset: str

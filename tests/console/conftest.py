@@ -115,7 +115,7 @@ async def vector_services(
             GeneratorSettings(service_name="generator", data_dir=data_dir, log_json=False,
                               categorizer_url=categorizer_url),
             LLMSettings(base_url=local_llm.base_url),  # step E writes with the local model
-            vector_store=store,
+            vector_store=store, embedder=embedder,  # one model, as `rft up` colocates them
         )
         async with served(generator_app, generator_runtime) as generator:
             yield {"categorizer_url": categorizer_url,
@@ -183,6 +183,26 @@ async def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     app, _, runtime = build_gateway(settings, registry=CollectorRegistry())
     async with served(app, runtime) as client:
         yield str(client.base_url).rstrip("/")
+
+
+@pytest.fixture(scope="session")
+async def real_training_console_url(
+    tmp_path_factory: pytest.TempPathFactory, local_llm: LocalLLMServer,
+    vector_services: dict[str, str], grader_url: str,
+) -> AsyncIterator[str]:
+    """A console whose gateway trains the real SmolLM2 (the real worker, on the CPU), on the
+    generator's split, with the grader service's preset. ``local_llm`` has converted the model
+    the worker loads."""
+    settings = TrainerSettings(
+        service_name="trainer-gateway", data_dir=tmp_path_factory.mktemp("gateway-real"),
+        kafka_bootstrap=None, log_json=False, trainer_poll_interval_s=0.5,
+    )
+    app, _, runtime = build_gateway(settings, registry=CollectorRegistry())
+    async with served(app, runtime) as gateway, console_for(
+        tmp_path_factory.mktemp("console-real-i"), gateway_url=str(gateway.base_url).rstrip("/"),
+        generator_url=vector_services["generator_url"], grader_url=grader_url,
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -234,3 +234,33 @@ async def test_step_h_dry_run_in_the_browser(
     await expect(tab.locator("table.samples tbody tr")).to_have_count(2)
     await shot(tab, artifacts, "H-dry-run")
     assert errors.messages == []
+
+
+async def test_steps_i_and_j_train_the_real_model_from_the_console(
+    page: tuple[Any, ConsoleErrors], real_training_console_url: str, artifacts: Path
+) -> None:
+    """On the same split: the training form starts from the gateway's CPU budget, is set to a
+    tiny one (one step of one prompt x 2 answers of 8 tokens), trains the real SmolLM2, follows
+    the job live to its end, and opens its results."""
+    tab, errors = page
+    from playwright.async_api import expect
+
+    await tab.goto(f"{real_training_console_url}/d/{DATASET}/train?device=cpu")
+    await expect(tab.get_by_text(re.compile("budget for CPU: CPU budget"))).to_be_visible()
+    assert await tab.get_by_label("Max steps").input_value() == "40"  # the gateway's, shown
+    for label, value in (("Max steps", "1"), ("Prompts per step", "1"),
+                         ("Samples per prompt", "2"), ("Max answer tokens", "8"),
+                         ("Valid reward every (steps)", "1"), ("Valid prompts", "1"),
+                         ("Prompts compared in J", "1")):
+        await tab.get_by_label(label, exact=True).fill(value)
+    await tab.get_by_label("Tool choice").select_option("required")
+    await tab.get_by_role("button", name="Train →").click()
+    await expect(tab).to_have_url(re.compile(r"/train/ftjob-"))
+    await expect(tab.locator("#job-status")).to_have_text("succeeded", timeout=600_000)
+    await expect(tab.locator("#job-step")).to_have_text("1")
+    await expect(tab.locator("#job-total")).to_have_text("1")
+    await shot(tab, artifacts, "I-train-real")
+    await tab.get_by_role("link", name="Results →").click()
+    await expect(tab.get_by_role("heading", name=re.compile("J · Results"))).to_be_visible()
+    await shot(tab, artifacts, "J-results-real")
+    assert errors.messages == []

@@ -202,3 +202,16 @@ def test_metrics_count_jobs_by_status_and_the_events_stored(client: TestClient) 
     stored = next(line for line in text.splitlines()
                   if line.startswith("rft_trainer_events_stored_total"))
     assert float(stored.split()[-1]) >= 5
+
+
+def test_the_budget_for_a_device_is_what_a_job_gets_by_default_and_why(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cpu = client.get("/v1/training-budget", params={"device": "cpu"}).json()
+    assert cpu["hyperparameters"]["max_steps"] == 40 and cpu["reason"].startswith("CPU budget")
+    gpu = client.get("/v1/training-budget", params={"device": "cuda"}).json()
+    assert gpu["hyperparameters"]["epochs"] == 1.0 and gpu["hyperparameters"]["max_steps"] is None
+    assert client.get("/v1/training-budget", params={"device": "tpu"}).status_code == 422
+    monkeypatch.setenv("RFT_TRAIN_MAX_STEPS", "6")  # the gateway's settings apply, and say so
+    mine = client.get("/v1/training-budget").json()
+    assert mine["hyperparameters"]["max_steps"] == 6 and "set by you: max_steps" in mine["reason"]

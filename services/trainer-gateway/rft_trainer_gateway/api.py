@@ -9,6 +9,7 @@
     GET  /v1/training-jobs/{id}/checkpoints
     GET  /v1/training-jobs/{id}/results    step J's comparison (409 until it is written)
     POST /v1/training-jobs/{id}/deploy     gated by the comparison unless forced with a reason
+    GET  /v1/training-budget?device=cpu    the hyperparameters a job gets by default there, and why
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ from rft_schemas import (
     DeployResult,
     EvalComparison,
     JobStatus,
+    TrainingBudget,
     TrainingEvent,
     TrainingJob,
     TrainingJobRequest,
 )
 from rft_trainer_gateway import checkpoints
+from rft_trainer_gateway.budget import default_budget
 from rft_trainer_gateway.job_files import JobFiles
 from rft_trainer_gateway.submission import new_job, queue_job, total_steps
 from rft_trainer_gateway.supervisor import JobSupervisor
@@ -79,6 +82,21 @@ def export_dir_error(request: DeployRequest, data_dir: Path) -> FieldError | Non
 
 def sse(event: TrainingEvent) -> str:
     return sse_message(event.model_dump_json(), event.kind.value, event.seq)
+
+
+def build_budget_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["training"])
+
+    @router.get("/training-budget", response_model=TrainingBudget)
+    async def budget(device: Literal["cpu", "cuda"] = "cpu") -> TrainingBudget:
+        """What ``hyperparameters`` to send for a job that fits ``device`` (the budget the
+        journey and `rft train` use, with this gateway's ``RFT_TRAIN_*`` settings applied):
+        a form starts from it."""
+        chosen = default_budget(device, {})
+        return TrainingBudget(device=device, hyperparameters=chosen.hyperparameters,
+                              reason=chosen.reason)
+
+    return router
 
 
 def build_router(supervisor: JobSupervisor) -> APIRouter:

@@ -18,7 +18,7 @@ from rft_runtime.http.auth import auth_headers
 from rft_runtime.kafka.stage import KafkaStage
 from rft_runtime.shell import ServiceShell
 from rft_schemas import TrainingBackendName, TrainingEvent
-from rft_trainer_gateway.api import build_router
+from rft_trainer_gateway.api import build_budget_router, build_router
 from rft_trainer_gateway.backends.base import TrainingBackend
 from rft_trainer_gateway.backends.local import LocalTrlBackend
 from rft_trainer_gateway.event_sink import append_to_job_log, training_events_stage
@@ -100,7 +100,8 @@ def build_service(
     if shell.streaming and SELF_PUBLISHING & set(supervisor.backends):
         shell.consume(training_events_stage(
             settings, self_published_events_sink(store, supervisor.jobs_dir), registry=registry))
-    app = shell.app(build_router(supervisor), build_journey_router(journeys), registry=registry)
+    app = shell.app(build_router(supervisor), build_budget_router(), build_journey_router(journeys),
+                    registry=registry)
     app.state.supervisor = supervisor
     app.state.journeys = journeys
     return app, shell.stages, settings

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from rft_console.forms import whole_number
 from rft_console.live import rendered_events
 from rft_console.screens.context import Console, Dataset
 from rft_console.screens.grader import parse_grader
@@ -58,9 +59,9 @@ def router(console: Console) -> APIRouter:
     async def start(
         request: Request,
         dataset: Dataset,
-        prompt_count: Annotated[int, Form(ge=1, le=10_000)] = 8,
+        prompt_count: Annotated[str, Form()] = "",
         samples_per_prompt: Annotated[int, Form(ge=1, le=64)] = 2,
-        max_tokens: Annotated[int, Form(ge=1, le=32_768)] = 64,
+        max_tokens: Annotated[str, Form()] = "",
         tool_choice: Annotated[Literal["", "auto", "required"], Form()] = "",
         grader: Annotated[str, Form()] = "",
     ) -> Response:
@@ -71,10 +72,11 @@ def router(console: Console) -> APIRouter:
             raise UpstreamError("generator", f"no split of {dataset}: split it first (F)")
         config = parse_grader(grader) if grader.strip() else (await up.call(
             "grader", "POST", "/v1/graders:preset", json={"rows": rows[:50]}))["config"]
-        body: dict[str, Any] = {
+        body: dict[str, Any] = {  # N and max tokens left empty: the grader's size by backend
             "dataset": dataset, "prompts": rows, "grader": config,
-            "prompt_count": prompt_count, "samples_per_prompt": samples_per_prompt,
-            "max_tokens": max_tokens,
+            "samples_per_prompt": samples_per_prompt,
+            "prompt_count": whole_number(prompt_count, "Prompts (N)"),
+            "max_tokens": whole_number(max_tokens, "Max tokens per answer"),
         }
         if tool_choice:
             body["tool_choice"] = tool_choice

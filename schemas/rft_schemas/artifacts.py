@@ -69,7 +69,7 @@ TOPIC_HIERARCHY = Artifact(
 CATEGORIZED_PROMPTS = Artifact(
     "categorized_prompts.jsonl", "C", None,
     "one self-contained line per prompt: a CategorizedPrompt flattened, the SanitizedPrompt's "
-    "fields then ``topic`` and the categorization fields (rft_categorizer.categorized_file)")
+    "fields then ``topic`` and the categorization fields (rft_schemas.categorized_file)")
 COVERAGE = Artifact(
     "coverage.json", "D", CoverageReport,
     "records per topic, gaps to target, what to generate")

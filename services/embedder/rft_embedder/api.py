@@ -1,4 +1,6 @@
-"""The embedder's HTTP API: vectors of ad-hoc texts (nothing is stored).
+"""The embedder's HTTP API: vectors of ad-hoc texts (nothing is stored), and the model they
+come from (``GET /v1/embedder``: its name and dimensions, what a client such as
+:class:`rft_runtime.embedding.http.HttpEmbedder` keys and sizes stored vectors by).
 
 A request is bounded three ways (settings): its body in bytes (a 413, by the app's body limit),
 its number of texts, and each text's length in characters (a 422 naming the text). A text
@@ -18,6 +20,7 @@ from pydantic import BaseModel, Field
 from rft_embedder.core import embed_texts
 from rft_embedder.models import Embedder
 from rft_embedder.settings import EmbedderSettings
+from rft_runtime.embedding.http import EmbedderInfo
 
 
 class EmbedRequest(BaseModel):
@@ -39,6 +42,12 @@ def build_router(embedder: Embedder, settings: EmbedderSettings | None = None) -
         refuse_oversized(request.texts, settings)
         vectors = await asyncio.to_thread(embed_texts, request.texts, embedder)
         return EmbedResponse(model=embedder.name, dimensions=embedder.dimensions, vectors=vectors)
+
+    @router.get("/embedder", response_model=EmbedderInfo)
+    async def info() -> EmbedderInfo:
+        # the name every stored vector is keyed by (embedding_key): a client that embeds
+        # through this service keys its own vectors the same way
+        return EmbedderInfo(model=embedder.name, dimensions=embedder.dimensions)
 
     return router
 

@@ -7,7 +7,6 @@ writes the same points and emits the same records.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,37 +15,25 @@ import numpy as np
 
 from rft_embedder.models import Embedder
 from rft_embedder.settings import EmbedderSettings
-from rft_embedder.task_text import task_text
-from rft_runtime.vectorstore import (
-    CollectionSpec,
-    IndexKind,
-    VectorCollection,
-    VectorPoint,
-    VectorStore,
-    collection_name,
-    point_id,
+
+# A prompt's point (collection, payload, key) and its task text are the runtime's: the generator
+# writes the same points without the model. Named here too.
+from rft_runtime.embedding.points import (
+    PROMPT_INDEXES,
+    embedding_key,
+    prompt_collection_spec,
+    prompt_payload,
 )
+from rft_runtime.embedding.text import task_text
+from rft_runtime.vectorstore import VectorCollection, VectorPoint, VectorStore, point_id
 from rft_schemas import EmbeddedPrompt, Rejection, RejectionReason, SanitizedPrompt
 
+__all__ = [
+    "PROMPT_INDEXES", "STAGE", "EmbedOutcome", "embed_prompts", "embed_texts", "embedding_key",
+    "prompt_collection_spec", "prompt_payload",
+]
+
 STAGE = "embedder"
-
-# Payload keys of a prompt point; the categorizer adds topic, confidence and split later.
-PROMPT_INDEXES = {
-    "dataset": IndexKind.KEYWORD,
-    "origin": IndexKind.KEYWORD,
-    "topic": IndexKind.KEYWORD,
-    "near_duplicate_of": IndexKind.KEYWORD,
-    "token_count": IndexKind.INTEGER,
-}
-
-
-def prompt_collection_spec(
-    dataset: str, dimensions: int, prefix: str = "prompts"
-) -> CollectionSpec:
-    """The collection holding one dataset's prompt vectors (cosine, indexed for facets)."""
-    return CollectionSpec(
-        name=collection_name(prefix, dataset), dimensions=dimensions, indexed=PROMPT_INDEXES
-    )
 
 
 @dataclass
@@ -95,31 +82,6 @@ def embed_prompts(
             batch = group[start : start + settings.micro_batch_size]
             outcome.extend(_embed_batch(batch, dataset, embedder, collection, settings))
     return outcome
-
-
-def embedding_key(model: str, text: str) -> str:
-    """What a stored vector was computed from (model and text): a vector whose key differs
-    from the current one is stale (another task-text setting, another model)."""
-    return hashlib.sha256(f"{model}\n{text}".encode()).hexdigest()[:16]
-
-
-def prompt_payload(
-    prompt: SanitizedPrompt,
-    embedding_of: str,
-    near_duplicate_of: str | None = None,
-    topic: str | None = None,
-) -> dict[str, object]:
-    """The payload of a prompt's point, wherever it is written (the embedder, the generator):
-    ``embedding_of`` is its :func:`embedding_key`, which tells a stale vector from a fresh one."""
-    return {
-        "dataset": prompt.dataset,
-        "prompt_id": prompt.id,
-        "origin": prompt.origin,
-        "token_count": prompt.token_count,
-        "near_duplicate_of": near_duplicate_of,
-        "embedding_of": embedding_of,
-        **({"topic": topic} if topic else {}),
-    }
 
 
 def _by_dataset(prompts: Sequence[SanitizedPrompt]) -> Iterator[tuple[str, list[SanitizedPrompt]]]:

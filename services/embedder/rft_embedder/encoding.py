@@ -8,13 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
+from rft_runtime.embedding.model import Vectors
 
 __all__ = ["Vectors", "load_sentence_transformer", "window_prefix"]
-
-Vectors = npt.NDArray[np.float32]
-"""Shape (texts, dimensions), one L2-normalized row per text."""
 
 # A tokenizer reads the whole text before it truncates: one 20 MB text took 51 s and 3.5 GB to
 # embed though the model reads its first 256 tokens. So a text is cut to a prefix first. Past

@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
@@ -19,22 +19,12 @@ import numpy as np
 from rft_embedder.encoding import Vectors, load_sentence_transformer, window_prefix
 from rft_embedder.settings import DEFAULT_MODEL, EmbedderSettings
 
+# The interface is the runtime's (services that take vectors over HTTP implement it too).
+from rft_runtime.embedding.model import Embedder
+
 log = logging.getLogger(__name__)
 
 _DEFAULT_MODEL_NAMES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    @property
-    def name(self) -> str:
-        """The model name recorded with every vector (``EmbeddedPrompt.model``)."""
-
-    @property
-    def dimensions(self) -> int: ...
-
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        """One normalized vector per text, in the order of ``texts``."""
 
 
 def resolve_model_source(name: str) -> str:

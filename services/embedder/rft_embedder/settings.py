@@ -3,27 +3,22 @@ runtime's (``RFT_*``)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
+# The task-text fields and the collection prefix are the runtime's: readers of prompt vectors
+# that do not run the model (the generator) share them. TaskTextSource is named here too.
+from rft_runtime.embedding.text import PromptEmbeddingSettings, TaskTextSource
 from rft_runtime.llm.settings import default_cache_dir
-from rft_runtime.settings import RuntimeSettings
+
+__all__ = ["DEFAULT_MODEL", "EmbedderSettings", "TaskTextSource"]
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-class TaskTextSource(StrEnum):
-    """Which part of a prompt names its task, and so is embedded."""
-
-    LAST_USER_TURN = "last_user_turn"
-    ALL_USER_TURNS = "all_user_turns"
-    SYSTEM_AND_TOOLS = "system_and_tools"
-
-
-class EmbedderSettings(RuntimeSettings):
+class EmbedderSettings(PromptEmbeddingSettings):
     service_env_prefix: ClassVar[str] = "RFT_EMBEDDER_"
 
     model: str = Field(
@@ -48,10 +43,6 @@ class EmbedderSettings(RuntimeSettings):
         description="exported ONNX models; unset = $XDG_CACHE_HOME/rft/onnx, else "
         "~/.cache/rft/onnx",
     )
-    task_text: TaskTextSource = TaskTextSource.LAST_USER_TURN
-    max_text_chars: int = Field(
-        default=4000, ge=1, description="cut longer task texts (the model reads 256 tokens)"
-    )
     http_max_texts: int = Field(default=2048, ge=1, description="texts per POST /v1/embed")
     http_max_text_chars: int = Field(
         default=32_768, ge=1,
@@ -62,7 +53,6 @@ class EmbedderSettings(RuntimeSettings):
         default=4 * 1024 * 1024, ge=1024,
         description="a larger POST /v1/embed body is a 413 (at most RFT_HTTP_MAX_BODY_BYTES)",
     )
-    collection_prefix: str = Field(default="prompts", description="collection = prefix__dataset")
     near_duplicate_threshold: float = Field(
         default=0.95, ge=0.0, le=1.0, description="cosine at or above which a prompt is a copy"
     )

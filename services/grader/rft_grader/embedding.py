@@ -10,35 +10,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import SecretStr
 
 from rft_grader.judging import Embedder
 from rft_grader.settings import GraderSettings
-from rft_runtime.http.auth import auth_headers
 
+# One client of the embedder service for every service that needs vectors (the generator too);
+# its ``encode`` is this metric's interface. Named here too.
+from rft_runtime.embedding.http import EmbedderUnavailable, HttpEmbedder
 
-class EmbedderUnavailable(RuntimeError):
-    pass
-
-
-class HttpEmbedder:
-    """``encode`` through the embedder service (called from a worker thread)."""
-
-    def __init__(self, base_url: str, timeout_s: float = 30.0,
-                 token: SecretStr | None = None) -> None:
-        self.url = base_url.rstrip("/") + "/v1/embed"
-        # beyond loopback the embedder serves nobody without the platform's API token
-        self._client = httpx.Client(timeout=timeout_s, headers=auth_headers(token))
-
-    def encode(self, texts: list[str]) -> list[list[float]]:
-        try:
-            response = self._client.post(self.url, json={"texts": texts})
-            response.raise_for_status()
-            vectors: list[list[float]] = response.json()["vectors"]
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
-            raise EmbedderUnavailable(f"embedder service at {self.url}: {exc}") from exc
-        return vectors
+__all__ = ["EmbedderUnavailable", "HttpEmbedder", "LocalEmbedder", "configured_embedder"]
 
 
 class LocalEmbedder:

@@ -186,6 +186,36 @@ async def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 
 @pytest.fixture(scope="session")
+async def journey_console_url(
+    tmp_path_factory: pytest.TempPathFactory, local_llm: LocalLLMServer,
+    vector_services: dict[str, str],
+) -> AsyncIterator[str]:
+    """A console whose gateway drives journeys through the generator and a grader that rolls
+    out the local SmolLM2; that grader's dry runs are one prompt of 8-token answers."""
+    grader_settings = GraderServiceSettings(
+        service_name="grader", data_dir=tmp_path_factory.mktemp("grader-journey"),
+        log_json=False, dryrun_prompts=1, dryrun_max_tokens=8,
+    )
+    grader_app, _, grader_runtime = build_grader(
+        grader_settings, LLMSettings(base_url=local_llm.base_url, backend="local"))
+    async with served(grader_app, grader_runtime) as grader:
+        settings = TrainerSettings(
+            service_name="trainer-gateway", data_dir=tmp_path_factory.mktemp("gateway-journey"),
+            kafka_bootstrap=None, log_json=False, trainer_journey_poll_s=0.2,
+            trainer_generator_url=vector_services["generator_url"],
+            trainer_grader_url=str(grader.base_url).rstrip("/"),
+        )
+        app, _, runtime = build_gateway(settings, registry=CollectorRegistry())
+        async with served(app, runtime) as gateway, console_for(
+            tmp_path_factory.mktemp("console-journey"),
+            gateway_url=str(gateway.base_url).rstrip("/"),
+            generator_url=vector_services["generator_url"],
+            grader_url=str(grader.base_url).rstrip("/"),
+        ) as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
 async def real_training_console_url(
     tmp_path_factory: pytest.TempPathFactory, local_llm: LocalLLMServer,
     vector_services: dict[str, str], grader_url: str,

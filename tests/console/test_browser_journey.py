@@ -236,6 +236,33 @@ async def test_step_h_dry_run_in_the_browser(
     assert errors.messages == []
 
 
+async def test_the_journey_runs_f_to_h_from_the_console_and_is_followed_live(
+    page: tuple[Any, ConsoleErrors], journey_console_url: str, artifacts: Path
+) -> None:
+    """On the same categorized prompts: the gateway's journey until H, started from its form;
+    each step's status arrives by the journey's event stream while the page stays put."""
+    tab, errors = page
+    from playwright.async_api import expect
+
+    await tab.goto(f"{journey_console_url}/?dataset={DATASET}")
+    await tab.get_by_role("link", name="F→J in one run: the journey →").click()
+    await expect(tab.get_by_text("No journey of")).to_be_visible()
+    await tab.get_by_label("Until").select_option("H")
+    await tab.get_by_label("Tool choice").select_option("required")
+    await tab.get_by_role("button", name="Run the journey →").click()
+    await expect(tab.locator("#journey[data-finished='1']")).to_have_count(1, timeout=300_000)
+    await expect(tab.locator("#journey-status")).to_have_text("done")
+    for step in "FGH":
+        await expect(tab.locator(f"#journey-{step} td").first).to_have_text("done")
+    dry_run = re.compile(r"2 / 2 rollouts: (GO|NO-GO)")  # 1 prompt x 2: the grader's size
+    await expect(tab.locator("#journey-H")).to_contain_text(dry_run)
+    await expect(tab.locator("#journey-I td").first).to_have_text("pending")  # until H
+    await shot(tab, artifacts, "journey")
+    await tab.locator("#journey-H a").click()  # the dry run's own screen, from the journey
+    await expect(tab.locator(".verdict")).to_contain_text(re.compile("GO|NO-GO"))
+    assert errors.messages == []
+
+
 async def test_steps_i_and_j_train_the_real_model_from_the_console(
     page: tuple[Any, ConsoleErrors], real_training_console_url: str, artifacts: Path
 ) -> None:

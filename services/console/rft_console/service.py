@@ -13,6 +13,7 @@ from rft_console.screens import (
     dryrun,
     generate,
     grader,
+    journey,
     results,
     review,
     sanitize,
@@ -75,7 +76,7 @@ def build_app(settings: ConsoleSettings, upstream: Upstream | None = None) -> Fa
 
     for screen in (
         sanitize, topics, review, coverage, generate, split, grader, dryrun, training,
-        results,
+        results, journey,
     ):
         app.include_router(screen.router(console))
     return app

@@ -62,6 +62,7 @@ async def serve_colocated() -> None:
     gen_app, gen_stages, gen_rt = build_generator(
         GeneratorSettings(**runtime_for("generator", ports.generator_port)),
         vector_store=store,
+        embedder=embedder,  # the model this process loaded (the generator loads none)
     )
     stages: list[KafkaStage[Any]] = [*embed_stages, *cat_stages, *gen_stages]
     await serve_many(

@@ -135,12 +135,14 @@ def up(settings: RuntimeSettings) -> list[StackProcess]:
 
 
 def service_urls(ports: dict[str, int]) -> dict[str, str]:
-    """The URLs services call each other at: the generator reads the categorizer's records;
+    """The URLs services call each other at: the generator reads the categorizer's records and
+    takes its vectors from the embedder (it has no model; colocated, it shares the process's);
     the trainer gateway's journeys call the generator (step F) and the grader (G, H)."""
     def url(name: str) -> str:
         return f"http://127.0.0.1:{ports[name]}"
 
     return {"RFT_GENERATOR_CATEGORIZER_URL": url("categorizer"),
+            "RFT_GENERATOR_EMBEDDER_URL": url("embedder"),
             "RFT_TRAINER_GENERATOR_URL": url("generator"),
             "RFT_TRAINER_GRADER_URL": url("grader")}
 

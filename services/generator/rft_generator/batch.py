@@ -1,7 +1,8 @@
 """The batch runner behind ``rft generate``: categorized prompts in, synthetic_prompts.jsonl out.
 
-Opens what a job needs from the settings (the embedder, the dataset's collection, the job store,
-the LLM client) and runs :class:`GenerationRunner`; the service does the same per request.
+Opens what a job needs from the settings (the dataset's collection, the job store, the LLM
+client) and runs :class:`GenerationRunner`; the service does the same per request. The embedder
+is the caller's: the CLI's model in process, the service's client of the embedder service.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rft_embedder import Embedder, EmbedderSettings, load_embedder, prompt_collection_spec
 from rft_generator.job_store import JobStore
 from rft_generator.output import write_synthetic_prompts
 from rft_generator.pool import build_pools, targets_from_coverage
 from rft_generator.runner import GenerationRunner, Publish, RunTimings
 from rft_generator.settings import GeneratorSettings
 from rft_generator.topic_check import PrototypeTopicChecker, TopicChecker
+from rft_runtime.embedding.model import Embedder
+from rft_runtime.embedding.points import prompt_collection_spec
+from rft_runtime.embedding.text import PromptEmbeddingSettings
 from rft_runtime.llm import LLMClient, LLMSettings
 from rft_runtime.vectorstore import VectorStore
 from rft_sanitizer import Policy, load_token_counter
 from rft_schemas import CategorizedPrompt, CoverageReport, GenerationJob, GenerationRequest
 from rft_schemas.artifacts import SYNTHETIC_PROMPTS
+from rft_schemas.categorized_file import record_from_line
 
 
 def categorized_from_line(line: dict[str, object]) -> CategorizedPrompt:
@@ -31,8 +35,6 @@ def categorized_from_line(line: dict[str, object]) -> CategorizedPrompt:
     side by side), or a CategorizedPrompt as it travels on Kafka (the prompt nested)."""
     if "prompt" in line:
         return CategorizedPrompt.model_validate(line)
-    from rft_categorizer.categorized_file import record_from_line
-
     return record_from_line(line)
 
 
@@ -67,22 +69,24 @@ async def run_generation(
     llm: LLMSettings,
     settings: GeneratorSettings,
     *,
+    embedder: Embedder,
     coverage: CoverageReport | None = None,
-    embedder: Embedder | None = None,
-    embed_settings: EmbedderSettings | None = None,
+    embed_settings: PromptEmbeddingSettings | None = None,
     checker: TopicChecker | None = None,
     policy: Policy | None = None,
     publish: Publish | None = None,
     output: Path | None = None,
     max_rounds: int | None = None,
 ) -> GenerationResult:
-    """Create (or resume) the job ``request.id`` and run it; write its synthetic_prompts.jsonl."""
-    embed_settings = embed_settings or EmbedderSettings()
-    # Loading, embedding and SQLite work go to threads: a service's event loop keeps answering
-    # HTTP and Kafka heartbeats while a job starts.
-    if embedder is None:
-        embedder = await asyncio.to_thread(load_embedder, embed_settings, settings.data_dir)
-    assert embedder is not None
+    """Create (or resume) the job ``request.id`` and run it; write its synthetic_prompts.jsonl.
+
+    ``embedder``: the caller's (the generator never loads a model: the CLI passes its own, the
+    service the embedder service's client), whose ``name`` keys the vectors it stores."""
+    embed_settings = embed_settings or PromptEmbeddingSettings()
+    # Embedding and SQLite work go to threads: a service's event loop keeps answering HTTP and
+    # Kafka heartbeats while a job starts. The embedder service's client asks its dimensions
+    # over HTTP on first use, so that too.
+    dimensions = await asyncio.to_thread(lambda: embedder.dimensions)
     if request.targets is not None:
         targets = dict(request.targets)
     elif coverage is not None:
@@ -90,9 +94,7 @@ async def run_generation(
     else:
         raise ValueError("a generation request without targets needs coverage's recommendation")
     collection = vector_store.ensure_collection(
-        prompt_collection_spec(
-            request.dataset, embedder.dimensions, embed_settings.collection_prefix
-        )
+        prompt_collection_spec(request.dataset, dimensions, embed_settings.collection_prefix)
     )
     pools, leaf_vectors = await asyncio.to_thread(
         build_pools, categorized, targets, collection, embedder, embed_settings

@@ -25,6 +25,7 @@ from rft_generator.sources import (
     DatasetNotReady,
     source_for,
 )
+from rft_runtime.embedding.model import Embedder
 from rft_runtime.llm import LLMSettings
 from rft_runtime.vectorstore import VectorStore
 from rft_schemas import CategorizedPrompt, GenerationJob, GenerationRequest, JobStatus
@@ -44,15 +45,19 @@ class JobScheduler:
         settings: GeneratorSettings,
         publish: Publish | None = None,
         source: CategorizedSource | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         """``source``: where jobs read their dataset; default per ``settings`` (the
-        categorizer's API when its URL is set, else the files under data_dir)."""
+        categorizer's API when its URL is set, else the files under data_dir). ``embedder``:
+        the vectors of a job's examples and candidates (the service passes its own); a
+        scheduler without one stores and plans jobs, and a job it runs fails saying so."""
         self.store = store
         self.source = source or source_for(settings)
         self._vector_store = vector_store
         self._llm = llm
         self.settings = settings
         self.publish = publish
+        self.embedder = embedder
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def _categorized(self, dataset: str) -> list[CategorizedPrompt]:
@@ -108,10 +113,12 @@ class JobScheduler:
         request = job.request.model_copy(update={"targets": {t.topic: t.target
                                                              for t in job.topics}})
         try:
+            if self.embedder is None:
+                raise RuntimeError("this job scheduler was given no embedder")
             categorized = await asyncio.to_thread(self._categorized, request.dataset)
             await run_generation(
                 request, categorized, self.store, self._vector_store(), self._llm(),
-                self.settings, publish=self.publish,
+                self.settings, embedder=self.embedder, publish=self.publish,
                 output=SYNTHETIC_PROMPTS.path(self.settings.resolved_output_dir() / job_id),
             )
         except asyncio.CancelledError:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from rft_embedder import Embedder, EmbedderSettings, task_text
-from rft_embedder.core import embedding_key, prompt_payload
+from rft_runtime.embedding.model import Embedder
+from rft_runtime.embedding.points import embedding_key, prompt_payload
+from rft_runtime.embedding.text import PromptEmbeddingSettings, task_text
 from rft_runtime.vectorstore import VectorCollection, VectorPoint, point_id
 from rft_schemas import CategorizedPrompt, CoverageReport, SanitizedPrompt
 
@@ -64,7 +65,7 @@ def prompt_vectors(
     prompts: Sequence[SanitizedPrompt],
     collection: VectorCollection,
     embedder: Embedder,
-    embed_settings: EmbedderSettings,
+    embed_settings: PromptEmbeddingSettings,
 ) -> NDArray[np.float32]:
     """One vector per prompt, from the store, embedding (and storing) those it lacks."""
     ids = [point_id(p.id) for p in prompts]
@@ -102,7 +103,7 @@ def build_pools(
     targets: Mapping[str, int],
     collection: VectorCollection,
     embedder: Embedder,
-    embed_settings: EmbedderSettings,
+    embed_settings: PromptEmbeddingSettings,
 ) -> tuple[dict[str, TopicPool], dict[str, NDArray[np.float32]]]:
     """Pools for the targeted topics, and every leaf topic's vectors (for the topic check)."""
     real = [c for c in categorized if c.prompt.origin == "trace" and not c.uncategorized]

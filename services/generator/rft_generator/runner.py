@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from rft_embedder import Embedder, EmbedderSettings, task_text
-from rft_embedder.core import embedding_key
 from rft_generator.job_store import OVER_TARGET, CandidateRecord, JobStore
 from rft_generator.pool import TopicPool, synthetic_point
 from rft_generator.prompting import (
@@ -39,6 +37,9 @@ from rft_generator.validation import (
     quality_check,
     topic_check,
 )
+from rft_runtime.embedding.model import Embedder
+from rft_runtime.embedding.points import embedding_key
+from rft_runtime.embedding.text import PromptEmbeddingSettings, task_text
 from rft_runtime.llm import LLMClient, LLMError
 from rft_runtime.vectorstore import VectorCollection, point_id
 from rft_sanitizer import Policy
@@ -107,7 +108,7 @@ class GenerationRunner:
         checker: TopicChecker,
         policy: Policy,
         settings: GeneratorSettings,
-        embed_settings: EmbedderSettings | None = None,
+        embed_settings: PromptEmbeddingSettings | None = None,
         publish: Publish | None = None,
     ) -> None:
         self.store = store
@@ -118,7 +119,7 @@ class GenerationRunner:
         self.checker = checker
         self.policy = policy
         self.settings = settings
-        self.embed_settings = embed_settings or EmbedderSettings()
+        self.embed_settings = embed_settings or PromptEmbeddingSettings()
         self.publish = publish
         self.timings = RunTimings()
 

@@ -28,6 +28,14 @@ class GeneratorSettings(RuntimeSettings):
         "and D under data_dir/<dataset>/ (one machine)",
     )
     categorizer_timeout_s: float = Field(default=30.0, gt=0, description="per API call")
+    embedder_url: str | None = Field(
+        default=None,
+        description="the embedder service (http://embedder.rft.svc:8000): the vectors of "
+        "examples, candidates and the split's leakage guard come from its POST /v1/embed, keyed "
+        "by its model's name; the service does not start without it unless its caller passes "
+        "an embedder (the rft CLI's in-process model)",
+    )
+    embedder_timeout_s: float = Field(default=30.0, gt=0, description="per embedder call")
     categorized_path: Path | None = Field(
         default=None,
         description="without categorizer_url: the categorized_prompts.jsonl the service takes "

@@ -11,10 +11,10 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from rft_categorizer.categorized_file import record_from_line
 from rft_generator.split import SplitItem, SplitResult, split_dataset
 from rft_generator.split_export import write_split
 from rft_schemas import CategorizedPrompt, SyntheticPrompt
+from rft_schemas.categorized_file import record_from_line
 
 
 class TextEmbedder(Protocol):

@@ -45,7 +45,7 @@ class LLMEndpoint:
         if not self.settings.base_url:
             self._server = LocalLLMServer(self.settings)
             url = await asyncio.to_thread(self._server.start)
-            self.settings = self.settings.model_copy(update={"base_url": url})
+            self.settings = self.settings.pointed_at_local(url)
 
     async def stop(self) -> None:
         if self._server is not None:

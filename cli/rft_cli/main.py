@@ -21,7 +21,7 @@ from rft_cli.steps import sanitize_step
 from rft_cli.terminal import fail, inert, inert_text
 from rft_runtime.settings import RuntimeSettings
 from rft_sanitizer import UnreadableRejected, list_rejected
-from rft_schemas.artifacts import REJECTED
+from rft_schemas.artifacts import REJECTED, TOPIC_HIERARCHY
 from rft_schemas.traces import RejectionReason
 
 app = typer.Typer(
@@ -71,7 +71,7 @@ def browse_hint(inputs: list[Path], dataset: str, out: Path, until: str) -> str:
     """How to see this journey in the web console: the services run it again on the same
     traces and the run's own topics, and the console shows what their stores hold."""
     files = " ".join(shlex.quote(str(p)) for p in inputs)
-    topics = out / "topic_hierarchy.json"
+    topics = TOPIC_HIERARCHY.path(out)
     stop = "D" if until <= "E" else "H" if until <= "H" else "J"  # the stops submit has
     return (
         "To see this journey in the web console: `rft up` (it prints the console's URL), then "

@@ -116,3 +116,20 @@ def test_the_real_worker_killed_mid_run_resumes_from_its_checkpoint(
     assert any(m.startswith("resumed from checkpoint-1 after the training process died at "
                             "step ") and "(exit code -9)" in m for m in notes), notes
     assert sorted({e["step"] for e in events if e["kind"] == "step"}) == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_the_wall_clock_stops_the_real_worker_at_a_step_and_it_still_compares(
+        client: TestClient) -> None:
+    """The CPU default's half hour, in miniature: a clock that runs out during step 1 of 3
+    ends the training at that step's boundary, and step J's comparison is still written."""
+    body = request_body(hyperparameters={**TINY, "max_steps": 3, "wall_clock_budget_s": 1})
+    job_id = client.post("/v1/training-jobs", json=body).json()["id"]
+    job = wait_ended(client, job_id, timeout_s=1200)
+    events = client.get(f"/v1/training-jobs/{job_id}/events",
+                        params={"format": "json", "limit": 1000}).json()["data"]
+    assert job["status"] == "succeeded", (job["error"], [e["message"] for e in events])
+    assert (job["step"], job["total_steps"]) == (1, 3)
+    assert [e["step"] for e in events if e["kind"] == "step"] == [1]
+    assert "stopped at step 1 of 3: the wall-clock budget of 1 s" in events[-1]["message"]
+    assert client.get(f"/v1/training-jobs/{job_id}/results").json()["prompts"] == 2

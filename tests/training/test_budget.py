@@ -16,6 +16,15 @@ def test_a_cpu_gets_a_small_fixed_budget_and_says_why(monkeypatch):
     assert hp.max_steps == 40 and hp.completions_per_step == 8
     assert hp.adapter is AdapterKind.FULL
     assert "CPU budget" in budget.reason and "30 minutes" in budget.reason
+    # the half hour holds whatever the prompts' length: the clock stops a slower run
+    assert hp.wall_clock_budget_s == 1800
+
+
+def test_a_gpu_has_no_clock_and_the_users_clock_wins(monkeypatch):
+    monkeypatch.delenv("RFT_TRAIN_MAX_STEPS", raising=False)
+    assert default_budget("cuda", {}).hyperparameters.wall_clock_budget_s is None
+    monkeypatch.setenv("RFT_TRAIN_WALL_CLOCK_BUDGET_S", "600")
+    assert default_budget("cpu", {}).hyperparameters.wall_clock_budget_s == 600
 
 
 def test_a_gpu_gets_an_epoch(monkeypatch):

@@ -1,7 +1,8 @@
 """Default training budgets that fit the machine they run on.
 
 A 135M model on a CPU takes 20-30 s per GRPO step of 8 completions of 48 tokens on 2 idle cores
-(TRAINING_NOTES.md), so the CPU default is 40 such steps, about half an hour. Measured in
+(TRAINING_NOTES.md), so the CPU default is 40 such steps, about half an hour, with a 30-minute
+wall clock for prompts long enough to make a step cost minutes. Measured in
 benchmarks/train.py (drone slice, tool_choice required, lr 3e-5): 30 steps of this shape lifted
 the valid reward beyond its interval on the raw split and more on the dry-run-curated one. A GPU
 or a served model gets the real budget: an epoch of the train split.
@@ -48,6 +49,11 @@ CPU_DEFAULTS: dict[str, Any] = {
     "max_completion_tokens": 48, "adapter": AdapterKind.FULL, "learning_rate": 2e-5,
     "eval_every_steps": 10, "eval_prompts": 16, "eval_samples_per_prompt": 2,
     "final_eval_prompts": 48, "final_eval_samples_per_prompt": 4,
+    # A step's cost grows with the prompt: ~25 s on short prompts, 125 s on the drone traces'
+    # ~1,200-token prompts (measured through `rft submit --until J`, 2 loaded cores). The clock
+    # keeps "about half an hour" true whatever the prompts: training stops at the step
+    # boundary past it, then evaluates and compares as after its last step.
+    "wall_clock_budget_s": 1800.0,
 }
 GPU_DEFAULTS: dict[str, Any] = {
     "epochs": 1.0, "prompts_per_step": 8, "samples_per_prompt": 8,
@@ -64,10 +70,11 @@ def default_budget(device: str, overrides: dict[str, Any]) -> Budget:
     given = {**from_env, **{k: v for k, v in overrides.items() if v is not None}}
     if device == "cpu":
         base, why = CPU_DEFAULTS, (
-            "CPU budget: about 25 s a step on 2 cores, so 40 steps of 2 prompts x 4 samples, "
-            "48-token answers, full fine-tune (LoRA is not faster on a CPU: generation "
-            "dominates), valid reward every 10 steps on 16 prompts; about 30 minutes. Set "
-            "--max-steps or point at a GPU for more")
+            "CPU budget: 40 steps of 2 prompts x 4 samples, 48-token answers, full fine-tune "
+            "(LoRA is not faster on a CPU: generation dominates), valid reward every 10 steps "
+            "on 16 prompts; about 25 s a step on short prompts, minutes on long ones, so "
+            "training stops after 30 minutes if the 40 steps take longer. Set --max-steps, "
+            "RFT_TRAIN_WALL_CLOCK_BUDGET_S or point at a GPU for more")
     else:
         base, why = GPU_DEFAULTS, (
             "GPU budget: one epoch of the train split, 8 prompts x 8 samples per step, "

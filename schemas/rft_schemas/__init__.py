@@ -78,7 +78,10 @@ from rft_schemas.topics import (
     HierarchySource,
     SpreadStats,
     Topic,
+    TopicClassifyRequest,
+    TopicClassifyResponse,
     TopicCoverage,
+    TopicDecision,
     TopicHierarchy,
 )
 from rft_schemas.traces import (
@@ -197,7 +200,10 @@ __all__ = [
     "ToolCall",
     "ToolSpec",
     "Topic",
+    "TopicClassifyRequest",
+    "TopicClassifyResponse",
     "TopicCoverage",
+    "TopicDecision",
     "TopicDelta",
     "TopicHierarchy",
     "TopicProgress",

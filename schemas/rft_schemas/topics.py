@@ -100,3 +100,33 @@ class CoverageReport(Contract):
     difficulty_buckets: dict[str, str] = Field(
         default_factory=dict, description="difficulty bucket -> the range it holds, e.g. '<= 42'"
     )
+
+
+CLASSIFY_MAX_ROWS = 2048
+"""The most vectors one ``topics:classify`` request may carry (a client sends more in chunks)."""
+
+
+class TopicClassifyRequest(Contract):
+    """Vectors to categorize as step C categorizes the dataset's prompts
+    (``POST /v1/datasets/{dataset}/topics:classify``): step E's synthetic candidates, checked in
+    the cluster. Each row has the dimensions of the categorizer's embedder."""
+
+    vectors: list[list[float]] = Field(
+        max_length=CLASSIFY_MAX_ROWS, description="one prompt vector per row (normalized)"
+    )
+
+
+class TopicDecision(Contract):
+    """Step C's decision for one vector: what it would record for a prompt with that vector."""
+
+    topic_path: list[str] = Field(description="the leaf from the root, or ['other']")
+    topic: str = Field(description="the leaf's key, 'a/b'")
+    confidence: float = Field(ge=0.0, le=1.0, description="0 when far from every topic")
+    needs_review: bool = Field(description="it would go to the review queue")
+    uncategorized: bool = False
+
+
+class TopicClassifyResponse(Contract):
+    dataset: str
+    hierarchy_version: int = Field(description="the hierarchy the decisions were made against")
+    decisions: list[TopicDecision] = Field(description="one per row of the request, in order")

@@ -31,10 +31,17 @@ from rft_categorizer.topic_service import (
     TopicService,
     UnknownDatasetError,
     UnknownPromptError,
+    WrongDimensionsError,
 )
 from rft_runtime.http.params import Cursor, DatasetInPath, StoredVersion
 from rft_runtime.kafka.stage import Outbound
-from rft_schemas.topics import CategorizedPrompt, CoverageReport, TopicHierarchy
+from rft_schemas.topics import (
+    CategorizedPrompt,
+    CoverageReport,
+    TopicClassifyRequest,
+    TopicClassifyResponse,
+    TopicHierarchy,
+)
 
 Publish = Callable[[Sequence[Outbound]], Awaitable[None]]
 LabelerFactory = Callable[[AsyncExitStack], Awaitable[TopicLabeler | None]]
@@ -211,6 +218,19 @@ def build_router(
         done = Recategorized(current, records)
         await _publish(done)
         return _change_out(done)
+
+    @router.post("/datasets/{dataset}/topics:classify", response_model=TopicClassifyResponse)
+    async def classify(dataset: DatasetInPath, body: TopicClassifyRequest) -> TopicClassifyResponse:
+        """Step C's decision for each vector (at most 2048 rows, CLASSIFY_MAX_ROWS, of the
+        dataset's dimensions): the topic path and key, the confidence and whether it would need
+        review, computed by the code ``rft generate`` runs in process. The generator checks its
+        candidates' topics here. 404 without a hierarchy, 422 for a row of other dimensions."""
+        try:
+            return await asyncio.to_thread(topics.classify, dataset, body.vectors)
+        except UnknownDatasetError as error:
+            raise HTTPException(404, str(error)) from error
+        except WrongDimensionsError as error:
+            raise HTTPException(422, str(error)) from error
 
     @router.get("/datasets/{dataset}/coverage", response_model=CoverageReport)
     async def coverage(

@@ -14,12 +14,13 @@ import numpy as np
 
 from rft_categorizer.classifier import ClassifierParams, LeafPath, TopicClassifier, Vectors
 from rft_categorizer.classifier import fit_classifier as _fit
-from rft_categorizer.coverage import OTHER_TOPIC
+from rft_categorizer.coverage import OTHER_TOPIC, topic_key
 from rft_categorizer.editing import HierarchyEditError, find_topic, leaf_paths
 from rft_schemas.topics import (
     CategorizationMethod,
     CategorizedPrompt,
     Topic,
+    TopicDecision,
     TopicHierarchy,
 )
 from rft_schemas.traces import SanitizedPrompt
@@ -125,6 +126,31 @@ def assign_topics(
             )
         )
     return assignments
+
+
+def classify_vectors(
+    classifier: TopicClassifier,
+    vectors: Vectors,
+    pool: Vectors | None = None,
+    rules: DecisionRules | None = None,
+) -> list[TopicDecision]:
+    """Step C's decision for each row of ``vectors`` (``classifier``: fitted on the dataset's
+    hierarchy; ``pool``: the dataset's stored vectors; ``rules``: step C's): the topic a prompt
+    with that vector would be categorized into, how surely, and whether it would need review.
+
+    Step E's topic check is this, in both drivers: ``rft generate`` calls it in process
+    (``CategorizerTopicChecker``), the generator service through the categorizer's
+    ``POST /v1/datasets/{dataset}/topics:classify``."""
+    return [
+        TopicDecision(
+            topic_path=a.path,
+            topic=topic_key(a.path),
+            confidence=a.confidence,
+            needs_review=a.needs_review,
+            uncategorized=a.uncategorized,
+        )
+        for a in assign_topics(classifier, vectors, pool, rules)
+    ]
 
 
 def categorize_prompts(

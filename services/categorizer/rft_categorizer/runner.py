@@ -14,7 +14,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rft_categorizer.categorize import categorize_prompts, fit_topic_classifier, topic_texts
+from rft_categorizer.categorize import (
+    categorize_prompts,
+    classify_vectors,
+    fit_topic_classifier,
+    topic_texts,
+)
 from rft_categorizer.classifier import TopicClassifier, Vectors, leaf_vectors_from
 from rft_categorizer.coverage import topic_key
 from rft_categorizer.discovery import DiscoveredTopics, discover_topics
@@ -23,7 +28,7 @@ from rft_categorizer.settings import CategorizerSettings
 from rft_categorizer.trace_names import trace_hints
 from rft_embedder import Embedder, prompt_collection_spec
 from rft_runtime.vectorstore import Payload, VectorCollection, VectorStore, point_id
-from rft_schemas.topics import CategorizedPrompt, TopicHierarchy
+from rft_schemas.topics import CategorizedPrompt, TopicDecision, TopicHierarchy
 from rft_schemas.traces import SanitizedPrompt
 
 POOL_ROWS = 2000
@@ -170,6 +175,16 @@ class CategorizeRunner:
             pool=pool,
             rules=self.settings.decision_rules(),
         )
+
+    def classify(self, hierarchy: TopicHierarchy, vectors: Vectors) -> list[TopicDecision]:
+        """Step C's decision for vectors that are not (yet) in the store, e.g. step E's
+        candidates: scored as a batch of arriving prompts is (the dataset's stored vectors as
+        the pool, the classifier fitted for streaming, cached per hierarchy)."""
+        if not len(vectors):
+            return []
+        pool = self.pool(hierarchy.dataset)
+        classifier = self._streaming_classifier(hierarchy, pool)
+        return classify_vectors(classifier, vectors, pool, self.settings.decision_rules())
 
     def _streaming_classifier(
         self, hierarchy: TopicHierarchy, pool: Vectors | None

@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from rft_categorizer.categorize import (
     check_manual_topic,
     decide_topic,
@@ -30,6 +32,7 @@ from rft_schemas.topics import (
     CategorizedPrompt,
     CoverageReport,
     EmbeddedPrompt,
+    TopicClassifyResponse,
     TopicHierarchy,
 )
 
@@ -40,6 +43,10 @@ class UnknownDatasetError(LookupError):
 
 class UnknownPromptError(LookupError):
     pass
+
+
+class WrongDimensionsError(ValueError):
+    """Vectors whose rows are not of the dimensions of the dataset's vectors."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,30 @@ class TopicService:
             out.extend(fresh)
             out.extend(m for m in manual if m is not None)
         return out
+
+    def classify(
+        self, dataset: str, vectors: Sequence[Sequence[float]]
+    ) -> TopicClassifyResponse:
+        """Step C's decision for each vector under the dataset's current hierarchy (the code
+        ``rft generate`` runs in process: ``categorize.classify_vectors``). Raises
+        :class:`UnknownDatasetError` without a hierarchy, :class:`WrongDimensionsError` for a
+        row that is not of the embedder's dimensions."""
+        hierarchy = self.hierarchies.current(dataset)
+        if hierarchy is None:
+            raise UnknownDatasetError(f"dataset {dataset!r} has no topic hierarchy")
+        dimensions = self.runner.embedder.dimensions
+        wrong = next((i for i, row in enumerate(vectors) if len(row) != dimensions), None)
+        if wrong is not None:
+            raise WrongDimensionsError(
+                f"row {wrong} has {len(vectors[wrong])} dimensions; the vectors of dataset "
+                f"{dataset!r} have {dimensions}"
+            )
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), dimensions)
+        return TopicClassifyResponse(
+            dataset=dataset,
+            hierarchy_version=hierarchy.version,
+            decisions=self.runner.classify(hierarchy, matrix),
+        )
 
     async def review_uncertain(
         self, records: Sequence[CategorizedPrompt], texts: Mapping[str, str], judge: TopicJudge

@@ -25,6 +25,7 @@ from rft_generator.sampling import mmr_select
 from rft_generator.settings import GeneratorSettings
 from rft_generator.topic_check import (
     CategorizerTopicChecker,
+    HttpTopicChecker,
     PrototypeTopicChecker,
     ScoringTopicChecker,
     TopicChecker,
@@ -33,7 +34,7 @@ from rft_generator.views import render_generation_screen
 
 __all__ = [
     "CandidateRecord", "CategorizerTopicChecker", "GenerationResult", "GenerationRunner",
-    "GeneratorSettings", "JobStore",
+    "GeneratorSettings", "HttpTopicChecker", "JobStore",
     "JobStoreError", "PrototypeTopicChecker", "RunTimings", "ScoringTopicChecker", "TopicChecker",
     "TopicPool", "build_pools", "candidate_id", "mmr_select", "open_job_store", "read_categorized",
     "read_coverage", "recommended_targets", "render_generation_screen", "run_generation",

@@ -99,6 +99,9 @@ async def run_generation(
     pools, leaf_vectors = await asyncio.to_thread(
         build_pools, categorized, targets, collection, embedder, embed_settings
     )
+    # The callers pass step C's decision (the CLI's in process, the service's through the
+    # categorizer's API); the prototype check is only the fallback of a job that reads
+    # categorized files with no categorizer (and no hierarchy) to ask.
     checker = checker or PrototypeTopicChecker(leaf_vectors, settings.prototype_temperature)
     await asyncio.to_thread(store.create, request, targets)
     policy = policy or await asyncio.to_thread(structure_policy, settings)

@@ -24,6 +24,7 @@ from rft_generator.sources import (
     CategorizerUnavailable,
     DatasetNotReady,
     source_for,
+    topic_checker_for,
 )
 from rft_runtime.embedding.model import Embedder
 from rft_runtime.llm import LLMSettings
@@ -119,6 +120,8 @@ class JobScheduler:
             await run_generation(
                 request, categorized, self.store, self._vector_store(), self._llm(),
                 self.settings, embedder=self.embedder, publish=self.publish,
+                # step C's decision, asked of the categorizer when the job reads from it
+                checker=topic_checker_for(self.source, request.dataset),
                 output=SYNTHETIC_PROMPTS.path(self.settings.resolved_output_dir() / job_id),
             )
         except asyncio.CancelledError:

@@ -5,7 +5,8 @@ One reader protocol, :class:`CategorizedSource`, and two adapters:
 - :class:`CategorizerAPI`: the categorizer service's API, which owns the records in its store
   (``GET /v1/datasets/{dataset}/categorized``, paged, and ``GET .../coverage``). The service
   reads from it when ``RFT_GENERATOR_CATEGORIZER_URL`` is set: in the cluster, no file of
-  another service is there to find.
+  another service is there to find. A job's topic check asks it too
+  (``POST .../topics:classify``, :func:`topic_checker_for`).
 - :class:`CategorizedFiles`: ``categorized_prompts.jsonl`` and ``coverage.json``, the files the
   CLI's steps C and D write: ``rft generate`` and ``rft run`` read their output directory, and
   a service without a categorizer URL reads ``data_dir/<dataset>/`` (one machine).
@@ -21,13 +22,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import numpy as np
+from numpy.typing import NDArray
 
 from rft_generator.batch import read_categorized, read_coverage
 from rft_generator.settings import GeneratorSettings
+from rft_generator.topic_check import HttpTopicChecker, TopicChecker
 from rft_runtime.http.auth import auth_headers
 from rft_schemas import CategorizedPrompt, CoverageReport
 from rft_schemas.artifacts import CATEGORIZED_PROMPTS, COVERAGE
 from rft_schemas.names import dataset_dir
+from rft_schemas.topics import TopicClassifyRequest, TopicClassifyResponse, TopicDecision
 
 CATEGORIZED_FILE = CATEGORIZED_PROMPTS.name  # what step C writes
 COVERAGE_FILE = COVERAGE.name  # what step D writes beside it
@@ -39,6 +44,10 @@ class DatasetNotReady(LookupError):
 
 class CategorizerUnavailable(ConnectionError):
     """The categorizer's API cannot answer now (unreachable, or a server error): try again."""
+
+
+class CategorizerRefused(RuntimeError):
+    """The categorizer refused a request (a 4xx other than 404): retrying will not help."""
 
 
 class CategorizedSource(Protocol):
@@ -119,12 +128,15 @@ class CategorizerAPI:
     def _get(self, dataset: str, what: str, params: dict[str, Any]) -> Any:
         """The JSON of ``GET /v1/datasets/{dataset}/{what}``; 404 is :class:`DatasetNotReady`
         (the categorizer answers 404 until the dataset has a topic hierarchy)."""
+        return self._call("GET", dataset, what, params=params)
+
+    def _call(self, method: str, dataset: str, what: str, **request: Any) -> Any:
         url = f"{self.base_url}/v1/datasets/{dataset}/{what}"
         try:
             with httpx.Client(
                 timeout=self.timeout_s, transport=self._transport, headers=self.headers
             ) as client:
-                response = client.get(url, params=params)
+                response = client.request(method, url, **request)
         except httpx.TransportError as error:
             raise CategorizerUnavailable(f"the categorizer at {self.base_url}: {error}") from error
         if response.status_code == 404:
@@ -134,10 +146,14 @@ class CategorizerAPI:
             )
         if response.status_code >= 500:
             raise CategorizerUnavailable(
-                f"the categorizer at {self.base_url} answered {response.status_code} to GET "
-                f"{url}: {_detail(response)}"
+                f"the categorizer at {self.base_url} answered {response.status_code} to "
+                f"{method} {url}: {_detail(response)}"
             )
-        response.raise_for_status()  # a 4xx other than 404: this client's mistake, not transient
+        if response.status_code >= 400:  # a 4xx other than 404: this client's mistake
+            raise CategorizerRefused(
+                f"the categorizer at {self.base_url} answered {response.status_code} to "
+                f"{method} {url}: {_detail(response)}"
+            )
         return response.json()
 
     def require(self, dataset: str) -> None:
@@ -156,8 +172,19 @@ class CategorizerAPI:
     def coverage(self, dataset: str) -> CoverageReport:
         return CoverageReport.model_validate(self._get(dataset, "coverage", {}))
 
+    def classify(self, dataset: str, vectors: NDArray[np.float32]) -> list[TopicDecision]:
+        """Step C's decision for each row (``POST /v1/datasets/{dataset}/topics:classify``, at
+        most ``CLASSIFY_MAX_ROWS`` rows: :class:`HttpTopicChecker` sends them in chunks)."""
+        body = TopicClassifyRequest(vectors=np.asarray(vectors, dtype=np.float32).tolist())
+        answer = self._call("POST", dataset, "topics:classify", json=body.model_dump(mode="json"))
+        return TopicClassifyResponse.model_validate(answer).decisions
 
-_NOUNS = {"categorized": "categorized prompts", "coverage": "coverage report"}
+
+_NOUNS = {
+    "categorized": "categorized prompts",
+    "coverage": "coverage report",
+    "topics:classify": "topic hierarchy",
+}
 
 
 def _detail(response: httpx.Response) -> str:
@@ -177,3 +204,12 @@ def source_for(settings: GeneratorSettings) -> CategorizedSource:
             headers=auth_headers(settings.api_token),  # a categorizer beyond loopback needs it
         )
     return CategorizedFiles.per_dataset(settings.data_dir, settings.categorized_path)
+
+
+def topic_checker_for(source: CategorizedSource, dataset: str) -> TopicChecker | None:
+    """Step C's decision through the categorizer's API whenever the job reads its dataset from
+    the categorizer. None (the job's fallback, the nearest topic prototype) only when it reads
+    the files of steps C and D and has no categorizer to ask."""
+    if isinstance(source, CategorizerAPI):
+        return HttpTopicChecker(source, dataset)
+    return None

@@ -1,13 +1,21 @@
 """Check (3): which topic a candidate lands in when categorized again, and how surely.
 
-:class:`TopicChecker` is the seam to step C. Two implementations:
+:class:`TopicChecker` is the seam to step C. Step C's own decision
+(``rft_categorizer.categorize.classify_vectors``: its calibrated classifier fitted on the topic
+hierarchy, the dataset's vectors as its pool, its rules) is the check in both drivers:
+
+- :class:`CategorizerTopicChecker`: that code in process (``rft generate``, when
+  topic_hierarchy.json is there).
+- :class:`HttpTopicChecker`: the same code in the categorizer service, through its
+  ``POST /v1/datasets/{dataset}/topics:classify`` (the generator service, whenever it reads its
+  dataset from the categorizer: it imports no rft_categorizer).
+
+And two more:
 
 - :class:`PrototypeTopicChecker`: nearest topic prototype (the mean of the topic's categorized
   prompt vectors), softmax over the cosines. It needs nothing but the vectors the job already
-  has, so it is the default.
-- :class:`CategorizerTopicChecker`: step C's own ``assign_topics`` over its calibrated
-  classifier fitted on the topic hierarchy: a candidate is re-categorized exactly as step C
-  categorized the real prompts (used by ``rft generate`` when topic_hierarchy.json is there).
+  has: only the fallback when there is no categorizer to ask (categorized files and no
+  hierarchy beside them).
 - :class:`ScoringTopicChecker`: any scorer shaped like ``TopicClassifier.score``.
 """
 
@@ -18,6 +26,8 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+
+from rft_schemas.topics import CLASSIFY_MAX_ROWS, TopicDecision
 
 Vectors = NDArray[np.float32]
 
@@ -79,7 +89,35 @@ class CategorizerTopicChecker:
         self.rules = rules
 
     def categorize(self, vectors: Vectors) -> list[tuple[str, float]]:
-        from rft_categorizer.categorize import assign_topics
+        from rft_categorizer.categorize import classify_vectors
 
-        assignments = assign_topics(self.classifier, vectors, self.pool, self.rules)
-        return [("/".join(a.path), float(a.confidence)) for a in assignments]
+        decisions = classify_vectors(self.classifier, vectors, self.pool, self.rules)
+        return [(d.topic, d.confidence) for d in decisions]
+
+
+class _Classifying(Protocol):
+    def classify(self, dataset: str, vectors: Vectors) -> Sequence[TopicDecision]: ...
+
+
+class HttpTopicChecker:
+    """Step C's own decision asked of the categorizer service (``categorizer.classify``: the
+    generator's client of its API, :class:`rft_generator.sources.CategorizerAPI`), which answers
+    with the code :class:`CategorizerTopicChecker` runs in process. Blocking (the runner calls
+    it from a worker thread); a categorizer that cannot answer raises the client's
+    ``CategorizerUnavailable``: the job fails and is resumed, it never falls back to another
+    check."""
+
+    def __init__(self, categorizer: _Classifying, dataset: str) -> None:
+        self.categorizer = categorizer
+        self.dataset = dataset
+
+    def categorize(self, vectors: Vectors) -> list[tuple[str, float]]:
+        landed: list[tuple[str, float]] = []
+        for start in range(0, len(vectors), CLASSIFY_MAX_ROWS):
+            chunk = vectors[start : start + CLASSIFY_MAX_ROWS]
+            decisions = self.categorizer.classify(self.dataset, chunk)
+            if len(decisions) != len(chunk):
+                raise ValueError(f"the categorizer answered {len(decisions)} decisions for "
+                                 f"{len(chunk)} vectors")
+            landed += [(d.topic, d.confidence) for d in decisions]
+        return landed

@@ -10,7 +10,7 @@ the main app with ``register(app)``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.tree import Tree
 
-from rft_categorizer.batch import categorize_all, ensure_embedded, keep_decisions, read_prompts
+from rft_categorizer.batch import (
+    EmbedMissing,
+    categorize_all,
+    ensure_embedded,
+    keep_decisions,
+    read_prompts,
+)
 from rft_categorizer.categorize import (
     HIGH_CONFIDENCE_ABOVE,
     check_manual_topic,
@@ -48,7 +54,7 @@ from rft_categorizer.templates import (
 )
 from rft_cli.journey_context import JourneyContext
 from rft_cli.progress import record_progress
-from rft_embedder import EmbedderSettings, load_embedder
+from rft_embedder import EmbedderSettings, EmbedOutcome, embed_prompts, load_embedder
 from rft_runtime.llm import LLMClient, LLMSettings, llm_endpoint
 from rft_runtime.settings import RuntimeSettings
 from rft_runtime.vectorstore import (
@@ -79,10 +85,12 @@ console = Console()
 
 @dataclass
 class LocalTopics:
-    """The categorizer runner on one machine: Qdrant Edge (or RFT_QDRANT_URL) and the model."""
+    """The categorizer runner on one machine: Qdrant Edge (or RFT_QDRANT_URL) and the model,
+    which also embeds the prompts that lack vectors (the embedder's step, in process)."""
 
     runner: CategorizeRunner
     embedder_settings: EmbedderSettings
+    embed_missing: EmbedMissing
 
 
 def _categorizer_settings(runtime: RuntimeSettings) -> CategorizerSettings:
@@ -98,9 +106,14 @@ def local_topics(runtime: RuntimeSettings) -> Iterator[LocalTopics]:
     store = open_vector_store(settings)
     try:
         embedder = load_embedder(embedder_settings, runtime.data_dir)
+
+        def embed_missing(prompts: Sequence[SanitizedPrompt]) -> EmbedOutcome:
+            return embed_prompts(prompts, embedder, store, embedder_settings)
+
         yield LocalTopics(
             CategorizeRunner(embedder, store, settings, embedder_settings.collection_prefix),
             embedder_settings,
+            embed_missing,
         )
     finally:
         store.close()
@@ -152,7 +165,8 @@ def _embed_with_progress(
     local: LocalTopics, prompts: list[SanitizedPrompt], out: Console
 ) -> tuple[list[SanitizedPrompt], list[str]]:
     with record_progress(out, "Embedding prompts", total=len(prompts)) as advance:
-        done = ensure_embedded(local.runner, prompts, local.embedder_settings, advance)
+        done = ensure_embedded(local.runner, prompts, local.embedder_settings, advance,
+                               embed_missing=local.embed_missing)
     if done.newly_embedded:
         out.print(f"embedded {done.newly_embedded:,} prompts; {done.near_duplicates:,} are "
                   "near-duplicates of an earlier prompt (marked near_duplicate_of)")

@@ -6,7 +6,7 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
-from rft_categorizer.batch import ensure_embedded
+from rft_categorizer.batch import Embedded, ensure_embedded
 from rft_categorizer.runner import CategorizeRunner
 from rft_categorizer.settings import CategorizerSettings
 from rft_embedder import EmbedderSettings, embed_prompts, embed_texts, prompt_collection_spec
@@ -169,17 +169,25 @@ def test_the_stage_counts_near_duplicates_per_dataset_in_its_metrics(
                                      {"dataset": "drone"}) == 1
 
 
+def embed_missing_of(
+    runner: CategorizeRunner, prompts: list[SanitizedPrompt], settings: EmbedderSettings
+) -> Embedded:
+    """The CLI's step-C batch: the embedder's embed_prompts handed to the categorizer's."""
+    return ensure_embedded(runner, prompts, settings, embed_missing=lambda missing: embed_prompts(
+        missing, runner.embedder, runner.store, settings))
+
+
 def test_a_vector_computed_from_another_text_is_embedded_again(
     drone_prompts: list[SanitizedPrompt], embedder: RememberingEmbedder, store: VectorStore,
     tmp_path,
 ) -> None:
     runner = CategorizeRunner(embedder, store, CategorizerSettings(data_dir=tmp_path))
     prompts = drone_prompts[:20]
-    first = ensure_embedded(runner, prompts, EmbedderSettings())
+    first = embed_missing_of(runner, prompts, EmbedderSettings())
     assert first.newly_embedded == 20
-    assert ensure_embedded(runner, prompts, EmbedderSettings()).newly_embedded == 0
+    assert embed_missing_of(runner, prompts, EmbedderSettings()).newly_embedded == 0
     tools = EmbedderSettings(task_text=TaskTextSource.SYSTEM_AND_TOOLS)
-    changed = ensure_embedded(runner, prompts, tools)
+    changed = embed_missing_of(runner, prompts, tools)
     assert changed.newly_embedded == 20 and changed.texts != first.texts
     collection = store.ensure_collection(prompt_collection_spec("drone", 384))
     (point,) = collection.retrieve([point_id(prompts[0].id)])

@@ -14,7 +14,7 @@ import asyncio
 from rft_categorizer.batch import ensure_embedded
 from rft_categorizer.runner import CategorizeRunner
 from rft_categorizer.settings import CategorizerSettings
-from rft_embedder import EmbedderSettings
+from rft_embedder import EmbedderSettings, embed_prompts
 from rft_runtime.vectorstore import VectorStore, point_id
 from rft_schemas import SanitizedPrompt
 from rft_schemas.topics import TopicHierarchy
@@ -26,7 +26,9 @@ def test_the_drone_prompts_in_any_order_make_one_hierarchy(
     tmp_path,
 ) -> None:
     runner = CategorizeRunner(embedder, store, CategorizerSettings(data_dir=tmp_path))
-    done = ensure_embedded(runner, drone_prompts, EmbedderSettings())
+    settings = EmbedderSettings()
+    done = ensure_embedded(runner, drone_prompts, settings, embed_missing=lambda missing: (
+        embed_prompts(missing, runner.embedder, runner.store, settings)))
     texts = dict(zip((p.id for p in done.prompts), done.texts, strict=True))
 
     def discover(prompts: list[SanitizedPrompt]) -> TopicHierarchy:

@@ -2,7 +2,9 @@
 
 The same runner as the service: prompt vectors go into the dataset's collection once (a
 prompt already stored is not embedded again, so discovery, categorization and a
-re-categorization after an edit share one embedding pass).
+re-categorization after an edit share one embedding pass). Embedding and storing the missing
+ones is the caller's (the ``rft`` CLI binds the embedder's ``embed_prompts`` to its model), so
+this module needs no model either.
 """
 
 from __future__ import annotations
@@ -10,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from rft_categorizer.categorize import categorize_prompts, standing_decisions
 from rft_categorizer.runner import CategorizeRunner
-from rft_embedder import EmbedderSettings, embed_prompts, task_text
-from rft_embedder.core import embedding_key
+from rft_runtime.embedding.points import embedding_key
+from rft_runtime.embedding.text import PromptEmbeddingSettings, task_text
 from rft_runtime.vectorstore import point_id
-from rft_schemas.topics import CategorizedPrompt, TopicHierarchy
+from rft_schemas.topics import CategorizedPrompt, EmbeddedPrompt, TopicHierarchy
 from rft_schemas.traces import SanitizedPrompt
 
 CHUNK = 256
@@ -27,6 +30,22 @@ CHUNK = 256
 def read_prompts(path: Path) -> list[SanitizedPrompt]:
     with path.open(encoding="utf-8") as lines:
         return [SanitizedPrompt.model_validate_json(line) for line in lines if line.strip()]
+
+
+class EmbedResult(Protocol):
+    """What embedding a batch did (``rft_embedder.core.EmbedOutcome``)."""
+
+    @property
+    def embedded(self) -> Sequence[EmbeddedPrompt]:
+        """The prompts now stored, each with the text its vector was computed from."""
+
+    @property
+    def near_duplicates(self) -> int: ...
+
+
+EmbedMissing = Callable[[Sequence[SanitizedPrompt]], EmbedResult]
+"""Embeds prompts and upserts their points into their dataset's collection: the embedder's
+``embed_prompts`` bound to a model, the store and the embedder's settings."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +61,15 @@ class Embedded:
 def ensure_embedded(
     runner: CategorizeRunner,
     prompts: Sequence[SanitizedPrompt],
-    settings: EmbedderSettings,
+    settings: PromptEmbeddingSettings,
     progress: Callable[[int], None] | None = None,
+    *,
+    embed_missing: EmbedMissing,
 ) -> Embedded:
     """Embed the prompts whose points are missing or stale (computed from another text or
-    model); return the stored prompts and their texts.
+    model) with ``embed_missing``; return the stored prompts and their texts. ``settings``
+    name each prompt's text, as ``embed_missing`` embeds it (the same settings), and
+    ``runner.embedder`` its model.
 
     Near-duplicates dropped by setting are left out of the result (they are not stored).
     """
@@ -65,7 +88,7 @@ def ensure_embedded(
             missing = [p for p in group
                        if stored.get(point_id(p.id)) != embedding_key(name, current[p.id])]
             if missing:
-                outcome = embed_prompts(missing, runner.embedder, runner.store, settings)
+                outcome = embed_missing(missing)
                 texts.update((e.prompt.id, e.embedded_text) for e in outcome.embedded)
                 near_duplicates += outcome.near_duplicates
                 newly_embedded += len(outcome.embedded)
@@ -78,7 +101,7 @@ def ensure_embedded(
     return Embedded(kept, [texts[p.id] for p in kept], newly_embedded, near_duplicates)
 
 
-def _text_of(prompt: SanitizedPrompt, settings: EmbedderSettings) -> str:
+def _text_of(prompt: SanitizedPrompt, settings: PromptEmbeddingSettings) -> str:
     return task_text(prompt, settings.task_text, settings.max_text_chars)
 
 

@@ -26,7 +26,8 @@ from rft_categorizer.discovery import DiscoveredTopics, discover_topics
 from rft_categorizer.labeling import TopicLabeler
 from rft_categorizer.settings import CategorizerSettings
 from rft_categorizer.trace_names import trace_hints
-from rft_embedder import Embedder, prompt_collection_spec
+from rft_runtime.embedding.model import Embedder
+from rft_runtime.embedding.points import prompt_collection_spec
 from rft_runtime.vectorstore import Payload, VectorCollection, VectorStore, point_id
 from rft_schemas.topics import CategorizedPrompt, TopicDecision, TopicHierarchy
 from rft_schemas.traces import SanitizedPrompt

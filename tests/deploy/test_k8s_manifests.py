@@ -203,6 +203,19 @@ def test_the_generator_embeds_through_the_embedder_service_by_its_name(overlay: 
     assert k8s.find(objs, "Service", "embedder")
 
 
+def test_the_categorizer_embeds_through_the_embedder_service_by_its_name(overlay: str) -> None:
+    """The categorizer's image has no model either: its pod names the embedder Service for its
+    topic texts and keyphrases, in the setting it reads (it refuses to start without one)."""
+    from rft_categorizer.settings import CategorizerSettings
+
+    objs = rendered(overlay)
+    env = {e["name"]: e.get("value")
+           for e in container(only(objs, "Deployment", "categorizer"))["env"]}
+    assert env["RFT_CATEGORIZER_EMBEDDER_URL"] == "http://embedder.rft.svc:8000"
+    assert "categorizer_embedder_url" in CategorizerSettings.model_fields
+    assert k8s.find(objs, "Service", "embedder")
+
+
 def test_platform_check_flags_a_service_without_the_api_token_or_with_a_literal() -> None:
     objs = copy.deepcopy(rendered("base"))
     grader = k8s.find(objs, "Deployment", "grader")

@@ -37,6 +37,17 @@ class CategorizerSettings(RuntimeSettings):
         description="hierarchies and categorized records: a SQLite path, or a postgresql:// URL "
         "every replica shares; unset = SQLite files under data_dir/categorizer",
     )
+    # vectors of topic texts and keyphrases (the service has no model)
+    categorizer_embedder_url: str | None = Field(
+        default=None,
+        description="the embedder service (http://embedder.rft.svc:8000): topic descriptions, "
+        "examples and keyphrase candidates are embedded by its POST /v1/embed, keyed by its "
+        "model's name; the service does not start without it unless its caller passes an "
+        "embedder (the rft CLI's in-process model)",
+    )
+    categorizer_embedder_timeout_s: float = Field(
+        default=30.0, gt=0, description="per embedder call"
+    )
     # coverage (step D)
     coverage_highlight_below: float = Field(default=0.5, gt=0, le=1)
 

@@ -22,7 +22,6 @@ from rich.text import Text
 from rft_cli.journey_context import JourneyContext
 from rft_embedder import Embedder, EmbedderSettings, load_embedder, prompt_collection_spec
 from rft_generator import (
-    CategorizerTopicChecker,
     GenerationResult,
     GeneratorSettings,
     JobStore,
@@ -115,6 +114,7 @@ def _step_c_checker(
     path = TOPIC_HIERARCHY.path(out_dir)
     if not path.is_file():
         return None
+    from rft_categorizer.categorize import CategorizerTopicChecker
     from rft_categorizer.runner import CategorizeRunner
     from rft_categorizer.settings import CategorizerSettings
 

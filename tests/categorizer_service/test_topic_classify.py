@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rft_categorizer.categorize import CategorizerTopicChecker
 from rft_categorizer.service import build_service
 from rft_categorizer.settings import CategorizerSettings
 from rft_embedder import Embedder, EmbedderSettings, embed_prompts
-from rft_generator.topic_check import CategorizerTopicChecker
 from rft_runtime.vectorstore.edge import EdgeVectorStore
 from rft_schemas.topics import CLASSIFY_MAX_ROWS, TopicClassifyResponse
 from rft_schemas.traces import SanitizedPrompt

@@ -41,3 +41,26 @@ def test_without_an_embedder_or_its_url_the_service_refuses_to_start(tmp_path: P
     with pytest.raises(EmbedderNotConfigured, match="RFT_GENERATOR_EMBEDDER_URL"):
         build_service(GeneratorSettings(data_dir=tmp_path, log_json=False),
                       LLMSettings(base_url="http://127.0.0.1:9/v1"))
+
+
+# Step E validates candidates with step A's own structure checks (rft_sanitizer, torch-free);
+# every other step reaches it over HTTP or is handed in by its caller.
+ALLOWED_STEP_PACKAGES = {"rft_generator", "rft_schemas", "rft_runtime", "rft_sanitizer"}
+
+
+def test_no_generator_module_imports_another_steps_package_even_lazily() -> None:
+    import ast
+
+    import rft_generator
+
+    package = Path(rft_generator.__file__).parent
+    found: set[tuple[str, str]] = set()
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top.startswith("rft_") and top not in ALLOWED_STEP_PACKAGES:
+                    found.add((source.name, name))
+    assert not found, f"imports of other steps' packages: {sorted(found)}"

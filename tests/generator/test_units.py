@@ -176,8 +176,11 @@ def test_a_job_store_url_of_another_kind_is_refused_with_the_choices() -> None:
 def test_step_c_classifier_recategorizes_candidates_as_step_c_would(
     categorized: list[CategorizedPrompt], embedder: Embedder
 ) -> None:
-    from rft_categorizer.categorize import fit_topic_classifier, topic_texts
-    from rft_generator import CategorizerTopicChecker
+    from rft_categorizer.categorize import (
+        CategorizerTopicChecker,
+        fit_topic_classifier,
+        topic_texts,
+    )
     from rft_schemas import Topic, TopicHierarchy
 
     hierarchy = TopicHierarchy(dataset="drone", topics=[Topic(name="drone", children=[

@@ -153,6 +153,27 @@ def classify_vectors(
     ]
 
 
+
+class CategorizerTopicChecker:
+    """Step E's topic check as step C decides it, in process (``rft generate``): the calibrated
+    classifier fitted on the hierarchy, the dataset's vectors as its pool, step C's rules (a
+    prompt far from every topic lands in ``other``, confidence 0). It has the shape of
+    ``rft_generator.topic_check.TopicChecker``; the generator service asks the same
+    :func:`classify_vectors` through ``POST /v1/datasets/{dataset}/topics:classify``."""
+
+    def __init__(
+        self, classifier: TopicClassifier, pool: Vectors | None = None,
+        rules: DecisionRules | None = None,
+    ) -> None:
+        self.classifier = classifier
+        self.pool = pool
+        self.rules = rules
+
+    def categorize(self, vectors: Vectors) -> list[tuple[str, float]]:
+        """Per row: the topic key ('a/b') it lands in and the confidence (0..1)."""
+        decisions = classify_vectors(self.classifier, vectors, self.pool, self.rules)
+        return [(d.topic, d.confidence) for d in decisions]
+
 def categorize_prompts(
     prompts: Sequence[SanitizedPrompt],
     vectors: Vectors,

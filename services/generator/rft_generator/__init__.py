@@ -23,19 +23,13 @@ from rft_generator.pool import TopicPool, build_pools, recommended_targets, targ
 from rft_generator.runner import GenerationRunner, RunTimings, candidate_id
 from rft_generator.sampling import mmr_select
 from rft_generator.settings import GeneratorSettings
-from rft_generator.topic_check import (
-    CategorizerTopicChecker,
-    HttpTopicChecker,
-    PrototypeTopicChecker,
-    ScoringTopicChecker,
-    TopicChecker,
-)
+from rft_generator.topic_check import HttpTopicChecker, PrototypeTopicChecker, TopicChecker
 from rft_generator.views import render_generation_screen
 
 __all__ = [
-    "CandidateRecord", "CategorizerTopicChecker", "GenerationResult", "GenerationRunner",
+    "CandidateRecord", "GenerationResult", "GenerationRunner",
     "GeneratorSettings", "HttpTopicChecker", "JobStore",
-    "JobStoreError", "PrototypeTopicChecker", "RunTimings", "ScoringTopicChecker", "TopicChecker",
+    "JobStoreError", "PrototypeTopicChecker", "RunTimings", "TopicChecker",
     "TopicPool", "build_pools", "candidate_id", "mmr_select", "open_job_store", "read_categorized",
     "read_coverage", "recommended_targets", "render_generation_screen", "run_generation",
     "structure_policy", "targets_from_coverage", "write_synthetic_prompts",

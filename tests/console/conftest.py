@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -31,6 +32,7 @@ from rft_schemas.traces import SanitizedPrompt
 from rft_trainer_gateway.service import build_service as build_gateway
 from rft_trainer_gateway.settings import TrainerSettings
 from tests.categorizer_service.fixtures import (  # noqa: F401 - fixtures
+    DRONE_TOPICS,
     as_dataset,
     drone_prompts,
     drone_sanitized,
@@ -46,6 +48,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 DATASET = "drone-console"
+# The same prompts under another name, given a hierarchy and a split by the services' APIs
+# (fixture split_dataset): the tests of H, the journey and I+J run on it whatever ran before.
+SPLIT_DATASET = "drone-console-split"
 
 
 @pytest.fixture(scope="session")
@@ -105,10 +110,11 @@ async def vector_services(
                             categorize_review_below=0.9),
         store=store, embedder=embedder,
     )
-    embedded = embed_prompts(
-        as_dataset(drone_prompts, DATASET), embedder, store, EmbedderSettings()
-    )
-    assert app.state.topics.categorize_embedded(embedded.embedded) == []  # no hierarchy yet
+    for dataset in (DATASET, SPLIT_DATASET):
+        embedded = embed_prompts(
+            as_dataset(drone_prompts, dataset), embedder, store, EmbedderSettings()
+        )
+        assert app.state.topics.categorize_embedded(embedded.embedded) == []  # no hierarchy
     async with served(app, runtime) as categorizer:
         categorizer_url = str(categorizer.base_url).rstrip("/")
         generator_app, _, generator_runtime = build_generator(
@@ -120,6 +126,22 @@ async def vector_services(
         async with served(generator_app, generator_runtime) as generator:
             yield {"categorizer_url": categorizer_url,
                    "generator_url": str(generator.base_url).rstrip("/")}
+
+
+@pytest.fixture(scope="session")
+async def split_dataset(vector_services: dict[str, str]) -> str:
+    """SPLIT_DATASET with step B's hierarchy (the drone topics) and step F's split, made
+    through the categorizer's and the generator's APIs, as `rft submit` would."""
+    async with httpx.AsyncClient(timeout=120) as client:
+        topics = await client.put(
+            f"{vector_services['categorizer_url']}/v1/datasets/{SPLIT_DATASET}/topics",
+            json=DRONE_TOPICS)
+        assert topics.status_code == 200, topics.text
+        split = await client.post(
+            f"{vector_services['generator_url']}/v1/datasets/{SPLIT_DATASET}/split",
+            json={"valid_fraction": 0.1, "seed": 0})
+        assert split.status_code == 201 and split.json()["train_rows"] > 0, split.text
+    return SPLIT_DATASET
 
 
 @pytest.fixture(scope="session")

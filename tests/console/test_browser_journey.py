@@ -215,14 +215,16 @@ async def test_steps_a_to_g_in_the_browser(
 
 
 async def test_step_h_dry_run_in_the_browser(
-    page: tuple[Any, ConsoleErrors], dry_run_console_url: str, artifacts: Path
+    page: tuple[Any, ConsoleErrors], dry_run_console_url: str, split_dataset: str,
+    artifacts: Path,
 ) -> None:
-    """On the split the test above made: the base model (the local SmolLM2) answers one prompt
-    twice, the preset grader scores them, and the report shows histogram and verdict."""
+    """On a split made through the services' APIs: the base model (the local SmolLM2) answers
+    one prompt twice, the preset grader scores them, and the report shows histogram and
+    verdict."""
     tab, errors = page
     from playwright.async_api import expect
 
-    await tab.goto(f"{dry_run_console_url}/d/{DATASET}/dryrun")
+    await tab.goto(f"{dry_run_console_url}/d/{split_dataset}/dryrun")
     await tab.get_by_label("Prompts (N)").fill("1")
     await tab.get_by_label("Max tokens per answer").fill("8")
     await tab.get_by_label("Tool choice").select_option("required")
@@ -237,14 +239,15 @@ async def test_step_h_dry_run_in_the_browser(
 
 
 async def test_the_journey_runs_f_to_h_from_the_console_and_is_followed_live(
-    page: tuple[Any, ConsoleErrors], journey_console_url: str, artifacts: Path
+    page: tuple[Any, ConsoleErrors], journey_console_url: str, split_dataset: str,
+    artifacts: Path,
 ) -> None:
-    """On the same categorized prompts: the gateway's journey until H, started from its form;
-    each step's status arrives by the journey's event stream while the page stays put."""
+    """On categorized prompts with a hierarchy: the gateway's journey until H, started from its
+    form; each step's status arrives by the journey's event stream while the page stays put."""
     tab, errors = page
     from playwright.async_api import expect
 
-    await tab.goto(f"{journey_console_url}/?dataset={DATASET}")
+    await tab.goto(f"{journey_console_url}/?dataset={split_dataset}")
     await tab.get_by_role("link", name="F→J in one run: the journey →").click()
     await expect(tab.get_by_text("No journey of")).to_be_visible()
     await tab.get_by_label("Until").select_option("H")
@@ -264,15 +267,16 @@ async def test_the_journey_runs_f_to_h_from_the_console_and_is_followed_live(
 
 
 async def test_steps_i_and_j_train_the_real_model_from_the_console(
-    page: tuple[Any, ConsoleErrors], real_training_console_url: str, artifacts: Path
+    page: tuple[Any, ConsoleErrors], real_training_console_url: str, split_dataset: str,
+    artifacts: Path,
 ) -> None:
-    """On the same split: the training form starts from the gateway's CPU budget, is set to a
-    tiny one (one step of one prompt x 2 answers of 8 tokens), trains the real SmolLM2, follows
-    the job live to its end, and opens its results."""
+    """On a split made through the services' APIs: the training form starts from the gateway's
+    CPU budget, is set to a tiny one (one step of one prompt x 2 answers of 8 tokens), trains
+    the real SmolLM2, follows the job live to its end, and opens its results."""
     tab, errors = page
     from playwright.async_api import expect
 
-    await tab.goto(f"{real_training_console_url}/d/{DATASET}/train?device=cpu")
+    await tab.goto(f"{real_training_console_url}/d/{split_dataset}/train?device=cpu")
     await expect(tab.get_by_text(re.compile("budget for CPU: CPU budget"))).to_be_visible()
     assert await tab.get_by_label("Max steps").input_value() == "40"  # the gateway's, shown
     for label, value in (("Max steps", "1"), ("Prompts per step", "1"),

@@ -194,16 +194,19 @@ def _read(path: Path) -> StackState | None:
     except (FileNotFoundError, ValidationError):
         return None
 def service_urls(ports: dict[str, int]) -> dict[str, str]:
-    """The URLs services call each other at: the generator reads the categorizer's records; the
-    generator and the categorizer take their vectors from the embedder (they have no model;
-    colocated, they share the process's); the trainer gateway's journeys call the generator
-    (step F) and the grader (G, H)."""
+    """The URLs services call each other at, as the cluster's Deployments set them: the
+    generator reads the categorizer's records; the generator and the categorizer take their
+    vectors from the embedder (they have no model; colocated, they share the process's), and so
+    does the grader's ``cosine`` metric (without it each grader process would load a model of
+    its own); the trainer gateway's journeys call the generator (step F) and the grader (G, H).
+    (The grader's sandbox workers are forked by the grader here: no RFT_GRADER_SANDBOX_URL.)"""
     def url(name: str) -> str:
         return f"http://127.0.0.1:{ports[name]}"
 
     return {"RFT_GENERATOR_CATEGORIZER_URL": url("categorizer"),
             "RFT_CATEGORIZER_EMBEDDER_URL": url("embedder"),
             "RFT_GENERATOR_EMBEDDER_URL": url("embedder"),
+            "RFT_GRADER_EMBEDDER_URL": url("embedder"),
             "RFT_TRAINER_GENERATOR_URL": url("generator"),
             "RFT_TRAINER_GRADER_URL": url("grader")}
 

@@ -689,3 +689,24 @@ def test_production_overlay_in_the_docs_renders_and_validates(tmp_path: Path) ->
         assert {t["metadata"]["bootstrapServers"] for t in spec["triggers"]} == {
             "kafka-bootstrap.kafka.svc:9092"
         }
+
+
+def test_rft_up_tells_each_service_every_url_its_deployment_sets() -> None:
+    """One machine and the cluster wire the services alike: each service URL a Deployment sets
+    (but the sandbox workers', a service of the cluster only: `rft up`'s grader forks its
+    workers) is one `rft up` gives its processes, naming the same service."""
+    from rft_cli.stack import console_urls, service_urls
+
+    names = ("sanitizer", "embedder", "categorizer", "generator", "grader", "trainer-gateway")
+    ports = {name: 9000 + i for i, name in enumerate(names)}
+    by_port = {f"http://127.0.0.1:{port}": name for name, port in ports.items()}
+    local = {key: by_port[url] for key, url in {**service_urls(ports),
+                                                **console_urls(ports)}.items()}
+    cluster: dict[str, str] = {}
+    for deployment in (o for o in rendered("base") if o["kind"] == "Deployment"):
+        for variable in container(deployment).get("env", []):
+            name, value = variable["name"], variable.get("value") or ""
+            if name.endswith("_URL") and value.startswith("http://") and ".rft.svc" in value:
+                cluster[name] = value.removeprefix("http://").split(".", 1)[0]
+    cluster.pop("RFT_GRADER_SANDBOX_URL")
+    assert local == cluster

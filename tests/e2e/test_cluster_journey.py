@@ -4,11 +4,13 @@
 Raw traces (real sample records from examples/data) go to `rft.traces.raw.v1` as plain JSON
 lines with the `rft-dataset` header, the documented shape for a trace system's exporter. Mid-way
 through the stream the process that embeds and categorizes (the colocated vector services) is
-SIGKILLed and started again with the same command and environment, as a supervisor would; the
-rest of the stream is produced while it is down. Topics are then discovered through the
+SIGKILLed, and `rft up`'s supervisor starts it again on the same ports; the rest of the stream is
+produced once it is back. Topics are then discovered through the
 categorizer's API, and everything the stream holds is compared with what `rft run` (one process,
 the same step code) wrote for the same file: the sanitize report (prompts, rejections by reason),
-the topic hierarchy, the categorized prompts per topic and coverage.
+the topic hierarchy, the categorized prompts per topic and coverage. After the journey API's F
+to J, a small generation job (step E) on the local model adds prompts to a thin topic, each
+checked by the categorizer, and a new split counts those it kept.
 
 One stack serves every test of the module (starting it is most of the time); `rft run` runs
 beside `rft up` while the stack starts. Topic names come from keywords in both drivers
@@ -25,7 +27,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -39,12 +40,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from rft_categorizer.categorized_file import read_categorized
 from rft_categorizer.kafka_stages import CATEGORIZER
 from rft_embedder.kafka_stages import EMBEDDER
+from rft_generator.pool import recommended_targets
 from rft_grader.presets import preset_for_rows
+from rft_runtime.embedding.text import TaskTextSource, task_text
+from rft_runtime.http.sse import ServerSentEvent
 from rft_runtime.kafka.backlog import wait_caught_up
 from rft_runtime.settings import RuntimeSettings
 from rft_sanitizer.kafka_stages import SANITIZER
 from rft_sanitizer.stage import DATASET_HEADER
-from rft_schemas.generation import SplitManifest
+from rft_schemas import GenerationFailure, GenerationJob, JobStatus, SyntheticPrompt
+from rft_schemas.generation import DatasetSplit, SplitManifest
 from rft_schemas.kafka_topics import (
     CATEGORIZED_PROMPTS,
     EMBEDDED_PROMPTS,
@@ -52,10 +57,16 @@ from rft_schemas.kafka_topics import (
     SANITIZED_PROMPTS,
 )
 from rft_schemas.rollouts import DryRunReport
-from rft_schemas.topics import CategorizedPrompt, CoverageReport, TopicHierarchy
-from rft_schemas.traces import SanitizeReport
+from rft_schemas.topics import (
+    CategorizedPrompt,
+    CoverageReport,
+    TopicClassifyResponse,
+    TopicHierarchy,
+)
+from rft_schemas.traces import RejectionReason, SanitizeReport
 from rft_schemas.training import EvalComparison
 from tests.dryrun.verdict_rules import assert_verdict_follows_the_table
+from tests.integration.event_stream import follow
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -156,6 +167,12 @@ def wait_ready(url: str, timeout_s: float = 300) -> None:
         time.sleep(0.3)
 
 
+def read_stack_file(state: Path) -> dict:
+    """`rft up`'s stack.json: the supervisor, its status and every process it runs."""
+    path = state / "stack.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("journey")
@@ -176,13 +193,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state = root / "state"
     started = subprocess.run([*RFT, "up"], env=rft_env(state), cwd=REPO, capture_output=True,
                              text=True, timeout=600)
-    stack_file = state / "stack.json"
-    processes = json.loads(stack_file.read_text()) if stack_file.exists() else []
-    stack = Stack(state, processes, cli, out, root / "cli.log", lines)
+    recorded = read_stack_file(state)
+    stack = Stack(state, recorded.get("processes", []), cli, out, root / "cli.log", lines)
     try:
         assert started.returncode == 0, started.stderr + started.stdout
-        # what the teardown's check for leftovers finds: every process of the stack
-        assert {p["pid"] for p in processes} <= set(processes_of(state))
+        # what the teardown's check for leftovers finds: every process of the stack, and the
+        # supervisor that restarts them
+        pids = {p["pid"] for p in stack.processes} | {recorded["supervisor"]["pid"]}
+        assert pids <= set(processes_of(state))
         for service in SERVICES:
             wait_ready(stack.url(service))
         yield stack
@@ -262,32 +280,28 @@ class Streamed:
     restart_s: float
 
 
-def restart_after_sigkill(stack: Stack, name: str) -> float:
-    """SIGKILL the process serving ``name`` and start it again with its own command line and
-    environment (read from /proc), as a supervisor would; its new pid goes into stack.json so
-    `rft down` stops it."""
+def sigkill_and_wait_for_the_supervisor(stack: Stack, name: str) -> float:
+    """SIGKILL the process serving ``name``; the supervisor `rft up` started brings it back on
+    the same ports (a new pid and a restart counted in stack.json), ready again. Returns the
+    seconds from the kill to ready."""
     pid = next(p["pid"] for p in stack.processes if p["name"] == name)
-    entries = [p for p in stack.processes if p["pid"] == pid]
-    command = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-    environ = dict(
-        item.split(b"=", 1)
-        for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in item
-    )
+    served = {p["name"]: p["port"] for p in stack.processes if p["pid"] == pid}
     os.kill(pid, signal.SIGKILL)
-    while alive(pid):
-        time.sleep(0.05)
-    began = time.monotonic()
-    with open(entries[0]["log"], "ab") as log:
-        process = subprocess.Popen(command, env=environ, stdout=log, stderr=log,
-                                   start_new_session=True)
-    # reaped the moment it exits: a zombie would look alive to `rft down` for its whole grace
-    threading.Thread(target=process.wait, daemon=True).start()
-    for entry in entries:
-        entry["pid"] = process.pid
-    (stack.state / "stack.json").write_text(json.dumps(stack.processes, indent=2))
-    for entry in entries:
-        wait_ready(f"http://127.0.0.1:{entry['port']}")
-    return time.monotonic() - began
+    killed = time.monotonic()
+    deadline = killed + 120
+    while True:
+        entries = [p for p in read_stack_file(stack.state)["processes"] if p["name"] in served]
+        if all(p["pid"] != pid and p["restarts"] == 1 for p in entries):
+            break
+        assert time.monotonic() < deadline, f"the supervisor did not restart {name}: {entries}"
+        time.sleep(0.1)
+    assert {p["name"]: p["port"] for p in entries} == served
+    assert {p["last_exit"] for p in entries} == {"killed by SIGKILL"}
+    assert len({p["pid"] for p in entries}) == 1 and alive(entries[0]["pid"])
+    stack.processes = read_stack_file(stack.state)["processes"]
+    for port in served.values():
+        wait_ready(f"http://127.0.0.1:{port}")
+    return time.monotonic() - killed
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +317,7 @@ def streamed(stack: Stack) -> Streamed:
         while not (embedded := len(await keys_on(stack.bootstrap, EMBEDDED_PROMPTS.name))):
             assert time.monotonic() < deadline, "nothing was embedded"
             await asyncio.sleep(0.2)
-        restart = await asyncio.to_thread(restart_after_sigkill, stack, KILLED)
+        restart = await asyncio.to_thread(sigkill_and_wait_for_the_supervisor, stack, KILLED)
         await produce_traces(stack.bootstrap, second)
         await wait_caught_up(RuntimeSettings(kafka_bootstrap=stack.bootstrap),
                              [SANITIZER, EMBEDDER, CATEGORIZER], 300)
@@ -515,3 +529,81 @@ def test_rft_submit_runs_a_file_through_the_stacks_services(stack: Stack, journe
     assert "D  coverage:" in ran.stdout
     assert (f"Open the console on this dataset: {stack.url('console')}/d/submitted/sanitize"
             in ran.stdout)
+
+
+# ---- E: a generation job on the local model -------------------------------------------------
+
+GENERATION = "e2e-thin-topic"
+
+
+def test_a_generation_job_adds_prompts_the_categorizer_checked_and_a_split_counts_them(
+    stack: Stack, journey: dict
+):
+    """Step E through the generator's API, on the stack's local SmolLM2: 2 new prompts for each
+    of the two thinnest topics, 2 candidates at most per topic. Last in the module (after the
+    journey's split was compared with `rft split`), since the split it makes replaces the
+    dataset's stored one. The 135M model may write nothing acceptable: what is checked holds
+    for 0 kept as for 4."""
+    coverage = CoverageReport.model_validate(httpx.get(
+        f"{stack.url('categorizer')}/v1/datasets/{DATASET}/coverage", timeout=30).json())
+    gaps = recommended_targets(coverage, None)
+    assert gaps, "the drone traces leave some topic below its target"
+    thinnest = sorted(gaps, key=lambda t: (-gaps[t], t))[:2]
+    base = f"{stack.url('generator')}/v1/generation-jobs"
+    posted = httpx.post(base, json={
+        "id": GENERATION, "dataset": DATASET, "targets": dict.fromkeys(thinnest, 2),
+        "few_shot": 2, "candidates_per_request": 2, "max_attempts_per_prompt": 1,
+        "max_tokens": 48,
+    }, timeout=60)
+    assert posted.status_code == 202, posted.text
+    events = asyncio.run(follow_events(f"{base}/{GENERATION}/events", 300))
+    assert [e.event for e in events][-1] == "done"
+    job = GenerationJob.model_validate(json.loads(events[-1].data)["job"])
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert sorted((t.topic, t.target) for t in job.topics) == [(t, 2) for t in sorted(thinnest)]
+    for progress in job.topics:
+        # every candidate the model wrote is kept or rejected for a reason, once
+        assert 1 <= progress.attempts <= 2
+        assert progress.generated + sum(progress.failures.values()) == progress.attempts
+        assert set(progress.failures) <= {*GenerationFailure, *RejectionReason}
+    generated = {t.topic: t.generated for t in job.topics}
+
+    # each kept prompt's topic check is the categorizer's decision for the prompt's vector
+    output = stack.state / "generator" / GENERATION / "synthetic_prompts.jsonl"
+    kept = [SyntheticPrompt.model_validate_json(line)
+            for line in output.read_text().splitlines()] if output.exists() else []
+    assert Counter("/".join(s.topic_path) for s in kept) == +Counter(generated)
+    if kept:
+        texts = [task_text(s.prompt, TaskTextSource.LAST_USER_TURN) for s in kept]
+        vectors = httpx.post(f"{stack.url('embedder')}/v1/embed", json={"texts": texts},
+                             timeout=60).json()["vectors"]
+        classified = httpx.post(
+            f"{stack.url('categorizer')}/v1/datasets/{DATASET}/topics:classify",
+            json={"vectors": vectors}, timeout=60)
+        assert classified.status_code == 200, classified.text
+        decisions = TopicClassifyResponse.model_validate(classified.json()).decisions
+        for synthetic, decision in zip(kept, decisions, strict=True):
+            check = next(c for c in synthetic.validation if c.name == "topic")
+            assert check.passed and check.detail == f"landed in {decision.topic}"
+            assert check.score == pytest.approx(decision.confidence, abs=1e-3)
+            target = "/".join(synthetic.topic_path)
+            assert decision.topic == target or decision.topic.startswith(target + "/")
+            assert synthetic.prompt.origin == "synthetic"
+
+    # a split made now holds the real prompts as before and every kept synthetic one, in train
+    split = httpx.post(f"{stack.url('generator')}/v1/datasets/{DATASET}/split", json={},
+                       timeout=300)
+    assert split.status_code == 201, split.text
+    made = DatasetSplit.model_validate(split.json())
+    before = journey_steps(journey)["F"]["split"]
+    assert made.train_rows + made.valid_rows == (
+        before["train_rows"] + before["valid_rows"] + len(kept))
+    synthetic_rows = {name: counts.get("synthetic", 0)
+                      for name, counts in made.manifest.sources.items()}
+    assert synthetic_rows == {"train": len(kept), "valid": 0}
+    assert made.synthetic_jobs == ([GENERATION] if kept else [])
+
+
+async def follow_events(url: str, timeout_s: float) -> list[ServerSentEvent]:
+    async with httpx.AsyncClient() as client:
+        return await follow(client, url, timeout_s)

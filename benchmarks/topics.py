@@ -8,6 +8,14 @@ coarse level from its ``reduce_topics(nr_topics="auto")``) runs on the same vect
 process. ``--sets DIR`` adds sets nobody tuned on (CLINC150 with its 10 domains, SNIPS, ATIS,
 HWU64 in another split; see ``unseen_sets``), and a table at the end puts every set side by side.
 
+After discovery, step C categorizes the split into the discovered hierarchy (the categorizer's
+classifier fitted on each found leaf's description and examples, the split as its pool), and
+its confidence is scored against the labels: a prompt counts as right when it lands in the leaf
+that holds most prompts of its intent (discovery may merge intents: the fairest reading of
+"right" for a found topic), with accuracy, mean confidence, ECE and the share of confidences of
+0.99 and more. The baseline is the same classifier with its temperature fitted on the found
+topics' own examples, as it was before discovered hierarchies were calibrated on the dataset.
+
 Categorization: a hierarchy built from the label names with five train examples per leaf
 (HWU64: scenario/intent paths), scored on the test split: accuracy and expected calibration
 error (ECE, 15 bins), next to a nearest centroid over the same five examples. The categorizer
@@ -39,6 +47,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +59,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from rft_categorizer.calibration import expected_calibration_error
-from rft_categorizer.categorize import assign_topics, fit_topic_classifier
+from rft_categorizer.categorize import (
+    assign_topics,
+    fit_hierarchy_classifier,
+    fit_topic_classifier,
+    topic_texts,
+)
+from rft_categorizer.classifier import TopicClassifier
 from rft_categorizer.clustering import OUTLIER
-from rft_categorizer.discovery import discover_topics
+from rft_categorizer.discovery import DiscoveredTopics, discover_topics
 from rft_categorizer.keywords import snake_case
 from rft_embedder.settings import DEFAULT_MODEL
 
@@ -260,8 +275,45 @@ def discovery_row(
     )
 
 
+def print_discovered_calibration(
+    found: DiscoveredTopics, split: Split, vectors: NDArray[np.float32],
+    encode: Callable[[list[str]], NDArray[np.float32]],
+) -> None:
+    """Step C's confidence on the discovered hierarchy, against the labels (module docstring)."""
+    texts = topic_texts(found.hierarchy)
+    leaf_vectors = {p: encode(t) for p, t in texts.items()}
+    cross_fitted = fit_topic_classifier(leaf_vectors, pool=vectors)  # the baseline's way
+    classifier = fit_hierarchy_classifier(found.hierarchy, leaf_vectors, pool=vectors)
+    ours = print_confidence_against_labels("step C on the discovered hierarchy", classifier,
+                                           vectors, split)
+    before = print_confidence_against_labels(
+        "  baseline: the temperature fitted on its examples", cross_fitted, vectors, split)
+    print(f"  ECE x{ours / before:.2f} the baseline's")
+
+
+def print_confidence_against_labels(
+    title: str, classifier: TopicClassifier, vectors: NDArray[np.float32], split: Split
+) -> float:
+    """Prints accuracy, confidence and ECE against the labels; returns the ECE."""
+    assignments = assign_topics(classifier, vectors)
+    landed = [tuple(a.runner_up if a.uncategorized else a.path) for a in assignments]
+    confidence = np.asarray(
+        [a.runner_up_confidence if a.uncategorized else a.confidence for a in assignments])
+    intents = sorted(set(split.fine))
+    home = {intent: Counter(leaf for leaf, i in zip(landed, split.fine, strict=True)
+                            if i == intent).most_common(1)[0][0] for intent in intents}
+    correct = np.asarray([home[i] == leaf for leaf, i in zip(landed, split.fine, strict=True)])
+    error = expected_calibration_error(confidence, correct)
+    print(f"{title} ({len(classifier.paths)} leaves): accuracy "
+          f"{correct.mean():.3f} (in its intent's leaf), mean confidence {confidence.mean():.3f}, "
+          f"ECE {error:.3f}, confidence >= 0.99 for {np.mean(confidence >= 0.99):.1%}; "
+          f"temperature {classifier.temperature:.3f}")
+    return error
+
+
 def run_discovery(
-    data: Dataset, vectors: NDArray[np.float32], with_bertopic: bool, part: str = "train"
+    data: Dataset, vectors: NDArray[np.float32], with_bertopic: bool, part: str = "train",
+    encode: Callable[[list[str]], NDArray[np.float32]] | None = None,
 ) -> list[DiscoveryRow]:
     split = data.train if part == "train" else data.test
     name = f"{data.name} {part}"
@@ -280,6 +332,8 @@ def run_discovery(
         print(f"          resolutions chosen from the data: fine {clusters.fine_resolution:.2f}, "
               f"coarse {clusters.coarse_resolution:.2f} (resampling ARI per resolution: "
               + ", ".join(f"{r:.2f}:{a:.3f}" for r, a in clusters.stability.items()) + ")")
+    if encode is not None:
+        print_discovered_calibration(found, split, vectors, encode)
     if not with_bertopic:
         return [ours]
     from bertopic import BERTopic
@@ -478,7 +532,7 @@ def main() -> None:
         if not args.no_discovery:
             for part in args.splits:
                 vectors = train_vectors if part == "train" else test_vectors
-                rows += run_discovery(data, vectors, not args.no_bertopic, part)
+                rows += run_discovery(data, vectors, not args.no_bertopic, part, encode)
         if not args.no_categorization:
             run_categorization(data, train_vectors, test_vectors, encode, args.seeds)
     if rows:

@@ -36,6 +36,28 @@ def fit_temperature(
     return float(np.exp(best.x))
 
 
+def temperature_for_mean_confidence(
+    logits: NDArray[np.float64], target: float, bounds: tuple[float, float] = (0.02, 50)
+) -> float:
+    """The T at which the mean top probability of softmax(logits/T) is ``target`` (the mean
+    falls as T grows), clipped to ``bounds``."""
+    if not len(logits):
+        return 1.0
+
+    def mean_confidence(log_t: float) -> float:
+        return float(softmax(logits, float(np.exp(log_t))).max(axis=1).mean())
+
+    low, high = np.log(bounds[0]), np.log(bounds[1])
+    if mean_confidence(low) <= target:
+        return bounds[0]
+    if mean_confidence(high) >= target:
+        return bounds[1]
+    for _ in range(60):  # bisection on log T: the mean is monotone in T
+        middle = (low + high) / 2
+        low, high = (middle, high) if mean_confidence(middle) > target else (low, middle)
+    return float(np.exp((low + high) / 2))
+
+
 def expected_calibration_error(
     confidence: NDArray[np.float64], correct: NDArray[np.bool_], bins: int = 15
 ) -> float:

@@ -12,13 +12,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rft_categorizer.classifier import ClassifierParams, LeafPath, TopicClassifier, Vectors
+from rft_categorizer.classifier import (
+    ClassifierParams,
+    LeafPath,
+    TopicClassifier,
+    Vectors,
+    calibrated_to_neighbours,
+)
 from rft_categorizer.classifier import fit_classifier as _fit
 from rft_categorizer.coverage import OTHER_TOPIC, topic_key
 from rft_categorizer.editing import HierarchyEditError, find_topic, leaf_paths
 from rft_schemas.topics import (
     CategorizationMethod,
     CategorizedPrompt,
+    HierarchySource,
     Topic,
     TopicDecision,
     TopicHierarchy,
@@ -71,6 +78,22 @@ def fit_topic_classifier(
 ) -> TopicClassifier:
     """``leaf_vectors``: the embedded ``topic_texts`` per leaf; ``pool``: the dataset's vectors."""
     return _fit(leaf_vectors, pool, params)
+
+
+def fit_hierarchy_classifier(
+    hierarchy: TopicHierarchy,
+    leaf_vectors: dict[LeafPath, Vectors],
+    pool: Vectors | None = None,
+    params: ClassifierParams | None = None,
+) -> TopicClassifier:
+    """Step C's classifier for ``hierarchy`` (``leaf_vectors``: its embedded ``topic_texts``).
+    A discovered hierarchy's examples are its topics' most typical members, not a person's
+    picks: its confidence is calibrated on the dataset (``pool``) instead of on them
+    (``rft_categorizer.classifier``'s docstring has the measurements)."""
+    classifier = _fit(leaf_vectors, pool, params)
+    if hierarchy.source is HierarchySource.AUTO and pool is not None:
+        classifier = calibrated_to_neighbours(classifier, pool)
+    return classifier
 
 
 def assign_topics(

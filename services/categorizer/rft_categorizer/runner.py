@@ -17,7 +17,7 @@ import numpy as np
 from rft_categorizer.categorize import (
     categorize_prompts,
     classify_vectors,
-    fit_topic_classifier,
+    fit_hierarchy_classifier,
     topic_texts,
 )
 from rft_categorizer.classifier import TopicClassifier, Vectors, leaf_vectors_from
@@ -140,8 +140,8 @@ class CategorizeRunner:
         return leaf_vectors
 
     def classifier(self, hierarchy: TopicHierarchy, pool: Vectors | None) -> TopicClassifier:
-        return fit_topic_classifier(
-            self.leaf_vectors(hierarchy), pool, self.settings.classifier_params()
+        return fit_hierarchy_classifier(
+            hierarchy, self.leaf_vectors(hierarchy), pool, self.settings.classifier_params()
         )
 
     def categorize(

@@ -42,6 +42,11 @@ SUPERVISOR_STOP_TIMEOUT_S = 150.0
 STOP_ORDER = ("llm", "broker", "broker-storage")
 
 
+def stop_group(name: str) -> int:
+    """The supervisor's stop group of process ``name``: 0 for a service, then STOP_ORDER's."""
+    return STOP_ORDER.index(name) + 1 if name in STOP_ORDER else 0
+
+
 class StackError(RuntimeError):
     """Why `rft up` did not start the stack, in one line for the user."""
 
@@ -51,10 +56,14 @@ def state_path(settings: RuntimeSettings) -> Path:
 
 
 def read_stack(settings: RuntimeSettings) -> StackState | None:
-    path = state_path(settings)
+    return _read(state_path(settings))
+
+
+def _read(path: Path) -> StackState | None:
+    """stack.json as it is now; None when there is none (or it is not one)."""
     try:
         raw = json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, json.JSONDecodeError):
         return None
     if isinstance(raw, list):  # written by an `rft up` from before the supervisor
         return StackState(status="ready", processes=[StackProcess(**e) for e in raw])
@@ -115,13 +124,13 @@ def plan(settings: RuntimeSettings, logs: Path) -> Plan:
             name="broker-storage", command=broker.storage_command(), env=dict(os.environ),
             log=_log(logs, "broker"), services={"broker-storage": broker.storage_port},
             probes=[Probe(kind="tcp", port=broker.storage_port)],
-            start_timeout_s=BROKER_START_TIMEOUT_S, stop_group=3,
+            start_timeout_s=BROKER_START_TIMEOUT_S, stop_group=stop_group("broker-storage"),
         ))
         children.append(Child(
             name="broker", command=broker.broker_command(), env=broker.broker_env(),
             log=_log(logs, "broker"), services={"broker": broker.port},
             probes=[Probe(kind="tcp", port=broker.port)],
-            start_timeout_s=BROKER_START_TIMEOUT_S, stop_group=2,
+            start_timeout_s=BROKER_START_TIMEOUT_S, stop_group=stop_group("broker"),
         ))
         env["RFT_KAFKA_BOOTSTRAP"] = broker.bootstrap
     if not settings.llm_base_url:
@@ -130,7 +139,7 @@ def plan(settings: RuntimeSettings, logs: Path) -> Plan:
         children.append(Child(
             name="llm", command=llm.command(), env=llm.env(), log=_log(logs, "llm"),
             services={"llm": llm.port}, probes=[Probe(kind="http", port=llm.port, path="/health")],
-            start_timeout_s=START_TIMEOUT_S, stop_group=1,
+            start_timeout_s=START_TIMEOUT_S, stop_group=stop_group("llm"),
         ))
         env["RFT_LLM_BASE_URL"] = llm.base_url
         env["RFT_LLM_BACKEND"] = "local"  # every service sizes its defaults for the CPU
@@ -188,11 +197,6 @@ def supervise(plan: Plan, log_path: Path) -> list[StackProcess]:
         raise
 
 
-def _read(path: Path) -> StackState | None:
-    try:
-        return StackState.model_validate_json(path.read_text())
-    except (FileNotFoundError, ValidationError):
-        return None
 def service_urls(ports: dict[str, int]) -> dict[str, str]:
     """The URLs services call each other at, as the cluster's Deployments set them: the
     generator reads the categorizer's records; the generator and the categorizer take their
@@ -240,7 +244,7 @@ def _service(
         log=_log(logs, process_name),
         services={svc: ports[svc] for svc in port_variables.values()},
         probes=[Probe(kind="http", port=ports[svc]) for svc in port_variables.values()],
-        start_timeout_s=START_TIMEOUT_S, stop_group=0,
+        start_timeout_s=START_TIMEOUT_S, stop_group=stop_group(process_name),
     )
 
 

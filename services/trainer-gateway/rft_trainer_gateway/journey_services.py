@@ -55,30 +55,24 @@ class ServiceClient:
                    params: dict[str, Any] | None = None,
                    missing_ok: bool = False) -> Any:
         """The answer's JSON; None for a 404 when ``missing_ok``."""
-        if self.base_url is None:
-            raise ServiceNotConfigured(f"no {self.name} service configured: set {self.setting}")
-        url = f"{self.base_url}{path}"
+        url = self._url(path)
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers,
                                          transport=self._transport) as client:
                 response = await client.request(method, url, json=body, params=params)
         except httpx.HTTPError as error:
-            raise ServiceFailed(f"the {self.name} at {self.base_url} cannot be reached "
-                                f"({method} {path}): {type(error).__name__}: {error}") from error
+            raise self._unreachable(method, path, error) from error
         if response.status_code == 404 and missing_ok:
             return None
         if response.status_code >= 400:
-            raise ServiceFailed(f"the {self.name} at {self.base_url} answered "
-                                f"{response.status_code} to {method} {path}: {_detail(response)}")
+            raise self._refused(method, path, response)
         return response.json()
 
     async def events(self, path: str) -> AsyncIterator[ServerSentEvent]:
         """A server-sent event stream's events until the service ends it. Waiting between
         events has no limit (a step can be quiet for minutes; the stream sends keep-alives), so
         only connecting and each read of the first answer are timed."""
-        if self.base_url is None:
-            raise ServiceNotConfigured(f"no {self.name} service configured: set {self.setting}")
-        url = f"{self.base_url}{path}"
+        url = self._url(path)
         timeout = httpx.Timeout(self.timeout_s, read=None)
         try:
             async with (
@@ -88,14 +82,24 @@ class ServiceClient:
             ):
                 if response.status_code >= 400:
                     await response.aread()
-                    raise ServiceFailed(
-                        f"the {self.name} at {self.base_url} answered {response.status_code} "
-                        f"to GET {path}: {_detail(response)}")
+                    raise self._refused("GET", path, response)
                 async for event in parse_events(response.aiter_lines()):
                     yield event
         except httpx.HTTPError as error:
-            raise ServiceFailed(f"the {self.name} at {self.base_url} cannot be reached "
-                                f"(GET {path}): {type(error).__name__}: {error}") from error
+            raise self._unreachable("GET", path, error) from error
+
+    def _url(self, path: str) -> str:
+        if self.base_url is None:
+            raise ServiceNotConfigured(f"no {self.name} service configured: set {self.setting}")
+        return f"{self.base_url}{path}"
+
+    def _unreachable(self, method: str, path: str, error: httpx.HTTPError) -> ServiceFailed:
+        return ServiceFailed(f"the {self.name} at {self.base_url} cannot be reached "
+                             f"({method} {path}): {type(error).__name__}: {error}")
+
+    def _refused(self, method: str, path: str, response: httpx.Response) -> ServiceFailed:
+        return ServiceFailed(f"the {self.name} at {self.base_url} answered "
+                             f"{response.status_code} to {method} {path}: {_detail(response)}")
 
 
 class JourneyServices:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rft_categorizer.classifier import (
+    NEIGHBOUR_CALIBRATION_MIN_ROWS,
     ClassifierParams,
     LeafPath,
     TopicClassifier,
@@ -90,10 +91,12 @@ def fit_hierarchy_classifier(
     A discovered hierarchy's examples are its topics' most typical members, not a person's
     picks: its confidence is calibrated on the dataset (``pool``) instead of on them
     (``rft_categorizer.classifier``'s docstring has the measurements)."""
-    classifier = _fit(leaf_vectors, pool, params)
-    if hierarchy.source is HierarchySource.AUTO and pool is not None:
-        classifier = calibrated_to_neighbours(classifier, pool)
-    return classifier
+    if (hierarchy.source is HierarchySource.AUTO and pool is not None
+            and len(pool) >= NEIGHBOUR_CALIBRATION_MIN_ROWS):
+        # the temperature cross-fitted on the examples would be thrown away: not fitted
+        classifier = _fit(leaf_vectors, pool, params, cross_fit_temperature=False)
+        return calibrated_to_neighbours(classifier, pool)
+    return _fit(leaf_vectors, pool, params)
 
 
 def assign_topics(
@@ -176,7 +179,6 @@ def classify_vectors(
     ]
 
 
-
 class CategorizerTopicChecker:
     """Step E's topic check as step C decides it, in process (``rft generate``): the calibrated
     classifier fitted on the hierarchy, the dataset's vectors as its pool, step C's rules (a
@@ -196,6 +198,7 @@ class CategorizerTopicChecker:
         """Per row: the topic key ('a/b') it lands in and the confidence (0..1)."""
         decisions = classify_vectors(self.classifier, vectors, self.pool, self.rules)
         return [(d.topic, d.confidence) for d in decisions]
+
 
 def categorize_prompts(
     prompts: Sequence[SanitizedPrompt],

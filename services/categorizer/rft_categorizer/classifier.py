@@ -15,10 +15,10 @@ picks its topics' examples as their most representative members instead, so held
 are easy and the fitted temperature comes out far too sharp: on discovered hierarchies of five
 labelled intent sets (2,000 utterances each) the mean confidence was 0.92-0.99 where 0.80-0.88
 of prompts sat in their intent's topic (ECE 0.09-0.14; benchmarks/topics.py; on a sixth, ATIS,
-discovery separates nothing). A discovered
-topic is a region of the embedding space, so :func:`calibrated_to_neighbours` takes the
-temperature from the dataset instead: the one at which the mean confidence equals the share of
-each prompt's nearest neighbours that land in its topic. ECE 0.03-0.10 on those sets (x0.21 to
+discovery separates nothing). A discovered topic is a region of the embedding space, so
+:func:`calibrated_to_neighbours` takes the temperature from the dataset instead: the one at
+which the mean confidence equals the share of each prompt's nearest neighbours that land in its
+topic. ECE 0.03-0.10 on those sets (x0.21 to
 x0.67 the cross-fitted one's), 0.04-0.06 on the whole Banking77, HWU64 and CLINC150 train
 splits (x0.30 to x0.53). On hand-written topics with five random examples the cross-fitted
 temperature stays: it is the better one on four of the six sets (ECE 0.02-0.04 against
@@ -114,11 +114,14 @@ def fit_classifier(
     leaf_vectors: Mapping[LeafPath, Vectors],
     pool: Vectors | None = None,
     params: ClassifierParams | None = None,
+    cross_fit_temperature: bool = True,
 ) -> TopicClassifier:
     """Fit on each leaf's vectors (its description and example prompts, embedded).
 
     ``pool``: the dataset's prompt vectors, unlabelled; they center the space and carry labels
     along the graph while the temperature is fitted. Leaves without vectors are left out.
+    ``cross_fit_temperature=False`` skips fitting the temperature on held-out examples (most of
+    the fit's time), for a caller that sets it otherwise (:func:`calibrated_to_neighbours`).
     """
     params = params or ClassifierParams()
     paths = [p for p, v in leaf_vectors.items() if len(v)]
@@ -131,12 +134,15 @@ def fit_classifier(
     pool = _sample(pool, params.max_graph_rows // 2, params.seed)
 
     temperature = 1.0
-    if len(paths) > 1:
+    if len(paths) > 1 and cross_fit_temperature:
         held_logits, held_labels = _cross_fitted(examples, labels, pool, center, len(paths), params)
         if len(held_labels):
             temperature = fit_temperature(held_logits, held_labels)
     head = _fit_head(examples, labels, center, params) if len(paths) > 1 else None
     return TopicClassifier(paths, examples, labels, center, temperature, params, head)
+
+
+NEIGHBOUR_CALIBRATION_MIN_ROWS = 4  # fewer prompts have no neighbours worth counting
 
 
 def calibrated_to_neighbours(classifier: TopicClassifier, pool: Vectors) -> TopicClassifier:
@@ -150,7 +156,7 @@ def calibrated_to_neighbours(classifier: TopicClassifier, pool: Vectors) -> Topi
     was as overconfident as before. With too few prompts to count neighbours in, the classifier
     is returned as it is."""
     params = classifier.params
-    if len(classifier.paths) < 2 or len(pool) < 4:
+    if len(classifier.paths) < 2 or len(pool) < NEIGHBOUR_CALIBRATION_MIN_ROWS:
         return classifier
     pool = _sample(pool, params.max_graph_rows // 2, params.seed)
     assert pool is not None

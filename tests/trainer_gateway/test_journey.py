@@ -89,6 +89,22 @@ async def gateway(root: Path, generator_url: str, grader_url: str
         yield client
 
 
+@asynccontextmanager
+async def restartable(
+    tmp_path: Path, categorized: list[CategorizedPrompt], local_llm: LocalLLMServer
+) -> AsyncIterator[tuple[httpx.AsyncClient, tuple[Path, str, str]]]:
+    """The generator and the grader served for a whole test, and the arguments of
+    :func:`gateway` for gateways started and stopped against them."""
+    async with generator(tmp_path / "generator", categorized) as gen, \
+            grader(tmp_path / "grader", local_llm, free_port()) as grade:
+        yield grade, (tmp_path / "gateway", str(gen.base_url), str(grade.base_url))
+
+
+async def post_journey(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+    posted = await client.post(f"/v1/datasets/{DATASET}/journey", json=body)
+    assert posted.status_code == 202, posted.text
+
+
 async def journey_until(client: httpx.AsyncClient, done: Any, timeout_s: float = 120,
                         dataset: str = DATASET) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
@@ -172,14 +188,10 @@ async def test_a_gateway_restarted_mid_training_goes_on_without_redoing_a_finish
     hold = tmp_path / "hold"
     hold.touch()  # the stand-in worker waits before each step while this file exists
     monkeypatch.setenv("STANDIN_HOLD", str(hold))
-    grader_port = free_port()
     body = journey_body("J", hyperparameters=TINY_TRAINING)
-    async with generator(tmp_path / "generator", categorized) as gen, \
-            grader(tmp_path / "grader", local_llm, grader_port) as grade:
-        gateway_args = (tmp_path / "gateway", str(gen.base_url), str(grade.base_url))
+    async with restartable(tmp_path, categorized, local_llm) as (grade, gateway_args):
         async with gateway(*gateway_args) as gw:
-            posted = await gw.post(f"/v1/datasets/{DATASET}/journey", json=body)
-            assert posted.status_code == 202, posted.text
+            await post_journey(gw, body)
             training = await journey_until(gw, lambda j: ended(j) or (
                 steps(j)["I"]["training"] or {}).get("status") == "running")
             busy = await gw.post(f"/v1/datasets/{DATASET}/journey", json=body)
@@ -217,15 +229,11 @@ async def test_a_gateway_restarted_mid_training_goes_on_without_redoing_a_finish
 async def test_a_gateway_restarted_mid_dry_run_follows_the_same_dry_run_to_its_verdict(
     tmp_path: Path, env: None, categorized: list[CategorizedPrompt], local_llm: LocalLLMServer,
 ) -> None:
-    grader_port = free_port()
     body = {**journey_body("H"),
             "dry_run": {"prompt_count": 4, "samples_per_prompt": 2, "max_tokens": 48}}
-    async with generator(tmp_path / "generator", categorized) as gen, \
-            grader(tmp_path / "grader", local_llm, grader_port) as grade:
-        gateway_args = (tmp_path / "gateway", str(gen.base_url), str(grade.base_url))
+    async with restartable(tmp_path, categorized, local_llm) as (grade, gateway_args):
         async with gateway(*gateway_args) as gw:
-            posted = await gw.post(f"/v1/datasets/{DATASET}/journey", json=body)
-            assert posted.status_code == 202, posted.text
+            await post_journey(gw, body)
             rolling = await journey_until(gw, lambda j: ended(j) or (
                 steps(j)["H"]["status"] == "running" and steps(j)["H"]["dry_run"] is not None))
         # The gateway is gone mid-H; the grader goes on rolling out the dry run it was given.

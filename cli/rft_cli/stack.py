@@ -21,9 +21,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from rft_cli.supervisor import Child, Plan, Probe, StackProcess, StackState
+from rft_cli.supervisor import Child, Plan, Probe, StackProcess, StackState, SupervisorProcess
 from rft_runtime.kafka.broker import LocalBroker, free_port
 from rft_runtime.llm.local_server import LocalLLMServer, LocalServerError
+from rft_runtime.processes import is_running
 from rft_runtime.settings import RuntimeSettings
 
 __all__ = ["StackError", "StackProcess", "down", "read_stack", "read_state", "up"]
@@ -79,24 +80,17 @@ def read_state(settings: RuntimeSettings) -> list[StackProcess]:
     return stack.processes if stack else []
 
 
-def alive(pid: int) -> bool:
-    """Running: neither gone nor a zombie (an exited child not yet reaped by its parent)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError, IndexError):
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] != "Z"
-    return True
+def alive(process: StackProcess | SupervisorProcess) -> bool:
+    """Still the process stack.json recorded: running, not a zombie, and (where its start time
+    was recorded) not another process that was given the same pid since."""
+    return is_running(process.pid, process.started)
 
 
 def up(settings: RuntimeSettings) -> list[StackProcess]:
     previous = read_stack(settings)
     if previous is not None:
-        running = [p.name for p in previous.processes if alive(p.pid)]
-        if previous.supervisor is not None and alive(previous.supervisor.pid):
+        running = [p.name for p in previous.processes if alive(p)]
+        if previous.supervisor is not None and alive(previous.supervisor):
             running.insert(0, "supervisor")
         if running:
             raise StackError(
@@ -190,7 +184,7 @@ def supervise(plan: Plan, log_path: Path) -> list[StackProcess]:
                                    f"(supervisor log: {log_path})")
             time.sleep(0.2)
     except BaseException:
-        _stop_supervisor(supervisor.pid)
+        _stop({(supervisor.pid, None)}, SUPERVISOR_STOP_TIMEOUT_S)  # our own child
         state = _read(plan.state)
         stop_processes(state.processes if state else [])
         plan.state.unlink(missing_ok=True)
@@ -252,19 +246,20 @@ def stop_processes(processes: list[StackProcess], timeout_s: float = 30.0) -> No
     """What the supervisor does on `rft down`, for when it is not there to: the services at
     once, then the LLM, the broker, its storage. Colocated services share a pid: it is stopped
     once."""
-    _stop({p.pid for p in processes if p.name not in STOP_ORDER}, timeout_s)
+    _stop({(p.pid, p.started) for p in processes if p.name not in STOP_ORDER}, timeout_s)
     for name in STOP_ORDER:
-        _stop({p.pid for p in processes if p.name == name}, timeout_s)
+        _stop({(p.pid, p.started) for p in processes if p.name == name}, timeout_s)
 
 
-def _stop_supervisor(pid: int) -> None:
+def _stop_supervisor(supervisor: SupervisorProcess) -> None:
     """SIGTERM: it stops its children, in order, and exits."""
-    _stop({pid}, SUPERVISOR_STOP_TIMEOUT_S)
+    _stop({(supervisor.pid, supervisor.started)}, SUPERVISOR_STOP_TIMEOUT_S)
 
 
-def _stop(pids: set[int], timeout_s: float) -> None:
-    """SIGTERM to each, SIGKILL to those still running after ``timeout_s``."""
-    running = {pid for pid in pids if alive(pid)}
+def _stop(processes: set[tuple[int, float | None]], timeout_s: float) -> None:
+    """SIGTERM to each (pid, start time) still running as recorded, SIGKILL to those still
+    running after ``timeout_s``. A pid that another process holds now is left alone."""
+    running = {pid for pid, started in processes if is_running(pid, started)}
     for pid in running:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -272,7 +267,7 @@ def _stop(pids: set[int], timeout_s: float) -> None:
     while time.monotonic() < deadline:
         for pid in running:
             _reap(pid)
-        running = {pid for pid in running if alive(pid)}
+        running = {pid for pid in running if is_running(pid)}
         if not running:
             return
         time.sleep(0.1)
@@ -293,7 +288,7 @@ def down(settings: RuntimeSettings) -> list[StackProcess]:
     if stack is None:
         return []
     if stack.supervisor is not None:
-        _stop_supervisor(stack.supervisor.pid)
+        _stop_supervisor(stack.supervisor)
     # A supervisor killed, or one that gave up waiting on a child, leaves processes running:
     # those stack.json lists now (it records a restarted child's new pid)
     stack = read_stack(settings) or stack

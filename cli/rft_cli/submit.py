@@ -43,7 +43,7 @@ class Stack:
 
     @classmethod
     def running(cls, settings: RuntimeSettings) -> Stack:
-        processes = [p for p in stack.read_state(settings) if stack.alive(p.pid)]
+        processes = [p for p in stack.read_state(settings) if stack.alive(p)]
         ports = {p.name: p.port for p in processes}
         missing = [n for n in ("sanitizer", "categorizer", "trainer-gateway") if n not in ports]
         if missing:

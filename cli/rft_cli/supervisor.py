@@ -30,6 +30,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from rft_runtime.kafka.broker import wait_for_port
+from rft_runtime.processes import process_start_time
 from rft_runtime.settings import RuntimeSettings
 
 log = logging.getLogger("rft.supervisor")
@@ -95,6 +96,9 @@ class StackProcess(BaseModel):
 
     name: str
     pid: int
+    started: float | None = None
+    """The process's start time (rft_runtime.processes.process_start_time): a pid that another
+    process holds now, after a reboot or a long time, is not stopped as if it were ours."""
     port: int
     log: str
     restarts: int = 0
@@ -103,6 +107,7 @@ class StackProcess(BaseModel):
 
 class SupervisorProcess(BaseModel):
     pid: int
+    started: float | None = None
     log: str
 
 
@@ -277,14 +282,16 @@ class Supervisor:
 
     def write_state(self, status: str, reason: str | None = None) -> None:
         processes = [
-            StackProcess(name=name, pid=s.process.pid, port=port, log=s.child.log,
-                         restarts=s.restarts, last_exit=s.last_exit)
+            StackProcess(name=name, pid=s.process.pid, started=process_start_time(s.process.pid),
+                         port=port, log=s.child.log, restarts=s.restarts, last_exit=s.last_exit)
             for s in self.children if s.process is not None
             for name, port in s.child.services.items()
         ]
         state = StackState.model_validate({
             "status": status, "reason": reason, "processes": processes,
-            "supervisor": SupervisorProcess(pid=os.getpid(), log=self.log_path),
+            "supervisor": SupervisorProcess(
+                pid=os.getpid(), started=process_start_time(os.getpid()), log=self.log_path
+            ),
         })
         # whole or not at all: `rft up` and `rft down` read it while it changes
         partial = self.plan.state.with_suffix(".json.tmp")

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rft_cli.stack import alive
+from rft_runtime.processes import is_running
 from tests.dryrun.verdict_rules import assert_verdict_follows_the_table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,4 +163,4 @@ def test_up_starts_broker_llm_and_every_service_and_down_stops_them(tmp_path):
     assert not (state / "stack.json").exists()
     # gone, or a zombie where nothing reaps orphans (this machine's pid 1 does not)
     for pid in {p["pid"] for p in processes} | {recorded["supervisor"]["pid"]}:
-        assert not alive(pid), pid
+        assert not is_running(pid), pid

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -16,8 +17,9 @@ import httpx
 import pytest
 
 from rft_cli import stack
-from rft_cli.supervisor import Child, Plan, Probe, StackState
+from rft_cli.supervisor import Child, Plan, Probe, StackState, SupervisorProcess
 from rft_runtime.kafka.broker import free_port
+from rft_runtime.processes import is_running, process_start_time
 from rft_runtime.settings import RuntimeSettings
 
 BACKOFF = {"RFT_SUPERVISOR_BACKOFF_INITIAL_S": "0.2", "RFT_SUPERVISOR_BACKOFF_MAX_S": "1.0",
@@ -94,7 +96,7 @@ def test_a_killed_child_is_started_again_on_its_port_and_answers(tmp_path, setti
     wait_for(lambda: answers(a.port), "a answering again")
     again = entry(settings, "a")
     assert (again.port, again.last_exit) == (a.port, "killed by SIGKILL")
-    assert again.pid != a.pid and stack.alive(again.pid)
+    assert again.pid != a.pid and stack.alive(again)
     assert f"a (pid {a.pid}) killed by SIGKILL" in supervisor_log(settings)
     # a SIGTERM that is not `rft down`'s is an exit like any other
     os.kill(b.pid, signal.SIGTERM)
@@ -107,13 +109,13 @@ def test_a_killed_child_is_started_again_on_its_port_and_answers(tmp_path, setti
 def test_children_stopped_by_down_are_not_restarted(tmp_path, settings):
     started = up(settings, server(tmp_path, "service"), server(tmp_path, "broker", 2))
     supervisor = state(settings).supervisor
-    assert supervisor is not None and stack.alive(supervisor.pid)
+    assert supervisor is not None and stack.alive(supervisor)
     stopped = stack.down(settings)
     assert {p.name for p in stopped} == {"service", "broker"}
     assert not stack.state_path(settings).exists()
-    assert not stack.alive(supervisor.pid)
+    assert not stack.alive(supervisor)
     for child in started.values():
-        assert not stack.alive(child.pid) and not answers(child.port)
+        assert not stack.alive(child) and not answers(child.port)
     log = supervisor_log(settings)
     assert "stopped" in log and "restart" not in log
 
@@ -151,13 +153,13 @@ def test_down_stops_the_children_of_a_killed_supervisor(tmp_path, settings):
     supervisor = state(settings).supervisor
     assert supervisor is not None
     os.kill(supervisor.pid, signal.SIGKILL)
-    wait_for(lambda: not stack.alive(supervisor.pid), "the supervisor gone")
+    wait_for(lambda: not stack.alive(supervisor), "the supervisor gone")
     assert all(answers(p.port) for p in started.values()), "its children outlive it"
     with pytest.raises(stack.StackError, match="already up"):
         stack.up(settings)
     stack.down(settings)
     for child in started.values():
-        assert not stack.alive(child.pid) and not answers(child.port)
+        assert not stack.alive(child) and not answers(child.port)
     assert not stack.state_path(settings).exists()
 
 
@@ -180,3 +182,40 @@ def test_a_child_that_fails_to_start_leaves_nothing_running(tmp_path, settings):
     assert not stack.state_path(settings).exists()
     assert not answers(first.services["first"])
     assert "restart" not in supervisor_log(settings)
+
+
+def test_a_stale_stack_json_leaves_the_processes_that_now_hold_its_pids_alone(tmp_path, settings):
+    # After a reboot, stack.json may name pids that other programs hold now: the start time
+    # recorded with each pid tells them apart, so `rft down` and `rft up` leave them be.
+    strangers = [subprocess.Popen(["sleep", "60"]) for _ in range(2)]
+    try:
+        def recorded(pid: int) -> float:
+            started = process_start_time(pid)
+            assert started is not None
+            return started - 1  # the process stack.json knew held this pid before
+
+        service, supervisor = strangers
+        stale = StackState(
+            status="ready",
+            supervisor=SupervisorProcess(pid=supervisor.pid, started=recorded(supervisor.pid),
+                                         log=str(tmp_path / "supervisor.log")),
+            processes=[stack.StackProcess(name="service", pid=service.pid,
+                                          started=recorded(service.pid), port=free_port(),
+                                          log=str(tmp_path / "service.log"))],
+        )
+        stack.state_path(settings).write_text(stale.model_dump_json())
+        assert not stack.alive(stale.processes[0]) and not stack.alive(stale.supervisor)
+        stack.down(settings)
+        assert all(p.poll() is None for p in strangers), "a stranger was stopped"
+        assert not stack.state_path(settings).exists()
+        # the same pids recorded with their true start times are the stack's: stopped
+        stack.state_path(settings).write_text(stale.model_copy(update={
+            "processes": [stale.processes[0].model_copy(
+                update={"started": process_start_time(service.pid)})]}).model_dump_json())
+        stack.down(settings)
+        assert not is_running(service.pid)  # stopped, and reaped by down (we are its parent)
+        assert supervisor.poll() is None
+    finally:
+        for process in strangers:
+            process.kill()
+            process.wait()

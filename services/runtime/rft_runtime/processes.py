@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import socket
 import subprocess
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -13,6 +16,34 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def process_start_time(pid: int) -> float | None:
+    """The process's start in clock ticks since boot (/proc/<pid>/stat field 22), or None
+    (no such process, or no /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    return float(stat.rsplit(")", 1)[1].split()[19])
+
+
+def is_running(pid: int, started: float | None = None) -> bool:
+    """``pid`` runs and is not a zombie (an exited child not yet reaped by its parent). With
+    ``started`` (its :func:`process_start_time` when it was recorded), it must also be the
+    same process: after a reboot or a long time a recorded pid may belong to another one."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: it exists
+    if started is not None and process_start_time(pid) not in (started, None):
+        return False
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] != "Z"
+    return True
 
 
 def stop_process(

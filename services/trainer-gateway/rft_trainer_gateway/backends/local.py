@@ -13,20 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rft_runtime.processes import is_running, process_start_time
 from rft_schemas import TrainingBackendName, TrainingJob
 from rft_trainer_gateway.backends.base import RunHandle
 from rft_trainer_gateway.job_files import JobFiles
-
-
-def process_start_time(pid: int) -> float | None:
-    """The process's start in clock ticks since boot (/proc/<pid>/stat field 22), or None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    fields = stat.rsplit(")", 1)[1].split()
-    return float(fields[19])
 
 
 class LocalTrlBackend:
@@ -63,14 +53,9 @@ class LocalTrlBackend:
             return child.poll() is None
         # A process this gateway did not start (it restarted since): the same pid with the
         # same start time is the same process; a zombie is not alive.
-        started = process_start_time(handle.pid)
-        if started is None or started != handle.process_start:
+        if handle.process_start is None:
             return False
-        try:
-            state = Path(f"/proc/{handle.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return False
-        return state != "Z"
+        return is_running(handle.pid, handle.process_start)
 
     def exit_code(self, handle: RunHandle) -> int | None:
         child = self._children.get(handle.pid or -1)

@@ -5,7 +5,9 @@ start order) and hands the plan to one detached supervisor (:mod:`rft_cli.superv
 starts the processes, restarts any that exits, and keeps their pids and ports in
 ``<data_dir>/stack.json``; `rft up` returns once the supervisor reports the stack ready.
 `rft down` stops the supervisor, which stops the stack; and stops whatever stack.json still
-lists if the supervisor itself is gone.
+lists if the supervisor itself is gone, and any process that carries the stack's mark in its
+environment (MEMBER_MARK) but is listed nowhere. A pid is acted on only while the process that
+holds it started when stack.json says (a pid recorded before a reboot may be another's now).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pydantic import ValidationError
 from rft_cli.supervisor import Child, Plan, Probe, StackProcess, StackState, SupervisorProcess
 from rft_runtime.kafka.broker import LocalBroker, free_port
 from rft_runtime.llm.local_server import LocalLLMServer, LocalServerError
-from rft_runtime.processes import is_running
+from rft_runtime.processes import is_running, process_start_time
 from rft_runtime.settings import RuntimeSettings
 
 __all__ = ["StackError", "StackProcess", "down", "read_stack", "read_state", "up"]
@@ -38,9 +40,14 @@ BROKER_START_TIMEOUT_S = 30.0
 # The supervisor stops 4 groups (services, llm, broker, its storage), each within its
 # stop_timeout_s (30 s by default), before `rft down` stops what is left itself.
 SUPERVISOR_STOP_TIMEOUT_S = 150.0
+STRAGGLER_STOP_TIMEOUT_S = 30.0
 # Stop groups: the services first, all at once (each finishes and commits its batch), then the
 # LLM, the broker, its storage last.
 STOP_ORDER = ("llm", "broker", "broker-storage")
+# In the environment of every process of the stack (and so of what they start): `rft down`
+# finds by it a process stack.json does not list, such as a child the supervisor started and
+# was killed before it could record (an OOM kill during a restart).
+MEMBER_MARK = "RFT_STACK_MEMBER_OF"
 
 
 def stop_group(name: str) -> int:
@@ -86,16 +93,37 @@ def alive(process: StackProcess | SupervisorProcess) -> bool:
     return is_running(process.pid, process.started)
 
 
+def members(settings: RuntimeSettings) -> set[int]:
+    """The running processes that carry this stack's MEMBER_MARK (from /proc; none without it),
+    whether stack.json lists them or not."""
+    mark = f"{MEMBER_MARK}={settings.data_dir.resolve()}".encode() + b"\0"
+    found: set[int] = set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        pid = int(proc.name)
+        if pid == os.getpid():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes() + b"\0"
+        except OSError:  # gone, or another user's
+            continue
+        if (environ.startswith(mark) or b"\0" + mark in environ) and is_running(pid):
+            found.add(pid)
+    return found
+
+
 def up(settings: RuntimeSettings) -> list[StackProcess]:
     previous = read_stack(settings)
+    running = []
     if previous is not None:
         running = [p.name for p in previous.processes if alive(p)]
         if previous.supervisor is not None and alive(previous.supervisor):
             running.insert(0, "supervisor")
-        if running:
-            raise StackError(
-                f"the stack is already up ({', '.join(running)}); `rft down` first"
-            )
+    if running:
+        raise StackError(f"the stack is already up ({', '.join(running)}); `rft down` first")
+    # two brokers on one storage directory would both write it
+    if left := members(settings):
+        raise StackError(f"processes of an earlier stack still run (pids "
+                         f"{', '.join(map(str, sorted(left)))}); `rft down` first")
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     try:
@@ -154,6 +182,8 @@ def plan(settings: RuntimeSettings, logs: Path) -> Plan:
     # The web console last: it calls every service above, at the URLs console_urls gives.
     children.append(_service("console", ["rft_console"], {"RFT_HTTP_PORT": "console"},
                              {**env, **console_urls(ports)}, logs, ports))
+    for child in children:
+        child.env[MEMBER_MARK] = str(settings.data_dir.resolve())
     return Plan(state=state_path(settings), children=children)
 
 
@@ -285,13 +315,16 @@ def _reap(pid: int) -> None:
 
 def down(settings: RuntimeSettings) -> list[StackProcess]:
     stack = read_stack(settings)
-    if stack is None:
-        return []
-    if stack.supervisor is not None:
-        _stop_supervisor(stack.supervisor)
-    # A supervisor killed, or one that gave up waiting on a child, leaves processes running:
-    # those stack.json lists now (it records a restarted child's new pid)
-    stack = read_stack(settings) or stack
-    stop_processes(stack.processes)
+    if stack is not None:
+        if stack.supervisor is not None:
+            _stop_supervisor(stack.supervisor)
+        # A supervisor killed, or one that gave up waiting on a child, leaves processes
+        # running: those stack.json lists now (it records a restarted child's new pid)
+        stack = read_stack(settings) or stack
+        stop_processes(stack.processes)
+    # and those it never recorded, by their mark
+    unrecorded = [StackProcess(name="unrecorded", pid=pid, started=process_start_time(pid),
+                               port=0, log="") for pid in sorted(members(settings))]
+    _stop({(p.pid, p.started) for p in unrecorded}, STRAGGLER_STOP_TIMEOUT_S)
     state_path(settings).unlink(missing_ok=True)
-    return stack.processes
+    return (stack.processes if stack is not None else []) + unrecorded

@@ -219,3 +219,35 @@ def test_a_stale_stack_json_leaves_the_processes_that_now_hold_its_pids_alone(tm
         for process in strangers:
             process.kill()
             process.wait()
+
+
+def test_down_finds_the_processes_of_the_stack_that_stack_json_never_listed(tmp_path, settings):
+    # A supervisor killed between starting a child and recording it leaves a process no
+    # stack.json names; every process of the stack carries the stack's mark in its environment.
+    def sleeper(data_dir: Path) -> subprocess.Popen[bytes]:
+        env = {**os.environ, stack.MEMBER_MARK: str(data_dir.resolve())}
+        return subprocess.Popen(["sleep", "60"], env=env)
+
+    other_dir = tmp_path / "another-stack"
+    unrecorded, stranger = sleeper(settings.data_dir), sleeper(other_dir)
+    try:
+        assert stack.members(settings) == {unrecorded.pid}
+        refused = rf"earlier stack still run \(pids {unrecorded.pid}\)"
+        with pytest.raises(stack.StackError, match=refused):
+            stack.up(settings)
+        stopped = stack.down(settings)
+        assert [(p.name, p.pid) for p in stopped] == [("unrecorded", unrecorded.pid)]
+        assert not is_running(unrecorded.pid)
+        assert stranger.poll() is None, "the other stack's process was stopped"
+    finally:
+        for process in (unrecorded, stranger):
+            process.kill()
+            process.wait()
+
+
+def test_the_planned_stack_marks_every_process_with_its_data_dir(tmp_path):
+    settings = RuntimeSettings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:9092",
+                               llm_base_url="http://127.0.0.1:8000/v1")
+    planned = stack.plan(settings, tmp_path)
+    assert planned.children
+    assert {c.env[stack.MEMBER_MARK] for c in planned.children} == {str(tmp_path.resolve())}

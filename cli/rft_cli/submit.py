@@ -21,7 +21,7 @@ import httpx
 
 from rft_cli import stack
 from rft_runtime.http.auth import auth_headers
-from rft_runtime.http.sse import DONE, parse_events
+from rft_runtime.http.sse import DONE, EventStreamRefused, open_event_stream, parse_events
 from rft_runtime.kafka.backlog import NotCaughtUp, wait_caught_up
 from rft_runtime.settings import RuntimeSettings
 from rft_schemas import Journey, JourneyStep, SanitizeReport, StepStatus
@@ -65,8 +65,12 @@ class Stack:
 
 def answer_of(response: httpx.Response, what: str) -> Any:
     if response.status_code >= 400:
-        raise SubmitError(f"{what}: {response.status_code} {response.text[:300]}")
+        raise refusal(response, what)
     return response.json()
+
+
+def refusal(response: httpx.Response, what: str) -> SubmitError:
+    return SubmitError(f"{what}: {response.status_code} {response.text[:300]}")
 
 
 async def upload(client: httpx.AsyncClient, running: Stack, dataset: str, files: list[Path],
@@ -139,11 +143,12 @@ async def journey(client: httpx.AsyncClient, running: Stack, dataset: str, until
     answer_of(await client.post(base, json={"until": until}), "the trainer gateway")
     shown: dict[str, str] = {}
     final: Journey | None = None
-    async with client.stream("GET", f"{base}/events",
-                             timeout=httpx.Timeout(None, connect=10.0)) as events:
-        if events.status_code != 200:
-            await events.aread()
-            answer_of(events, "the trainer gateway's journey events")
+    try:
+        events = await open_event_stream(client, f"{base}/events",
+                                         request_timeout=httpx.Timeout(None, connect=10.0))
+    except EventStreamRefused as refused:
+        raise refusal(refused.response, "the trainer gateway's journey events") from None
+    try:
         async for event in parse_events(events.aiter_lines()):
             state = Journey.model_validate_json(event.data)
             for step in state.steps:
@@ -153,6 +158,8 @@ async def journey(client: httpx.AsyncClient, running: Stack, dataset: str, until
                     say(line)
             if event.event == DONE:
                 final = state
+    finally:
+        await events.aclose()
     if final is None:
         raise SubmitError("the journey's event stream ended before the journey did")
     return final

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
+import pytest
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from rft_runtime.http.sse import (
     DONE,
     PROGRESS,
+    EventStreamRefused,
     ServerSentEvent,
+    event_stream,
+    open_event_stream,
     parse_events,
     snapshot_events,
     sse_message,
@@ -86,3 +93,38 @@ async def test_multi_line_data_and_unnamed_events_round_trip() -> None:
 
     assert first == ServerSentEvent("fragment", "<p>one</p>\n<p>two</p>", "7")
     assert second == ServerSentEvent("message", "plain", "7")  # the last id carries over
+
+
+def stream_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/v1/jobs/{job_id}/events")
+    async def events(job_id: str) -> StreamingResponse:
+        if job_id != "j1":
+            raise HTTPException(404, f"no job {job_id}")
+
+        async def messages() -> AsyncIterator[str]:
+            yield sse_message('{"done": 1}', PROGRESS, 1)
+            yield sse_message('{"done": 2, "finished": true}', DONE, 2)
+
+        return event_stream(messages())
+
+    return app
+
+
+async def test_an_opened_event_stream_reads_as_events_and_a_refused_one_keeps_its_answer() -> None:
+    transport = httpx.ASGITransport(app=stream_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://jobs") as client:
+        opened = await open_event_stream(client, "/v1/jobs/j1/events")
+        try:
+            events = [e async for e in parse_events(opened.aiter_lines())]
+        finally:
+            await opened.aclose()
+        assert [(e.event, Job.model_validate_json(e.data).done) for e in events] == [
+            (PROGRESS, 1), (DONE, 2)]
+
+        with pytest.raises(EventStreamRefused) as refused:
+            await open_event_stream(client, "/v1/jobs/j9/events")
+        answer = refused.value.response
+        assert answer.status_code == 404 and answer.json() == {"detail": "no job j9"}
+        assert answer.is_closed

@@ -13,6 +13,7 @@ import httpx
 
 from rft_console.settings import ConsoleSettings
 from rft_runtime.http.auth import auth_headers
+from rft_runtime.http.sse import EventStreamRefused, open_event_stream
 
 # A stream stays open as long as the work it follows; only connecting is bounded.
 STREAM_TIMEOUT = httpx.Timeout(None, connect=10.0)
@@ -94,19 +95,16 @@ class Upstream:
         self, service: Service, path: str, headers: dict[str, str] | None = None
     ) -> httpx.Response:
         """A service's event stream, opened (status 200) and not yet read; close it after."""
-        request = self.client.build_request("GET", self.url(service, path), headers=headers,
-                                            timeout=STREAM_TIMEOUT)
         try:
-            response = await self.client.send(request, stream=True)
+            return await open_event_stream(self.client, self.url(service, path), headers,
+                                           STREAM_TIMEOUT)
         except httpx.TransportError as error:
             raise UpstreamError(service, f"the {service} did not answer: {error!r}") from error
-        if response.status_code != 200:
-            await response.aread()
-            await response.aclose()
+        except EventStreamRefused as refused:
+            response = refused.response
             raise UpstreamError(service, f"the {service} answered {response.status_code} to "
                                          f"GET {path}: {detail_of(response)}",
-                                response.status_code)
-        return response
+                                response.status_code) from None
 
 
 def detail_of(response: httpx.Response) -> str:

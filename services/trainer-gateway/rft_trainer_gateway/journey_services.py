@@ -10,7 +10,13 @@ from typing import Any
 
 import httpx
 
-from rft_runtime.http.sse import DONE, ServerSentEvent, parse_events
+from rft_runtime.http.sse import (
+    DONE,
+    EventStreamRefused,
+    ServerSentEvent,
+    open_event_stream,
+    parse_events,
+)
 from rft_schemas import (
     DatasetSplit,
     DryRunJob,
@@ -75,16 +81,16 @@ class ServiceClient:
         url = self._url(path)
         timeout = httpx.Timeout(self.timeout_s, read=None)
         try:
-            async with (
-                httpx.AsyncClient(timeout=timeout, headers=self.headers,
-                                  transport=self._transport) as client,
-                client.stream("GET", url) as response,
-            ):
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise self._refused("GET", path, response)
-                async for event in parse_events(response.aiter_lines()):
-                    yield event
+            async with httpx.AsyncClient(timeout=timeout, headers=self.headers,
+                                         transport=self._transport) as client:
+                response = await open_event_stream(client, url)
+                try:
+                    async for event in parse_events(response.aiter_lines()):
+                        yield event
+                finally:
+                    await response.aclose()
+        except EventStreamRefused as refused:
+            raise self._refused("GET", path, refused.response) from None
         except httpx.HTTPError as error:
             raise self._unreachable("GET", path, error) from error
 

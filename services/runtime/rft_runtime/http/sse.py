@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import httpx
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
@@ -65,6 +66,38 @@ async def snapshot_events(
             quiet_since = time.monotonic()
             yield ": keep-alive\n\n"
         await asyncio.sleep(interval_s)
+
+
+class EventStreamRefused(Exception):
+    """An event stream's GET was answered with another status than 200; ``response`` holds
+    the answer, its body read, for the caller to word in its own terms."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"the event stream was answered {response.status_code}")
+        self.response = response
+
+
+async def open_event_stream(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str] | None = None,
+    request_timeout: httpx.Timeout | None = None,
+) -> httpx.Response:
+    """``GET url`` as a server-sent event stream: the response, status 200 and not read yet
+    (close it when done: :func:`parse_events` reads it), or :class:`EventStreamRefused`.
+    Opening before reading lets a caller answer its own client with the upstream's error
+    instead of a stream that breaks off. Transport errors are httpx's own. Without
+    ``request_timeout`` the client's own applies."""
+    request = (
+        client.build_request("GET", url, headers=headers) if request_timeout is None
+        else client.build_request("GET", url, headers=headers, timeout=request_timeout)
+    )
+    response = await client.send(request, stream=True)
+    if response.status_code != 200:
+        await response.aread()
+        await response.aclose()
+        raise EventStreamRefused(response)
+    return response
 
 
 @dataclass(frozen=True)

@@ -288,8 +288,10 @@ def _stop_supervisor(supervisor: SupervisorProcess) -> None:
 
 def _stop(processes: set[tuple[int, float | None]], timeout_s: float) -> None:
     """SIGTERM to each (pid, start time) still running as recorded, SIGKILL to those still
-    running after ``timeout_s``. A pid that another process holds now is left alone."""
-    running = {pid for pid, started in processes if is_running(pid, started)}
+    running after ``timeout_s``. A pid that another process holds now is left alone, and so is
+    one that a new process takes while we wait (each is followed by its start time)."""
+    running = {pid: started if started is not None else process_start_time(pid)
+               for pid, started in processes if is_running(pid, started)}
     for pid in running:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -297,7 +299,8 @@ def _stop(processes: set[tuple[int, float | None]], timeout_s: float) -> None:
     while time.monotonic() < deadline:
         for pid in running:
             _reap(pid)
-        running = {pid for pid in running if is_running(pid)}
+        running = {pid: started for pid, started in running.items()
+                   if is_running(pid, started)}
         if not running:
             return
         time.sleep(0.1)

@@ -25,7 +25,6 @@ baseline, with the ratios.
 from __future__ import annotations
 
 import argparse
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,25 +70,6 @@ def labels_scores(truth: list[str] | None, found: NDArray[np.int64]) -> tuple[fl
     return normalized_mutual_info_score(truth, found), adjusted_rand_score(truth, found)
 
 
-def resampled_nmi(vectors: NDArray[np.float32], params: ClusterParams,
-                  resolutions: list[float]) -> dict[float, float]:
-    """Like resolution_stability, but comparing the resampled partitions by NMI."""
-    n = len(vectors)
-    rng = np.random.default_rng(params.seed)
-    size = int(params.sample_share * n)
-    samples = [np.sort(rng.choice(n, size, replace=False)) for _ in range(params.stability_samples)]
-    graphs = [knn_graph(vectors[rows], params.neighbours, params.block_rows) for rows in samples]
-    found: dict[float, float] = {}
-    for resolution in resolutions:
-        labels = [_leiden(graph, resolution, params.seed) for graph in graphs]
-        agreement = []
-        for i, j in itertools.combinations(range(len(samples)), 2):
-            _, in_i, in_j = np.intersect1d(samples[i], samples[j], return_indices=True)
-            agreement.append(normalized_mutual_info_score(labels[i][in_i], labels[j][in_j]))
-        found[resolution] = float(np.mean(agreement))
-    return found
-
-
 def score_resolutions(vectors: NDArray[np.float32], split: Split,
                       params: ClusterParams) -> list[ResolutionScores]:
     grid = list(params.resolutions)
@@ -97,13 +77,13 @@ def score_resolutions(vectors: NDArray[np.float32], split: Split,
     partitions = [_leiden(graph, r, params.seed) for r in grid]
     other_seed = [_leiden(graph, r, params.seed + 1) for r in grid]
     sample_ari = resolution_stability(vectors, params, grid)
-    sample_nmi = resampled_nmi(vectors, params, grid)
+    sample_nmi = resolution_stability(vectors, params, grid, normalized_mutual_info_score)
     rows = []
     for i, resolution in enumerate(grid):
         neighbours = [partitions[j] for j in (i - 1, i + 1) if 0 <= j < len(grid)]
         criteria = {
             "sample ARI": sample_ari.get(resolution, float("nan")),
-            "sample NMI": sample_nmi[resolution],
+            "sample NMI": sample_nmi.get(resolution, float("nan")),
             "seed ARI": adjusted_rand_score(partitions[i], other_seed[i]),
             "plateau": float(np.mean([adjusted_rand_score(partitions[i], p) for p in neighbours])),
         }

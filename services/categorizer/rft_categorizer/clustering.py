@@ -134,11 +134,14 @@ def _drop_far_members(
 
 
 def resolution_stability(
-    vectors: NDArray[np.float32], params: ClusterParams, resolutions: Sequence[float]
+    vectors: NDArray[np.float32],
+    params: ClusterParams,
+    resolutions: Sequence[float],
+    agreement: Callable[[NDArray[np.int64], NDArray[np.int64]], float] = adjusted_rand_score,
 ) -> dict[float, float]:
-    """Per resolution, the mean ARI between the Leiden partitions of kNN graphs built on
-    ``stability_samples`` random samples of the rows, compared on the rows two samples share;
-    resolutions whose partitions are no topics (``_is_topic_partition``) are left out."""
+    """Per resolution, the mean ``agreement`` (ARI) between the Leiden partitions of kNN graphs
+    built on ``stability_samples`` random samples of the rows, compared on the rows two samples
+    share; resolutions whose partitions are no topics (``_is_topic_partition``) are left out."""
     n = len(vectors)
     rng = np.random.default_rng(params.seed)
     size = max(2 * params.min_cluster_size, int(params.sample_share * n))
@@ -153,11 +156,9 @@ def resolution_stability(
         labels = [_leiden(graph, resolution, params.seed) for graph in graphs]
         if not all(_is_topic_partition(found, params.min_cluster_size) for found in labels):
             continue
-        agreement = [
-            adjusted_rand_score(labels[i][in_i], labels[j][in_j])
-            for (i, j), (in_i, in_j) in shared.items()
-        ]
-        stability[resolution] = float(np.mean(agreement))
+        stability[resolution] = float(np.mean([
+            agreement(labels[i][in_i], labels[j][in_j]) for (i, j), (in_i, in_j) in shared.items()
+        ]))
     return stability
 
 

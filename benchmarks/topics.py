@@ -68,7 +68,7 @@ from rft_categorizer.categorize import (
     topic_texts,
 )
 from rft_categorizer.classifier import TopicClassifier
-from rft_categorizer.clustering import OUTLIER
+from rft_categorizer.clustering import OUTLIER, ClusterParams
 from rft_categorizer.discovery import DiscoveredTopics, discover_topics
 from rft_categorizer.keywords import snake_case
 from rft_embedder.settings import DEFAULT_MODEL
@@ -357,11 +357,15 @@ def mean_row(rows: list[DiscoveryRow]) -> DiscoveryRow:
 def run_discovery(
     data: Dataset, vectors: NDArray[np.float32], bertopic_seeds: int, part: str = "train",
     encode: Callable[[list[str]], NDArray[np.float32]] | None = None,
+    told_intents: bool = False,
 ) -> list[DiscoveryRow]:
+    """``told_intents``: discovery is given the number of intents as its lower bound on the
+    leaves (``ClusterParams.min_leaves``, what a user who knows it can set); BERTopic is not."""
     split = data.train if part == "train" else data.test
     name = f"{data.name} {part}"
+    params = ClusterParams(min_leaves=len(set(split.fine))) if told_intents else None
     with Timer() as ours_time:
-        found = asyncio.run(discover_topics(data.name, split.texts, vectors))
+        found = asyncio.run(discover_topics(data.name, split.texts, vectors, params=params))
     fine, coarse = found.clusters.fine, found.clusters.coarse
     print(f"\n== discovery: {name}, {len(split.texts):,} utterances, "
           f"{len(set(split.fine))} fine / "
@@ -555,6 +559,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     parser.add_argument("--max-rows", type=int, help="subsample each split to this many rows")
     parser.add_argument("--no-bertopic", action="store_true")
+    parser.add_argument("--told-intents", action="store_true",
+                        help="give discovery the number of intents as its least leaves")
     parser.add_argument("--bertopic-seeds", type=int, default=3,
                         help="UMAP seeds BERTopic runs with; the baseline is their mean")
     parser.add_argument("--no-categorization", action="store_true")
@@ -588,7 +594,7 @@ def main() -> None:
             for part in args.splits:
                 vectors = train_vectors if part == "train" else test_vectors
                 seeds = 0 if args.no_bertopic else args.bertopic_seeds
-                rows += run_discovery(data, vectors, seeds, part, encode)
+                rows += run_discovery(data, vectors, seeds, part, encode, args.told_intents)
         if not args.no_categorization:
             run_categorization(data, train_vectors, test_vectors, encode, args.seeds)
     if rows:

@@ -192,7 +192,8 @@ def _labeler(
 
 
 def discover_hierarchy(
-    local: LocalTopics, dataset: str, prompts: list[SanitizedPrompt], use_llm: bool, out: Console
+    local: LocalTopics, dataset: str, prompts: list[SanitizedPrompt], use_llm: bool, out: Console,
+    min_topics: int | None = None,
 ) -> TopicHierarchy:
     kept, texts = _embed_with_progress(local, prompts, out)
     if not kept:
@@ -206,7 +207,7 @@ def discover_hierarchy(
             if client is not None:
                 labeler = LLMTopicLabeler(client)
             found = await local.runner.discover(
-                dataset, kept, [_point(p) for p in kept], texts, labeler
+                dataset, kept, [_point(p) for p in kept], texts, labeler, min_leaves=min_topics
             )
         finally:
             if client is not None:
@@ -421,12 +422,15 @@ def discover_command(
     out: OutOption = Path("out"),
     dataset: DatasetOption = None,
     llm: Annotated[bool, typer.Option(help="name topics with the LLM (else keywords)")] = True,
+    min_topics: Annotated[int | None, typer.Option(
+        min=2, help="at least this many leaf topics, when you know there are so many "
+        "(else the number is chosen from the data alone)")] = None,
 ) -> None:
     """Cluster the sanitized prompts into named topics and subtopics: topic_hierarchy.json."""
     name = _dataset(out, dataset)
     prompts = _read_sanitized(out, name)
     with local_topics(RuntimeSettings()) as local:
-        hierarchy = discover_hierarchy(local, name, prompts, llm, console)
+        hierarchy = discover_hierarchy(local, name, prompts, llm, console, min_topics)
     write_hierarchy(out, hierarchy)
     show_hierarchy(hierarchy, console)
 

@@ -143,3 +143,16 @@ def test_a_resolution_that_makes_one_cluster_or_singletons_is_no_candidate(hwu_s
         hwu_subset.vectors[:120], ClusterParams(), resolutions=(0.001, 1.0, 10_000.0)
     )
     assert set(stability) == {1.0}
+
+
+def test_a_user_who_knows_there_are_more_topics_gets_at_least_that_many_leaves(hwu_subset):
+    def leaves(clusters) -> int:
+        return len(set(clusters.fine.tolist()) - {-1})
+
+    chosen = cluster_two_levels(hwu_subset.vectors)
+    asked = cluster_two_levels(hwu_subset.vectors, ClusterParams(min_leaves=leaves(chosen) + 8))
+    assert leaves(asked) >= leaves(chosen) + 8
+    assert asked.fine_resolution > chosen.fine_resolution
+    # a bound the data's own choice already meets changes nothing
+    met = cluster_two_levels(hwu_subset.vectors, ClusterParams(min_leaves=leaves(chosen)))
+    assert met.fine_resolution == chosen.fine_resolution

@@ -184,3 +184,33 @@ async def test_discover_on_a_dataset_without_prompts_is_not_found(
     async with served(app, settings) as http:
         response = await http.post("/v1/datasets/empty/topics:discover", json={"use_llm": False})
     assert response.status_code == 404
+
+
+async def test_discover_takes_a_lower_bound_on_the_number_of_topics(
+    embedder: Embedder, drone_prompts: list[SanitizedPrompt], tmp_path: Path
+) -> None:
+    def leaves(topics: list[dict[str, Any]]) -> int:
+        return sum(leaves(t["children"]) if t.get("children") else t["name"] != "other"
+                   for t in topics)
+
+    store = EdgeVectorStore(tmp_path / "qdrant")
+    settings = CategorizerSettings(data_dir=tmp_path, log_json=False)
+    app, _, _ = build_service(settings, store=store, embedder=embedder)
+    embedded = embed_prompts(as_dataset(drone_prompts, DATASET), embedder, store,
+                             EmbedderSettings())
+    app.state.topics.categorize_embedded(embedded.embedded)  # stored, waiting for topics
+    url = f"/v1/datasets/{DATASET}/topics:discover"
+    async with served(app, settings) as http:
+        chosen = await http.post(url, json={"use_llm": False})
+        assert chosen.status_code == 200, chosen.text
+        found = leaves(chosen.json()["hierarchy"]["topics"])
+        # measured: 7 topics chosen from the data alone; 9 at most of 5 prompts or more
+        more = await http.post(url, json={"use_llm": False, "min_topics": found + 2})
+        assert more.status_code == 200, more.text
+        assert leaves(more.json()["hierarchy"]["topics"]) >= found + 2
+        # more than the prompts can hold (clusters of 5): as many as they can
+        most = await http.post(url, json={"use_llm": False, "min_topics": len(drone_prompts)})
+        assert most.status_code == 200, most.text
+        assert leaves(most.json()["hierarchy"]["topics"]) >= found + 2
+        refused = await http.post(url, json={"use_llm": False, "min_topics": 1})
+        assert refused.status_code == 422

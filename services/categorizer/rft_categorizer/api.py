@@ -60,6 +60,11 @@ class HierarchyChange(BaseModel):
 
 class DiscoverRequest(BaseModel):
     use_llm: bool = Field(default=True, description="name topics with the LLM (else keywords)")
+    min_topics: int | None = Field(
+        default=None, ge=2, le=5000,
+        description="at least this many leaf topics, when you know there are so many: the "
+        "most stable resolution among those that find them (else chosen from the data alone)",
+    )
 
 
 class DiscoverOut(HierarchyChange):
@@ -145,11 +150,13 @@ def build_router(
     async def discover(
         dataset: DatasetInPath, request: DiscoverRequest | None = None
     ) -> DiscoverOut:
-        use_llm = (request or DiscoverRequest()).use_llm and settings.topics_label_with_llm
+        request = request or DiscoverRequest()
+        use_llm = request.use_llm and settings.topics_label_with_llm
         async with AsyncExitStack() as stack:
             labeler = await labeler_for(stack) if use_llm else None
             try:
-                found = await topics.discover(dataset, labeler, settings.topics_label_timeout_s)
+                found = await topics.discover(dataset, labeler, settings.topics_label_timeout_s,
+                                              request.min_topics)
             except UnknownDatasetError as error:
                 raise HTTPException(404, str(error)) from error
         done = await asyncio.to_thread(topics.set_hierarchy, found.hierarchy)

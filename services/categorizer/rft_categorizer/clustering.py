@@ -46,6 +46,11 @@ class ClusterParams:
     """None: chosen from the data (the most stable resolution at or above 1)."""
     coarse_resolution: float | None = None
     """None: chosen from the data (the most stable resolution at or below 1)."""
+    min_leaves: int | None = None
+    """A user who knows there are at least this many topics: the leaf level is then the most
+    stable resolution among those whose partition of the whole graph has this many clusters of
+    ``min_cluster_size`` (those that come closest when none has). Stability alone finds too few
+    leaves where intents differ by little, e.g. 19-22 for HWU64's 64 (benchmarks/topics.py)."""
     resolutions: tuple[float, ...] = tuple(0.25 * 2 ** (i / 2) for i in range(16))
     """The grid searched: 0.25 to 45, each step x1.41."""
     stability_samples: int = 3
@@ -177,13 +182,22 @@ def _most_stable(stability: dict[float, float], keep: Callable[[float], bool]) -
 
 
 def choose_resolutions(
-    vectors: NDArray[np.float32], params: ClusterParams
+    vectors: NDArray[np.float32], params: ClusterParams, graph: igraph.Graph | None = None
 ) -> tuple[float, float, dict[float, float] | None]:
-    """The (fine, coarse) resolutions: those given, else the most stable of the grid."""
+    """The (fine, coarse) resolutions: those given, else the most stable of the grid (with
+    ``params.min_leaves``, among those whose partition of ``graph``, the whole kNN graph,
+    has that many topics)."""
     if params.fine_resolution is not None and params.coarse_resolution is not None:
         return params.fine_resolution, params.coarse_resolution, None
     stability = resolution_stability(vectors, params, params.resolutions)
     fine = params.fine_resolution
+    if fine is None and params.min_leaves is not None:
+        if graph is None:
+            graph = knn_graph(vectors, params.neighbours, params.block_rows)
+        enough = _with_enough_leaves(graph, [r for r in params.resolutions if r >= 1.0], params)
+        # resampling may leave a fine resolution unmeasured: then the coarsest with enough
+        measured = [r for r in enough if r in stability]
+        fine = _most_stable(stability, lambda r: r in measured) if measured else min(enough)
     if fine is None:
         at_or_above = [r for r in stability if r >= 1.0]
         fine = _most_stable(stability, lambda r: r in at_or_above) if at_or_above else 1.0
@@ -192,6 +206,21 @@ def choose_resolutions(
         below = [r for r in stability if r <= min(1.0, fine / 2)]
         coarse = _most_stable(stability, lambda r: r in below) if below else fine / 4
     return fine, coarse, stability
+
+
+def _with_enough_leaves(
+    graph: igraph.Graph, grid: list[float], params: ClusterParams
+) -> list[float]:
+    """The resolutions of ``grid`` whose partition of ``graph`` has ``params.min_leaves``
+    clusters of ``min_cluster_size``; when none has, those that come closest (the finest of
+    the grid would split a small dataset into clusters too small to keep)."""
+    assert params.min_leaves is not None
+    topics = {}
+    for resolution in grid:
+        sizes = np.bincount(_leiden(graph, resolution, params.seed))
+        topics[resolution] = int((sizes >= params.min_cluster_size).sum())
+    enough = min(params.min_leaves, max(topics.values()))
+    return [r for r, count in topics.items() if count >= enough]
 
 
 def cluster_two_levels(
@@ -203,8 +232,8 @@ def cluster_two_levels(
         # too few prompts to tell topics apart: one topic
         zeros = np.zeros(n, dtype=np.int64)
         return TwoLevelClusters(fine=zeros, coarse=zeros.copy())
-    fine_resolution, coarse_resolution, stability = choose_resolutions(vectors, params)
     graph = knn_graph(vectors, params.neighbours, params.block_rows)
+    fine_resolution, coarse_resolution, stability = choose_resolutions(vectors, params, graph)
     fine = _leiden(graph, fine_resolution, params.seed)
     sizes = np.bincount(fine)
     fine = np.where(sizes[fine] >= params.min_cluster_size, fine, OUTLIER)

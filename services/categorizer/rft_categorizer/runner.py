@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -214,10 +215,12 @@ class CategorizeRunner:
         texts: Sequence[str],
         labeler: TopicLabeler | None,
         label_timeout_s: float | None = None,
+        min_leaves: int | None = None,
     ) -> DiscoveredTopics:
         """Step B: cluster the stored vectors of ``prompts`` (``texts``: what was embedded for
         each) into a named two-level tree, not yet saved. Names come from ``labeler`` when it
         answers, else from the prompts' tools and domains, keyphrases or keywords.
+        ``min_leaves``: at least this many leaf topics, when the user knows (ClusterParams).
 
         The prompts are taken in the order of their ids, not as given: clustering depends on
         its input's order, and `rft run` gives a file's order while the service gives the
@@ -232,7 +235,7 @@ class CategorizeRunner:
             list(texts),
             vectors,
             labeler,
-            self.settings.cluster_params(),
+            replace(self.settings.cluster_params(), min_leaves=min_leaves),
             examples_per_topic=self.settings.topics_examples,
             label_timeout_s=(
                 self.settings.topics_label_timeout_s if label_timeout_s is None else label_timeout_s

@@ -172,9 +172,11 @@ class TopicService:
         return [*fresh, *keep]
 
     async def discover(
-        self, dataset: str, labeler: TopicLabeler | None, label_timeout_s: float
+        self, dataset: str, labeler: TopicLabeler | None, label_timeout_s: float,
+        min_leaves: int | None = None,
     ) -> DiscoveredTopics:
-        """Cluster the dataset's stored vectors into a named two-level tree (not yet saved)."""
+        """Cluster the dataset's stored vectors into a named two-level tree (not yet saved);
+        ``min_leaves``: at least this many leaf topics."""
         stored = self.records.prompts(dataset)
         if not stored:
             raise UnknownDatasetError(f"no embedded prompts in dataset {dataset!r}")
@@ -185,6 +187,7 @@ class TopicService:
             [s.embedded_text for s in stored],
             labeler,
             label_timeout_s,
+            min_leaves,
         )
 
     def set_topic(self, dataset: str, prompt_id: str, path: Sequence[str]) -> CategorizedPrompt:

@@ -92,11 +92,12 @@ def router(console: Console) -> APIRouter:
 
     @api.post("/d/{dataset}/topics/discover", response_class=HTMLResponse)
     async def discover(
-        request: Request, dataset: Dataset, use_llm: Annotated[bool, Form()] = False
+        request: Request, dataset: Dataset, use_llm: Annotated[bool, Form()] = False,
+        min_topics: Annotated[int | None, Form()] = None,
     ) -> Response:
         found = await up.call(
             "categorizer", "POST", f"/v1/datasets/{dataset}/topics:discover",
-            json={"use_llm": use_llm},
+            json={"use_llm": use_llm, "min_topics": min_topics},
         )
         hierarchy, note = changed(found, "Discovered from the data")
         return await tree(request, dataset, hierarchy, note)

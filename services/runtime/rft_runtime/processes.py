@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -18,15 +17,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def process_start_time(pid: int) -> float | None:
-    """The process's start in clock ticks since boot (/proc/<pid>/stat field 22), or None
-    (no such process, or no /proc)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the command name (field 3, the state, first), or None
+    (no such process, or no /proc). The command name may hold spaces and parentheses: the
+    fields start after its last ')'."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    return float(stat.rsplit(")", 1)[1].split()[19])
+    return stat.rsplit(")", 1)[1].split()
+
+
+def process_start_time(pid: int) -> float | None:
+    """The process's start in clock ticks since boot (/proc/<pid>/stat field 22), or None
+    (no such process, or no /proc)."""
+    fields = _stat_fields(pid)
+    return float(fields[19]) if fields else None
 
 
 def is_running(pid: int, started: float | None = None) -> bool:
@@ -39,11 +45,12 @@ def is_running(pid: int, started: float | None = None) -> bool:
         return False
     except PermissionError:
         pass  # another user's process: it exists
-    if started is not None and process_start_time(pid) not in (started, None):
+    fields = _stat_fields(pid)
+    if not fields:
+        return True  # no /proc to ask: it exists, as far as we can tell
+    if started is not None and float(fields[19]) != started:
         return False
-    with contextlib.suppress(OSError, IndexError):
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1] != "Z"
-    return True
+    return fields[0] != "Z"
 
 
 def stop_process(

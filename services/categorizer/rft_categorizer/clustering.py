@@ -182,18 +182,16 @@ def _most_stable(stability: dict[float, float], keep: Callable[[float], bool]) -
 
 
 def choose_resolutions(
-    vectors: NDArray[np.float32], params: ClusterParams, graph: igraph.Graph | None = None
+    vectors: NDArray[np.float32], params: ClusterParams, graph: igraph.Graph
 ) -> tuple[float, float, dict[float, float] | None]:
     """The (fine, coarse) resolutions: those given, else the most stable of the grid (with
-    ``params.min_leaves``, among those whose partition of ``graph``, the whole kNN graph,
-    has that many topics)."""
+    ``params.min_leaves``, among those whose partition of ``graph``, the whole kNN graph of
+    ``vectors``, has that many topics)."""
     if params.fine_resolution is not None and params.coarse_resolution is not None:
         return params.fine_resolution, params.coarse_resolution, None
     stability = resolution_stability(vectors, params, params.resolutions)
     fine = params.fine_resolution
     if fine is None and params.min_leaves is not None:
-        if graph is None:
-            graph = knn_graph(vectors, params.neighbours, params.block_rows)
         enough = _with_enough_leaves(graph, [r for r in params.resolutions if r >= 1.0], params)
         # resampling may leave a fine resolution unmeasured: then the coarsest with enough
         measured = [r for r in enough if r in stability]

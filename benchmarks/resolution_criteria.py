@@ -36,7 +36,7 @@ from topics import (
     Dataset,
     Split,
     banking77,
-    bertopic_row,
+    bertopic_draws,
     embedder,
     hwu64,
     mean_row,
@@ -119,7 +119,7 @@ def report(name: str, split: Split, vectors: NDArray[np.float32], bertopic_seeds
               + " ".join(f"{r.criteria[c]:10.3f}" for c in names))
     baseline = None
     if bertopic_seeds:
-        baseline = mean_row([bertopic_row(name, split, vectors, s) for s in range(bertopic_seeds)])
+        baseline = mean_row(bertopic_draws(name, split, vectors, bertopic_seeds))
         print(f"BERTopic (mean of {bertopic_seeds} UMAP seeds): {baseline.leaves} leaves, fine "
               f"NMI {baseline.fine[0]:.3f} ARI {baseline.fine[1]:.3f}")
     picks = {c: pick(rows, lambda r, c=c: r.criteria[c]) for c in names}

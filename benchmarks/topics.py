@@ -25,6 +25,9 @@ sees the dataset it categorizes as unlabelled vectors; two datasets are reported
 corpus (train + test, labels hidden but for the five examples per leaf) and the test split alone.
 A reference line gives what the same vectors allow with every train label (a nearest centroid
 and a logistic regression over all of them): how well the model's space separates the intents.
+Another gives the ceiling of the LLM's second opinion: the accuracy a judge that is always right
+would reach, as built (winner or runner-up, on the prompts it is asked about) and with the five
+most likely leaves on every prompt under the review threshold.
 
     HF_HUB_OFFLINE=1 python benchmarks/topics.py                 # embeds 24,000 utterances
     HF_HUB_OFFLINE=1 python benchmarks/topics.py --cache /tmp/v  # keep vectors between runs
@@ -75,6 +78,7 @@ from rft_embedder.settings import DEFAULT_MODEL
 
 INTENT = Path(__file__).resolve().parents[1] / "examples" / "data" / "intent"
 SHOTS = 5
+WIDER_CANDIDATES = 5
 
 
 @dataclass(frozen=True)
@@ -507,6 +511,27 @@ def run_categorization(
                 [a.runner_up_confidence if a.uncategorized else a.confidence for a in assignments]
             )
             results.setdefault(f"{name} acc", []).append(correct.mean())
+            # What the LLM's second opinion (second_opinion.py) could reach at best: a judge
+            # that is always right on the prompts it is asked about (under the review
+            # threshold, with a runner-up, not uncategorized), choosing winner or runner-up.
+            asked = np.asarray([a.needs_review and bool(a.runner_up) and not a.uncategorized
+                                for a in assignments])
+            runner_up_right = np.asarray(
+                [tuple(a.runner_up or ()) == test_paths[i] for i, a in enumerate(assignments)]
+            )
+            results.setdefault(f"{name} asked", []).append(asked.mean())
+            results.setdefault(f"{name} ceiling", []).append(
+                (correct | (asked & runner_up_right)).mean()
+            )
+            # The same with more candidates, asked about every prompt under the threshold
+            scores = classifier.score(dataset_vectors)
+            top = np.argsort(-scores.probabilities[test_rows], axis=1)[:, :WIDER_CANDIDATES]
+            truth_rows = leaf_numbers([tuple(p) for p in scores.paths], test_paths)
+            in_top = (top == truth_rows[:, None]).any(axis=1)
+            review = np.asarray([a.needs_review for a in assignments])
+            results.setdefault(f"{name} wider ceiling", []).append(
+                (correct | (review & in_top)).mean()
+            )
             results.setdefault(f"{name} ece", []).append(
                 expected_calibration_error(confidence, correct)
             )
@@ -530,6 +555,11 @@ def run_categorization(
             f"{mean(f'{name} seconds'):.1f} s  | accuracy x"
             f"{mean(f'{name} acc') / mean('centroid acc'):.3f} the centroid's"
         )
+    print(f"LLM second opinion, its ceiling (a judge always right between winner and runner-up "
+          f"on the {mean('corpus asked'):.1%} it is asked about): accuracy "
+          f"{mean('corpus ceiling'):.3f}, dataset = corpus; with the {WIDER_CANDIDATES} most "
+          f"likely leaves as candidates, asked about every prompt under the review threshold: "
+          f"{mean('corpus wider ceiling'):.3f}")
     print_full_label_reference(train_vectors, train_paths, test_vectors, test_paths)
     if seeds > 1:
         spread = ", ".join(f"{v:.3f}" for v in results["corpus acc"])

@@ -65,7 +65,9 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from rft_categorizer.calibration import expected_calibration_error
 from rft_categorizer.categorize import (
+    DecisionRules,
     assign_topics,
+    decide_topics,
     fit_hierarchy_classifier,
     fit_topic_classifier,
     topic_texts,
@@ -74,6 +76,7 @@ from rft_categorizer.classifier import TopicClassifier
 from rft_categorizer.clustering import OUTLIER, ClusterParams
 from rft_categorizer.discovery import DiscoveredTopics, discover_topics
 from rft_categorizer.keywords import snake_case
+from rft_categorizer.second_opinion import needs_second_opinion
 from rft_embedder.settings import DEFAULT_MODEL
 
 INTENT = Path(__file__).resolve().parents[1] / "examples" / "data" / "intent"
@@ -504,17 +507,17 @@ def run_categorization(
         ]:
             with Timer() as timer:
                 classifier = fit_topic_classifier(leaf_vectors, pool=dataset_vectors)
-                assignments = assign_topics(classifier, dataset_vectors)[test_rows]
+                scores = classifier.score(dataset_vectors)
+                assignments = decide_topics(scores)[test_rows]
             predicted = [tuple(a.runner_up if a.uncategorized else a.path) for a in assignments]
             correct = np.asarray([p == test_paths[i] for i, p in enumerate(predicted)])
             confidence = np.asarray(
                 [a.runner_up_confidence if a.uncategorized else a.confidence for a in assignments]
             )
             results.setdefault(f"{name} acc", []).append(correct.mean())
-            # What the LLM's second opinion (second_opinion.py) could reach at best: a judge
-            # that is always right on the prompts it is asked about (under the review
-            # threshold, with a runner-up, not uncategorized), choosing winner or runner-up.
-            asked = np.asarray([a.needs_review and bool(a.runner_up) and not a.uncategorized
+            # What the LLM's second opinion could reach at best: a judge that is always right
+            # on the prompts it is asked about, choosing winner or runner-up.
+            asked = np.asarray([needs_second_opinion(a, DecisionRules().review_below)
                                 for a in assignments])
             runner_up_right = np.asarray(
                 [tuple(a.runner_up or ()) == test_paths[i] for i, a in enumerate(assignments)]
@@ -524,7 +527,6 @@ def run_categorization(
                 (correct | (asked & runner_up_right)).mean()
             )
             # The same with more candidates, asked about every prompt under the threshold
-            scores = classifier.score(dataset_vectors)
             top = np.argsort(-scores.probabilities[test_rows], axis=1)[:, :WIDER_CANDIDATES]
             truth_rows = leaf_numbers([tuple(p) for p in scores.paths], test_paths)
             in_top = (top == truth_rows[:, None]).any(axis=1)

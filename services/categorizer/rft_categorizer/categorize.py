@@ -17,6 +17,7 @@ from rft_categorizer.classifier import (
     ClassifierParams,
     LeafPath,
     TopicClassifier,
+    TopicScores,
     Vectors,
     calibrated_to_neighbours,
 )
@@ -107,13 +108,17 @@ def assign_topics(
 ) -> list[TopicAssignment]:
     """Assignments for ``vectors``. In a batch, pass the whole dataset as ``vectors`` and no
     pool; for a few new prompts, pass stored vectors of the dataset as ``pool``."""
-    rules = rules or DecisionRules()
     if not len(vectors):
         return []
-    scores = classifier.score(vectors, pool)
+    return decide_topics(classifier.score(vectors, pool), rules)
+
+
+def decide_topics(scores: TopicScores, rules: DecisionRules | None = None) -> list[TopicAssignment]:
+    """The assignments ``scores`` (a classifier's, one row per prompt) make under ``rules``."""
+    rules = rules or DecisionRules()
     order = np.argsort(-scores.probabilities, axis=1)
     assignments = []
-    for row in range(len(vectors)):
+    for row in range(len(scores.probabilities)):
         probabilities = scores.probabilities[row]
         best = int(order[row, 0])
         confidence = float(probabilities[best])

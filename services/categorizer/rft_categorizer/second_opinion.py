@@ -61,7 +61,18 @@ def parse_choice(answer: str, keys: Sequence[str]) -> str | None:
     return named_in_text[0] if len(named_in_text) == 1 else None
 
 
-def needs_second_opinion(record: CategorizedPrompt, below: float) -> bool:
+class Decision(Protocol):
+    """What the rule below reads of a decision: a stored record or a fresh assignment."""
+
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def runner_up(self) -> Sequence[str] | None: ...
+    @property
+    def uncategorized(self) -> bool: ...
+
+
+def needs_second_opinion(record: Decision, below: float) -> bool:
     """Unsure between two topics: not confident, with a runner-up, and not far from every
     topic (an uncategorized prompt is for a person to place)."""
     return record.confidence < below and bool(record.runner_up) and not record.uncategorized
